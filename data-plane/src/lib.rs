@@ -1,0 +1,13 @@
+//! vidseed's data plane: serves the catalogued files as WebSeeds (BEP 19) over HTTP/1.1 and
+//! h2c, straight from mmap'd files, and swaps its catalog atomically when the control plane
+//! publishes a new one.
+
+pub mod catalog;
+pub mod config;
+pub mod server;
+pub mod sigbus;
+pub mod webseed;
+
+pub use catalog::CatalogStore;
+pub use config::DataPlaneConfig;
+pub use server::{DataPlane, RunningDataPlane};

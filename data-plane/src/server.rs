@@ -1,0 +1,186 @@
+//! The data plane's I/O shell: one thread per worker, each with a single-threaded event loop
+//! and its own `SO_REUSEPORT` listener (share-nothing, like nginx's workers), serving HTTP/1.1
+//! and h2c with graceful shutdown; plus the revalidation thread that watches the disk.
+
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::catalog::CatalogStore;
+use crate::config::DataPlaneConfig;
+use crate::webseed::serve::respond;
+
+/// Entry point: starts a data plane serving `store`.
+pub struct DataPlane;
+
+/// A started data plane; dropping it does not stop it, [`RunningDataPlane::shutdown`] does.
+pub struct RunningDataPlane {
+    local_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    stop_revalidate: Arc<AtomicBool>,
+    workers: Vec<JoinHandle<()>>,
+    revalidator: Option<JoinHandle<()>>,
+}
+
+impl DataPlane {
+    /// Binds the listeners and starts the workers; returns once the port accepts connections.
+    pub fn start(config: &DataPlaneConfig, store: Arc<CatalogStore>) -> std::io::Result<RunningDataPlane> {
+        let workers = config.workers.max(1);
+        let first = bind(config.listen)?;
+        let local_addr = first.local_addr()?;
+        let mut listeners = vec![first];
+        for _ in 1..workers {
+            listeners.push(bind(local_addr)?);
+        }
+        let (stop, stop_rx) = watch::channel(false);
+        let mut handles = Vec::with_capacity(workers);
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let ctx = WorkerContext {
+                store: Arc::clone(&store),
+                config: config.clone(),
+                stop: stop_rx.clone(),
+            };
+            let handle = std::thread::Builder::new()
+                .name(format!("vidseed-data-{i}"))
+                .spawn(move || run_worker(listener, ctx))?;
+            handles.push(handle);
+        }
+        let stop_revalidate = Arc::new(AtomicBool::new(false));
+        let revalidator = {
+            let stop = Arc::clone(&stop_revalidate);
+            let interval = config.revalidate_interval;
+            std::thread::Builder::new()
+                .name("vidseed-revalidate".into())
+                .spawn(move || revalidate_loop(&store, interval, &stop))?
+        };
+        Ok(RunningDataPlane {
+            local_addr,
+            stop,
+            stop_revalidate,
+            workers: handles,
+            revalidator: Some(revalidator),
+        })
+    }
+}
+
+impl RunningDataPlane {
+    /// The address the listeners are bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting, lets requests in flight finish (up to the configured grace), and joins
+    /// every thread.
+    pub fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        self.stop_revalidate.store(true, Ordering::Relaxed);
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+        if let Some(r) = self.revalidator.take() {
+            r.thread().unpark();
+            let _ = r.join();
+        }
+    }
+}
+
+struct WorkerContext {
+    store: Arc<CatalogStore>,
+    config: DataPlaneConfig,
+    stop: watch::Receiver<bool>,
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<StdListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+fn run_worker(listener: StdListener, ctx: WorkerContext) {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("data plane worker cannot start its event loop: {e}");
+            std::process::abort();
+        }
+    };
+    rt.block_on(async move {
+        let listener = match TcpListener::from_std(listener) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("data plane worker cannot use its listener: {e}");
+                std::process::abort();
+            }
+        };
+        accept_loop(listener, ctx).await;
+    });
+}
+
+async fn accept_loop(listener: TcpListener, ctx: WorkerContext) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .keep_alive(true)
+        .pipeline_flush(true)
+        .timer(TokioTimer::new())
+        .header_read_timeout(ctx.config.header_read_timeout);
+    builder.http2().timer(TokioTimer::new()).max_concurrent_streams(128);
+    let graceful = GracefulShutdown::new();
+    let mut stop = ctx.stop.clone();
+    let store = ctx.store;
+    let max_target = ctx.config.max_target_len;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _peer) = match accepted {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // EMFILE and friends: back off briefly instead of spinning.
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let store = Arc::clone(&store);
+                let service = service_fn(move |req| {
+                    std::future::ready(Ok::<_, std::convert::Infallible>(respond(&store, max_target, &req)))
+                });
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn.into_owned());
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            _ = stop.changed() => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(ctx.config.shutdown_grace, graceful.shutdown()).await.is_err() {
+        tracing::info!("data plane: grace period over, closing remaining connections");
+    }
+}
+
+fn revalidate_loop(store: &CatalogStore, interval: Duration, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::park_timeout(interval);
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        store.revalidate();
+    }
+}

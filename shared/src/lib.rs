@@ -1,0 +1,14 @@
+//! The contract between vidseed's control plane and data plane: serde types, no I/O.
+//!
+//! The control plane decides *what* is served (the [`catalog::Catalog`]); the data plane serves it.
+//! Everything the two planes exchange is defined here, so that the embedded mode (both planes in
+//! one process) and a later network channel speak exactly the same messages.
+
+pub mod catalog;
+pub mod content_type;
+pub mod info_hash;
+pub mod protocol;
+
+pub use catalog::{Catalog, CatalogFile, FileIdentity};
+pub use info_hash::InfoHash;
+pub use protocol::{CatalogAck, CatalogUpdate, DataPlaneLink, RejectedFile, PROTOCOL_VERSION};
