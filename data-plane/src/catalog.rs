@@ -5,7 +5,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::os::unix::fs::MetadataExt;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use arc_swap::{ArcSwap, Guard};
@@ -52,12 +51,7 @@ impl ServedFile {
 
 /// Reads the identity of a file on disk, as the control plane records it at publication.
 pub fn identity_of(meta: &std::fs::Metadata) -> FileIdentity {
-    FileIdentity {
-        dev: meta.dev(),
-        inode: meta.ino(),
-        size: meta.size(),
-        mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
-    }
+    FileIdentity::from_metadata(meta)
 }
 
 fn map_file(f: &CatalogFile) -> Result<Bytes, String> {

@@ -54,6 +54,19 @@ pub struct FileIdentity {
     pub mtime_ns: i128,
 }
 
+impl FileIdentity {
+    /// The identity of a file as `std::fs::metadata` describes it.
+    pub fn from_metadata(meta: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        FileIdentity {
+            dev: meta.dev(),
+            inode: meta.ino(),
+            size: meta.size(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+        }
+    }
+}
+
 /// Why a catalog is not acceptable as a whole.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CatalogError {

@@ -1,0 +1,207 @@
+//! The control plane's public HTTP API (does network I/O): the video list and each video as
+//! JSON, the `.torrent` files, and a plain HTML index.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use vidseed_shared::InfoHash;
+
+use crate::publisher::Publisher;
+
+type Body = Full<Bytes>;
+
+/// Starts the API server.
+pub struct ApiServer;
+
+/// A running API server.
+pub struct RunningApi {
+    local_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ApiServer {
+    /// Serves the API on `listener` until [`RunningApi::shutdown`].
+    pub fn start(listener: TcpListener, publisher: Arc<Publisher>) -> std::io::Result<RunningApi> {
+        let local_addr = listener.local_addr()?;
+        let (stop, mut stop_rx) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder.http1().timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(30));
+            let graceful = GracefulShutdown::new();
+            loop {
+                tokio::select! {
+                    accepted = listener.accept() => {
+                        let Ok((stream, _)) = accepted else {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            continue;
+                        };
+                        let publisher = Arc::clone(&publisher);
+                        let service = service_fn(move |req| {
+                            std::future::ready(Ok::<_, Infallible>(route(&publisher, &req)))
+                        });
+                        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned());
+                        tokio::spawn(async move {
+                            let _ = conn.await;
+                        });
+                    }
+                    _ = stop_rx.changed() => break,
+                }
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+        });
+        Ok(RunningApi { local_addr, stop, task })
+    }
+}
+
+impl RunningApi {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting and waits for requests in flight (at most 5 s).
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Answers one API request.
+pub fn route<B>(publisher: &Publisher, req: &Request<B>) -> Response<Body> {
+    let head = req.method() == Method::HEAD;
+    if req.method() == Method::OPTIONS {
+        let mut res = respond(StatusCode::NO_CONTENT, "", Bytes::new());
+        res.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+        res.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("*"));
+        return res;
+    }
+    if req.method() != Method::GET && !head {
+        let mut res = json_error(StatusCode::METHOD_NOT_ALLOWED, "this endpoint answers GET, HEAD and OPTIONS");
+        res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+        return res;
+    }
+    let path = req.uri().path();
+    let mut res = if path == "/api/v1/videos" || path == "/api/v1/videos/" {
+        let videos = publisher.videos();
+        let list: Vec<&crate::Video> = videos.values().map(|v| &**v).collect();
+        json(StatusCode::OK, &list)
+    } else if let Some(id) = path.strip_prefix("/api/v1/videos/") {
+        match id.parse::<InfoHash>().ok().and_then(|ih| publisher.by_info_hash(&ih)) {
+            Some(v) => json(StatusCode::OK, &*v),
+            None => json_error(StatusCode::NOT_FOUND, "no video has this id"),
+        }
+    } else if let Some(file) = path.strip_prefix("/torrents/") {
+        let video = file
+            .strip_suffix(".torrent")
+            .and_then(|hex| hex.parse::<InfoHash>().ok())
+            .and_then(|ih| publisher.by_info_hash(&ih));
+        match video {
+            Some(v) => {
+                let mut res = respond(StatusCode::OK, "application/x-bittorrent", v.torrent.clone());
+                let disposition = format!("attachment; filename=\"{}.torrent\"", v.info_hash.to_hex());
+                if let Ok(d) = HeaderValue::from_str(&disposition) {
+                    res.headers_mut().insert(header::CONTENT_DISPOSITION, d);
+                }
+                res
+            }
+            None => json_error(StatusCode::NOT_FOUND, "no torrent has this info-hash"),
+        }
+    } else if path == "/" {
+        respond(StatusCode::OK, "text/html; charset=utf-8", Bytes::from(index_page(publisher)))
+    } else {
+        json_error(StatusCode::NOT_FOUND, "no such endpoint; the video list is at /api/v1/videos")
+    };
+    if head {
+        let len = res.headers().get(header::CONTENT_LENGTH).cloned();
+        *res.body_mut() = Full::new(Bytes::new());
+        if let Some(len) = len {
+            res.headers_mut().insert(header::CONTENT_LENGTH, len);
+        }
+    }
+    res
+}
+
+fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Body> {
+    let len = body.len();
+    let mut res = Response::new(Full::new(body));
+    *res.status_mut() = status;
+    let hs = res.headers_mut();
+    if !content_type.is_empty() {
+        hs.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        hs.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    hs.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    res
+}
+
+fn json<T: serde::Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Body> {
+    match serde_json::to_vec(value) {
+        Ok(raw) => respond(status, "application/json", Bytes::from(raw)),
+        Err(e) => {
+            tracing::error!("cannot encode an API answer: {e}");
+            json_error(StatusCode::INTERNAL_SERVER_ERROR, "cannot encode the answer")
+        }
+    }
+}
+
+fn json_error(status: StatusCode, msg: &str) -> Response<Body> {
+    let raw = serde_json::json!({ "error": msg, "status": status.as_u16() }).to_string();
+    respond(status, "application/json", Bytes::from(raw))
+}
+
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn index_page(publisher: &Publisher) -> String {
+    let videos = publisher.videos();
+    let mut html = String::from(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>vidseed</title></head><body><h1>vidseed</h1>",
+    );
+    html.push_str(&format!("<p>{} video(s). JSON: <a href=\"/api/v1/videos\">/api/v1/videos</a></p><ul>", videos.len()));
+    for v in videos.values() {
+        html.push_str(&format!(
+            "<li>{} ({} bytes) — <a href=\"{}\">file</a> · <a href=\"{}\">torrent</a> · <a href=\"{}\">magnet</a></li>",
+            escape_html(&v.path),
+            v.size,
+            escape_html(&v.file_url),
+            escape_html(&v.torrent_url),
+            escape_html(&v.magnet_uri),
+        ));
+    }
+    html.push_str("</ul></body></html>");
+    html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_html;
+
+    #[test]
+    fn escapes() {
+        assert_eq!(escape_html("<a href='x'>&\"</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;");
+    }
+}

@@ -1,0 +1,145 @@
+//! The URLs the node hands out: WebSeed file URLs, tracker URLs, torrent URLs. Pure.
+
+use std::net::SocketAddr;
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use vidseed_shared::InfoHash;
+
+/// What `encodeURIComponent` leaves alone: `A-Z a-z 0-9 - _ . ! ~ * ' ( )`.
+pub const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
+/// The URL prefix under which the data plane serves files.
+pub const WEBSEED_PREFIX: &str = "/static/webseed";
+
+/// Base URLs of the two planes as clients must use them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicUrls {
+    /// `http://DATA` or the configured public `https://…` base, without a trailing slash.
+    pub data_http: String,
+    /// `ws://DATA` or `wss://…`.
+    pub data_ws: String,
+    /// `http://CONTROL` or the configured public base.
+    pub control_http: String,
+}
+
+/// Why a public base URL was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum UrlError {
+    #[error("public URL {0:?} must start with http:// or https://")]
+    Scheme(String),
+    #[error("public URL {0:?} must not have a query or fragment")]
+    Extra(String),
+}
+
+impl PublicUrls {
+    /// From the bound addresses, each optionally replaced by a public base URL
+    /// (`https://host[:port][/prefix]`), whose scheme also gives the tracker's (`wss`/`ws`).
+    pub fn new(
+        data: SocketAddr,
+        control: SocketAddr,
+        data_public: Option<&str>,
+        control_public: Option<&str>,
+    ) -> Result<Self, UrlError> {
+        let data_http = match data_public {
+            Some(u) => normalise(u)?,
+            None => format!("http://{data}"),
+        };
+        let data_ws = if let Some(rest) = data_http.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else {
+            format!("ws://{}", data_http.trim_start_matches("http://"))
+        };
+        let control_http = match control_public {
+            Some(u) => normalise(u)?,
+            None => format!("http://{control}"),
+        };
+        Ok(PublicUrls { data_http, data_ws, control_http })
+    }
+
+    /// The decoded URL path of a file, given its path relative to the media folder.
+    pub fn webseed_path(rel_path: &str) -> String {
+        format!("{WEBSEED_PREFIX}/{rel_path}")
+    }
+
+    /// The full WebSeed URL of a file, each path segment percent-encoded.
+    pub fn webseed_url(&self, rel_path: &str) -> String {
+        let mut url = format!("{}{WEBSEED_PREFIX}", self.data_http);
+        for seg in rel_path.split('/') {
+            url.push('/');
+            url.extend(utf8_percent_encode(seg, COMPONENT));
+        }
+        url
+    }
+
+    /// The tracker URLs, WebSocket first (what browsers use), then HTTP announce.
+    pub fn trackers(&self) -> Vec<String> {
+        vec![
+            format!("{}/tracker/socket", self.data_ws),
+            format!("{}/tracker/announce", self.data_http),
+        ]
+    }
+
+    /// Where the control plane serves a torrent file.
+    pub fn torrent_url(&self, info_hash: &InfoHash) -> String {
+        format!("{}/torrents/{}.torrent", self.control_http, info_hash.to_hex())
+    }
+
+    /// The API URL of a video.
+    pub fn video_api_url(&self, info_hash: &InfoHash) -> String {
+        format!("{}/api/v1/videos/{}", self.control_http, info_hash.to_hex())
+    }
+}
+
+fn normalise(u: &str) -> Result<String, UrlError> {
+    if !(u.starts_with("http://") || u.starts_with("https://")) {
+        return Err(UrlError::Scheme(u.into()));
+    }
+    if u.contains('?') || u.contains('#') {
+        return Err(UrlError::Extra(u.into()));
+    }
+    Ok(u.trim_end_matches('/').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(p: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], p))
+    }
+
+    #[test]
+    fn local_urls() {
+        let u = PublicUrls::new(addr(9001), addr(9000), None, None).unwrap();
+        assert_eq!(u.webseed_url("a b/ü#?.mp4"), "http://127.0.0.1:9001/static/webseed/a%20b/%C3%BC%23%3F.mp4");
+        assert_eq!(
+            u.trackers(),
+            vec!["ws://127.0.0.1:9001/tracker/socket", "http://127.0.0.1:9001/tracker/announce"]
+        );
+        assert_eq!(
+            u.torrent_url(&InfoHash([0xab; 20])),
+            format!("http://127.0.0.1:9000/torrents/{}.torrent", "ab".repeat(20))
+        );
+        assert_eq!(PublicUrls::webseed_path("a b/c.mp4"), "/static/webseed/a b/c.mp4");
+    }
+
+    #[test]
+    fn public_base_switches_to_tls_schemes() {
+        let u = PublicUrls::new(addr(9001), addr(9000), Some("https://seed.example/"), Some("https://videos.example")).unwrap();
+        assert_eq!(u.webseed_url("x.mp4"), "https://seed.example/static/webseed/x.mp4");
+        assert_eq!(u.trackers()[0], "wss://seed.example/tracker/socket");
+        assert_eq!(u.trackers()[1], "https://seed.example/tracker/announce");
+        assert!(u.torrent_url(&InfoHash([0; 20])).starts_with("https://videos.example/torrents/"));
+        assert!(PublicUrls::new(addr(1), addr(2), Some("ftp://x"), None).is_err());
+        assert!(PublicUrls::new(addr(1), addr(2), Some("https://x/?a"), None).is_err());
+    }
+}
