@@ -71,8 +71,10 @@ mod tests {
         assert_eq!(create_torrent_default(4096 * MIB), 4 * MIB);
         assert_eq!(create_torrent_default(100 * 1024 * MIB), 4 * MIB);
         assert_eq!(create_torrent_default(0), 16 * 1024);
-        assert_eq!(create_torrent_default(1500 * MIB), MIB);
-        assert_eq!(create_torrent_default(1500 * MIB), MIB);
+        // Rounded to the nearest power of two: 1.46 MiB per 1024 pieces → 2 MiB.
+        assert_eq!(create_torrent_default(1500 * MIB), 2 * MIB);
+        assert_eq!(create_torrent_default(1400 * MIB), MIB);
+        assert_eq!(create_torrent_default(1023), 16 * 1024);
     }
 
     #[test]
