@@ -1,0 +1,162 @@
+//! The node under stress that real deployments produce: files truncated or replaced under their
+//! mapping, readers that stop reading, catalog swaps during downloads, and Ctrl-C.
+
+mod common;
+
+use std::io::{BufReader, Read, Write};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn alive(node: &mut Node) -> bool {
+    node.child.try_wait().unwrap().is_none()
+}
+
+#[test]
+fn truncated_file_does_not_kill_the_node() {
+    let big = pseudo_random(8 * 1024 * 1024, 5);
+    let other = pseudo_random(100_000, 6);
+    let mut node = Node::start(&[("big.mp4", &big), ("other.mp4", &other)], &[]);
+    let videos = node.videos();
+    let big_path = file_path(videos.iter().find(|v| v["name"] == "big.mp4").unwrap());
+    let other_path = file_path(videos.iter().find(|v| v["name"] == "other.mp4").unwrap());
+    // Map it by serving it once.
+    assert_eq!(get(node.data, &big_path, &[("Range", "bytes=0-99")]).unwrap().status, 206);
+
+    std::fs::OpenOptions::new().write(true).open(media_path(&node, "big.mp4")).unwrap().set_len(4096).unwrap();
+
+    // HTTP/1.1: the kernel copies from the vanished pages and fails; only this response breaks.
+    let res = get(node.data, &big_path, &[("Range", "bytes=4194304-5242879")]);
+    if let Ok(r) = &res {
+        assert!(r.status != 206 || r.body.len() == 1048576);
+    }
+    // HTTP/2 copies small frames in user space: this is where SIGBUS would strike.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        use http_body_util::{BodyExt, Empty};
+        let Ok(stream) = tokio::net::TcpStream::connect(node.data).await else { return };
+        let Ok((mut sender, conn)) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        else {
+            return;
+        };
+        tokio::spawn(conn);
+        let req = http::Request::get(format!("http://{}{big_path}", node.data))
+            .header("range", "bytes=6000000-6000099")
+            .body(Empty::<bytes::Bytes>::new())
+            .unwrap();
+        if let Ok(res) = sender.send_request(req).await {
+            let _ = res.into_body().collect().await;
+        }
+    });
+    assert!(alive(&mut node), "the node survived reads past the new end of file");
+
+    // Everyone else is still served, byte for byte.
+    let r = get(node.data, &other_path, &[]).unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.body == other);
+    // The changed file stops being served with its old identity (revalidation), and is then
+    // republished by a rescan or stays 404 — never served as the old file.
+    eventually(Duration::from_secs(30), "the truncated file to be withdrawn", || {
+        let r = get(node.data, &big_path, &[("Range", "bytes=0-99")]).ok()?;
+        (r.status == 404).then_some(())
+    });
+    assert!(alive(&mut node));
+}
+
+#[test]
+fn slow_readers_hold_no_memory_and_stall_no_one() {
+    let big = pseudo_random(64 * 1024 * 1024, 9);
+    let small = pseudo_random(50_000, 10);
+    let node = Node::start(&[("big.mp4", &big), ("small.mp4", &small)], &[]);
+    let videos = node.videos();
+    let big_path = file_path(videos.iter().find(|v| v["name"] == "big.mp4").unwrap());
+    let small_path = file_path(videos.iter().find(|v| v["name"] == "small.mp4").unwrap());
+    assert_eq!(get(node.data, &small_path, &[]).unwrap().status, 200);
+    let before = rss_anon_kib(node.pid());
+
+    // Eight clients ask for the whole 64 MiB file and never read a byte.
+    let stalled: Vec<_> = (0..8)
+        .map(|_| {
+            let mut s = connect(node.data);
+            s.write_all(&request_bytes("GET", &big_path, &[])).unwrap();
+            s
+        })
+        .collect();
+
+    // Meanwhile other clients are served in full.
+    let start = Instant::now();
+    for i in 0..200 {
+        let r = get(node.data, &small_path, &[("Range", &format!("bytes={}-{}", i * 10, i * 10 + 99))]).unwrap();
+        assert_eq!(r.status, 206);
+        assert!(r.body == small[i * 10..i * 10 + 100]);
+    }
+    assert!(start.elapsed() < Duration::from_secs(30), "other clients were not stalled");
+
+    let after = rss_anon_kib(node.pid());
+    assert!(
+        after < before + 16 * 1024,
+        "anonymous memory grew from {before} KiB to {after} KiB with stalled readers"
+    );
+    // The stalled readers still get the right bytes when they finally read.
+    let mut reader = BufReader::new(stalled.into_iter().next().unwrap());
+    let r = read_response(&mut reader, false).unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.body == big);
+}
+
+#[test]
+fn catalog_changes_never_disturb_a_download_in_flight() {
+    let a = pseudo_random(48 * 1024 * 1024, 21);
+    let node = Node::start(&[("a.mp4", &a)], &["--rescan-interval", "1"]);
+    let a_path = file_path(&node.videos()[0]);
+    let old_hash = node.videos()[0]["infoHash"].as_str().unwrap().to_string();
+
+    // A download of the whole of a.mp4, read slowly.
+    let mut s = connect(node.data);
+    s.write_all(&request_bytes("GET", &a_path, &[])).unwrap();
+    let mut reader = BufReader::with_capacity(64 * 1024, s);
+    let mut head = [0u8; 1];
+    reader.read_exact(&mut head).unwrap();
+
+    // Meanwhile: a new file appears and a.mp4 is replaced by different content.
+    let b = pseudo_random(300_000, 22);
+    std::fs::write(media_path(&node, "b.mp4"), &b).unwrap();
+    let a2 = pseudo_random(1_000_000, 23);
+    let tmp = media_path(&node, ".a.mp4.part");
+    std::fs::write(&tmp, &a2).unwrap();
+    std::fs::rename(&tmp, media_path(&node, "a.mp4")).unwrap();
+
+    let videos = eventually(Duration::from_secs(60), "the rescan to publish b and the new a", || {
+        let v = node.videos();
+        let new_a = v.iter().find(|x| x["name"] == "a.mp4")?;
+        (v.len() == 2 && new_a["infoHash"] != old_hash.as_str()).then_some(v)
+    });
+    let b_path = file_path(videos.iter().find(|v| v["name"] == "b.mp4").unwrap());
+    let r = get(node.data, &b_path, &[]).unwrap();
+    assert!(r.body == b);
+    let r = get(node.data, &a_path, &[]).unwrap();
+    assert!(r.body == a2, "new requests get the new a.mp4");
+
+    // The old download completes with the old bytes, untouched by the swaps.
+    let mut rest = Vec::new();
+    let mut status_and_body = head.to_vec();
+    reader.read_to_end(&mut rest).ok();
+    status_and_body.extend(rest);
+    let split = status_and_body.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(status_and_body.starts_with(b"HTTP/1.1 200"));
+    assert!(status_and_body[split..split + a.len()] == a[..], "in-flight download intact");
+}
+
+#[test]
+fn ctrl_c_stops_cleanly() {
+    let bytes = pseudo_random(10_000, 1);
+    let node = Node::start(&[("a.mp4", &bytes)], &[]);
+    let data = node.data;
+    let status = node.interrupt();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(std::net::TcpStream::connect(data).is_err(), "the port is released");
+}
