@@ -321,6 +321,16 @@ enum ContentRange {
     Range { first: u64, last: u64, size: u64 },
 }
 
+impl ContentRange {
+    fn describe(self) -> String {
+        match self {
+            ContentRange::Missing => "none".to_string(),
+            ContentRange::Invalid => "an unparsable value".to_string(),
+            ContentRange::Range { first, last, size } => format!("bytes {first}-{last}/{size}"),
+        }
+    }
+}
+
 struct Head {
     status: u16,
     content_length: Option<u64>,
@@ -666,7 +676,10 @@ async fn get_exchange(
     } else if head.content_range != expected {
         Some(fail(
             ErrKind::ContentRange,
-            format!("GET bytes={first}-{last}: Content-Range does not match bytes {first}-{last}/{file_size}"),
+            format!(
+                "GET bytes={first}-{last}: expected Content-Range bytes {first}-{last}/{file_size}, got {}",
+                head.content_range.describe()
+            ),
         ))
     } else if len != want_len {
         Some(fail(
@@ -725,26 +738,33 @@ async fn run_connection(id: usize, sh: Arc<Shared>, deadline: Instant) -> Stats 
     }
 
     'run: while Instant::now() < deadline {
-        if conn.is_none() {
-            let connect = async {
-                TcpStream::connect(sh.addr)
-                    .await
-                    .map_err(|e| fail(ErrKind::Connect, format!("connect: {e}")))
+        // Opens a connection if there is none (leaves the loop when the run is over).
+        macro_rules! ensure_conn {
+            () => {
+                if conn.is_none() {
+                    let connect = async {
+                        TcpStream::connect(sh.addr)
+                            .await
+                            .map_err(|e| fail(ErrKind::Connect, e.to_string()))
+                    };
+                    match bounded!(connect) {
+                        None => break 'run,
+                        Some(Ok(s)) => {
+                            let _ = s.set_nodelay(true);
+                            st.connects += 1;
+                            conn = Some(Conn::new(s));
+                        }
+                        Some(Err(e)) => {
+                            st.record(e);
+                            tokio::time::sleep_until(deadline.min(Instant::now() + CONNECT_BACKOFF))
+                                .await;
+                            continue 'run;
+                        }
+                    }
+                }
             };
-            match bounded!(connect) {
-                None => break 'run,
-                Some(Ok(s)) => {
-                    let _ = s.set_nodelay(true);
-                    st.connects += 1;
-                    conn = Some(Conn::new(s));
-                }
-                Some(Err(e)) => {
-                    st.record(e);
-                    tokio::time::sleep_until(deadline.min(Instant::now() + CONNECT_BACKOFF)).await;
-                    continue 'run;
-                }
-            }
         }
+        ensure_conn!();
         let Some(c) = conn.as_mut() else { continue };
 
         if sh.preflight {
@@ -770,9 +790,7 @@ async fn run_connection(id: usize, sh: Arc<Shared>, deadline: Instant) -> Stats 
             }
         }
         // After a preflight on a connection the server closed, the GET goes on a new one.
-        if conn.is_none() {
-            continue 'run;
-        }
+        ensure_conn!();
         let Some(c) = conn.as_mut() else { continue };
 
         let range = sh.plan.pick(&mut rng);
