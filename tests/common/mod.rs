@@ -131,7 +131,7 @@ fn send_signal(pid: u32, sig: i32) {
 fn addr_after(line: &str, marker: &str) -> SocketAddr {
     let start = line.find(marker).unwrap_or_else(|| panic!("no {marker:?} in {line:?}")) + marker.len();
     let rest = &line[start..];
-    let end = rest.find(|c: char| c == ' ' || c == ',').unwrap_or(rest.len());
+    let end = rest.find([' ', ',']).unwrap_or(rest.len());
     rest[..end].parse().unwrap()
 }
 
