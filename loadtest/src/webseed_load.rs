@@ -1,4 +1,4 @@
-//! `webseed-load`: an HTTP/1.1 load generator for WebSeed (BEP 19) servers, in the spirit of wrk.
+//! `webseed-load`: HTTP/1.1 load generator for WebSeed (BEP 19) servers, like wrk (does I/O).
 //!
 //! Every connection keeps one request in flight and sends what a browser running WebTorrent sends:
 //! random single closed ranges (`Range: bytes=a-b`), aligned to `--align`, with `Cache-Control:
@@ -108,7 +108,10 @@ fn parse_url(url: &str) -> Result<Target> {
         None => (rest, "/"),
     };
     ensure!(!authority.is_empty(), "URL has no host");
-    ensure!(!authority.contains('@'), "user info in the URL is not supported");
+    ensure!(
+        !authority.contains('@'),
+        "user info in the URL is not supported"
+    );
     ensure!(
         !path.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'#'),
         "the path must be percent-encoded (no spaces, control characters or fragment)"
@@ -391,7 +394,9 @@ fn contains_token(v: &[u8], token: &[u8]) -> bool {
 
 /// Parses a complete response head (status line and headers, ending with an empty line).
 fn parse_head(h: &[u8]) -> Result<Head, Fail> {
-    let mut lines = h.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let mut lines = h
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
     let status_line = lines.next().unwrap_or_default();
     if status_line.len() < 12
         || !status_line.starts_with(b"HTTP/1.")
@@ -429,7 +434,10 @@ fn parse_head(h: &[u8]) -> Result<Head, Fail> {
                 return Err(fail(ErrKind::Protocol, "bad Content-Length"));
             };
             if head.content_length.is_some_and(|old| old != n) {
-                return Err(fail(ErrKind::Protocol, "conflicting Content-Length headers"));
+                return Err(fail(
+                    ErrKind::Protocol,
+                    "conflicting Content-Length headers",
+                ));
             }
             head.content_length = Some(n);
         } else if name.eq_ignore_ascii_case(b"content-range") {
@@ -455,7 +463,10 @@ fn body_length(head: &Head, head_request: bool) -> Result<u64, Fail> {
         return Ok(0);
     }
     if head.chunked {
-        return Err(fail(ErrKind::Protocol, "chunked responses are not supported"));
+        return Err(fail(
+            ErrKind::Protocol,
+            "chunked responses are not supported",
+        ));
     }
     head.content_length.ok_or_else(|| {
         fail(
@@ -521,7 +532,10 @@ impl Conn {
     async fn fill(&mut self) -> Result<(), Fail> {
         if self.end == self.buf.len() {
             if self.start == 0 {
-                return Err(fail(ErrKind::Protocol, "response head larger than the buffer"));
+                return Err(fail(
+                    ErrKind::Protocol,
+                    "response head larger than the buffer",
+                ));
             }
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
@@ -696,7 +710,11 @@ async fn get_exchange(
     };
     // Only a body that should be the requested range is compared with the file.
     let mut no_verify = None;
-    let v = if error.is_none() { verify } else { &mut no_verify };
+    let v = if error.is_none() {
+        verify
+    } else {
+        &mut no_verify
+    };
     let same = c.read_body(len, first, v).await?;
     if !same && error.is_none() {
         error = Some(fail(
@@ -756,8 +774,10 @@ async fn run_connection(id: usize, sh: Arc<Shared>, deadline: Instant) -> Stats 
                         }
                         Some(Err(e)) => {
                             st.record(e);
-                            tokio::time::sleep_until(deadline.min(Instant::now() + CONNECT_BACKOFF))
-                                .await;
+                            tokio::time::sleep_until(
+                                deadline.min(Instant::now() + CONNECT_BACKOFF),
+                            )
+                            .await;
                             continue 'run;
                         }
                     }
@@ -845,7 +865,9 @@ async fn head_file_size(t: &Target, limit: Duration) -> Result<u64> {
             .await
             .with_context(|| format!("connect to {}", t.addr))?;
         let mut c = Conn::new(stream);
-        c.send(req.as_bytes()).await.map_err(|f| anyhow::anyhow!(f.msg))?;
+        c.send(req.as_bytes())
+            .await
+            .map_err(|f| anyhow::anyhow!(f.msg))?;
         let head = c.read_head().await.map_err(|f| anyhow::anyhow!(f.msg))?;
         ensure!(
             head.status == 200,
@@ -975,7 +997,10 @@ impl Report<'_> {
         for k in ERR_KINDS {
             let _ = write!(o, ",\"err_{}\":{}", k.name(), st.errors[k.index()]);
         }
-        let first = st.first_error.as_deref().map_or("null".to_string(), json_str);
+        let first = st
+            .first_error
+            .as_deref()
+            .map_or("null".to_string(), json_str);
         let _ = write!(o, ",\"first_error\":{first}}}");
         o
     }
@@ -1003,11 +1028,7 @@ impl Report<'_> {
             if a.preflight { "on" } else { "off" },
             a.seed
         );
-        let _ = writeln!(
-            o,
-            "  GET       {:>10}   {:>10.1} req/s",
-            st.gets, s.get_rps
-        );
+        let _ = writeln!(o, "  GET       {:>10}   {:>10.1} req/s", st.gets, s.get_rps);
         if a.preflight {
             let _ = writeln!(
                 o,
@@ -1120,7 +1141,10 @@ async fn run(args: &Args) -> Result<Report<'_>> {
         None => None,
     };
 
-    let get_prefix = format!("GET {} HTTP/1.1\r\nHost: {}\r\nRange: bytes=", target.path, target.host);
+    let get_prefix = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\nRange: bytes=",
+        target.path, target.host
+    );
     let get_suffix = format!(
         "\r\nCache-Control: no-store\r\nOrigin: {ORIGIN}\r\nAccept: */*\r\nAccept-Encoding: identity\r\nUser-Agent: webseed-load\r\n\r\n"
     );
