@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use vidseed_control_plane::piece_length::{self, PiecePolicy};
 use vidseed_control_plane::{NodeConfig, PublicUrls, PublisherConfig, RunningNode};
-use vidseed_data_plane::{CatalogStore, DataPlane, DataPlaneConfig};
+use vidseed_data_plane::{CatalogStore, DataPlane, DataPlaneConfig, SendPath};
 
 /// vidseed: a seeding and tracker node for the PeerTube video federation.
 #[derive(Parser, Debug)]
@@ -57,6 +57,10 @@ struct ServeArgs {
     /// Threads hashing a file (default: one per CPU).
     #[arg(long)]
     hash_threads: Option<usize>,
+    /// How file bytes reach the socket: `sendfile` (zero-copy from the page cache, the default)
+    /// or `write` (from the file's mapping).
+    #[arg(long, default_value = "sendfile")]
+    send_path: SendPath,
     /// Seconds between rescans of the media folder (0: never rescan).
     #[arg(long, default_value_t = 30)]
     rescan_interval: u64,
@@ -91,6 +95,7 @@ fn serve(args: ServeArgs) -> Result<()> {
     let data_cfg = DataPlaneConfig {
         listen: args.data_listen,
         workers: args.data_workers.unwrap_or(cpus),
+        send_path: args.send_path,
         ..DataPlaneConfig::default()
     };
     let data = DataPlane::start(&data_cfg, Arc::clone(&store))

@@ -298,3 +298,24 @@ fn http2_prior_knowledge() {
         }
     });
 }
+
+#[test]
+fn both_send_paths_serve_identical_bytes() {
+    let bytes = pseudo_random(SIZE, 77);
+    for send_path in ["write", "sendfile"] {
+        let node = Node::start(&[("movie.mp4", &bytes)], &["--send-path", send_path]);
+        let path = file_path(&node.videos()[0]);
+        for (a, b) in [(0usize, 100usize), (0, 16383), (4096, 4096 + 262143), (SIZE - 4097, SIZE - 1)] {
+            let r = get(node.data, &path, &[("Range", &format!("bytes={a}-{b}"))]).unwrap();
+            assert_eq!(r.status, 206, "{send_path}");
+            assert!(r.body == bytes[a..=b], "{send_path}: {a}-{b}");
+        }
+        let r = get(node.data, &path, &[]).unwrap();
+        assert!(r.body == bytes, "{send_path}: whole file");
+        let r = get(node.data, &path, &[("Range", "bytes=0-9999,20000-40000")]).unwrap();
+        assert_eq!(r.status, 206);
+        let text: String = r.body.iter().map(|&c| c as char).collect();
+        let want: String = bytes[20000..=40000].iter().map(|&c| c as char).collect();
+        assert!(text.contains(&want), "{send_path}: multipart part bytes");
+    }
+}

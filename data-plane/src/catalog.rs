@@ -55,7 +55,7 @@ pub fn identity_of(meta: &std::fs::Metadata) -> FileIdentity {
 }
 
 fn map_file(f: &CatalogFile) -> Result<Bytes, String> {
-    let file = File::open(&f.fs_path).map_err(|e| format!("cannot open: {e}"))?;
+    let file = Arc::new(File::open(&f.fs_path).map_err(|e| format!("cannot open: {e}"))?);
     let meta = file.metadata().map_err(|e| format!("cannot stat: {e}"))?;
     if identity_of(&meta) != f.identity {
         return Err("changed on disk since it was published".into());
@@ -70,7 +70,22 @@ fn map_file(f: &CatalogFile) -> Result<Bytes, String> {
     if map.len() as u64 != f.size {
         return Err("size changed while mapping".into());
     }
-    Ok(Bytes::from_owner(map))
+    let registration = crate::sendfile::register(map.as_ptr() as usize, map.len(), file);
+    Ok(Bytes::from_owner(Mapped { registration, map }))
+}
+
+/// A file mapping that the zero-copy sender knows about for as long as it lives.
+struct Mapped {
+    // Declared first so it is dropped first: the range is forgotten before it is unmapped.
+    #[allow(dead_code)]
+    registration: crate::sendfile::Registration,
+    map: memmap2::Mmap,
+}
+
+impl AsRef<[u8]> for Mapped {
+    fn as_ref(&self) -> &[u8] {
+        &self.map
+    }
 }
 
 #[allow(unsafe_code)]

@@ -21,6 +21,30 @@ pub struct DataPlaneConfig {
     pub shutdown_grace: Duration,
     /// Longest request target served, in bytes; longer gets 414 (default 4096).
     pub max_target_len: usize,
+    /// How body bytes reach the socket (default: `sendfile` for chunks of 4 KiB and more).
+    pub send_path: SendPath,
+}
+
+/// How file bytes are handed to the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendPath {
+    /// `writev` from the mapping: the kernel copies the bytes into the socket.
+    Write,
+    /// `sendfile` from the file for chunks of at least `min_chunk` bytes: no copy on the
+    /// sending side; shorter chunks and headers are written.
+    Sendfile { min_chunk: usize },
+}
+
+impl std::str::FromStr for SendPath {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "write" => Ok(SendPath::Write),
+            "sendfile" => Ok(SendPath::Sendfile { min_chunk: crate::sendfile::DEFAULT_MIN_SENDFILE }),
+            other => Err(format!("unknown send path {other:?}: use sendfile or write")),
+        }
+    }
 }
 
 impl Default for DataPlaneConfig {
@@ -32,6 +56,7 @@ impl Default for DataPlaneConfig {
             header_read_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(5),
             max_target_len: 4096,
+            send_path: SendPath::Sendfile { min_chunk: crate::sendfile::DEFAULT_MIN_SENDFILE },
         }
     }
 }

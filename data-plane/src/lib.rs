@@ -4,10 +4,11 @@
 
 pub mod catalog;
 pub mod config;
+pub mod sendfile;
 pub mod server;
 pub mod sigbus;
 pub mod webseed;
 
 pub use catalog::CatalogStore;
-pub use config::DataPlaneConfig;
+pub use config::{DataPlaneConfig, SendPath};
 pub use server::{DataPlane, RunningDataPlane};

@@ -14,10 +14,12 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::TcpListener;
+use tokio_util::either::Either;
 use tokio::sync::watch;
 
 use crate::catalog::CatalogStore;
-use crate::config::DataPlaneConfig;
+use crate::config::{DataPlaneConfig, SendPath};
+use crate::sendfile::SendfileStream;
 use crate::webseed::serve::respond;
 
 /// Entry point: starts a data plane serving `store`.
@@ -146,6 +148,7 @@ async fn accept_loop(listener: TcpListener, ctx: WorkerContext) {
     let mut stop = ctx.stop.clone();
     let store = ctx.store;
     let max_target = ctx.config.max_target_len;
+    let send_path = ctx.config.send_path;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -159,11 +162,15 @@ async fn accept_loop(listener: TcpListener, ctx: WorkerContext) {
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let io = match send_path {
+                    SendPath::Sendfile { min_chunk } => Either::Left(SendfileStream::new(stream, min_chunk)),
+                    SendPath::Write => Either::Right(stream),
+                };
                 let store = Arc::clone(&store);
                 let service = service_fn(move |req| {
                     std::future::ready(Ok::<_, std::convert::Infallible>(respond(&store, max_target, &req)))
                 });
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
                 let conn = graceful.watch(conn.into_owned());
                 tokio::spawn(async move {
                     let _ = conn.await;

@@ -1,0 +1,244 @@
+//! Zero-copy sending under hyper (does I/O): a TCP stream whose vectored writes recognise body
+//! chunks that point into a mapped, catalogued file and send them with `sendfile(2)` from the
+//! file instead of copying them from the mapping into the socket.
+//!
+//! hyper hands its transport plain iovecs; the bodies it writes are slices of file mappings
+//! (see `catalog`). Every mapping registers its address range and file here, so an iovec inside
+//! one is turned back into (file, offset) and sent from the page cache without a copy. Headers and
+//! anything else still go through `sendmsg` (with `MSG_MORE` when file bytes follow, so header
+//! and body leave in the same segments). A file that shrank under its mapping makes `sendfile`
+//! come up short: the response fails, the process does not (no SIGBUS on this path).
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, IoSlice};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::task::{ready, Context, Poll};
+
+use rustix::net::{SendAncillaryBuffer, SendFlags};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::net::TcpStream;
+
+/// Chunks shorter than this are copied (a `sendfile` call costs more than a small copy).
+pub const DEFAULT_MIN_SENDFILE: usize = 4096;
+
+struct Region {
+    end: usize,
+    file: Arc<File>,
+}
+
+static REGIONS: RwLock<BTreeMap<usize, Region>> = RwLock::new(BTreeMap::new());
+/// Bumped whenever a region goes away, so per-thread caches notice.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// The last region found by this thread: (start, end, raw fd, generation).
+    static LAST: Cell<(usize, usize, i32, u64)> = const { Cell::new((0, 0, -1, u64::MAX)) };
+}
+
+/// Keeps a mapping's address range known for as long as it lives.
+#[derive(Debug)]
+pub struct Registration {
+    start: usize,
+}
+
+/// Registers `len` bytes at `start` as the mapping of `file`.
+pub fn register(start: usize, len: usize, file: Arc<File>) -> Registration {
+    let mut regions = REGIONS.write().unwrap_or_else(|p| p.into_inner());
+    regions.insert(start, Region { end: start + len, file });
+    Registration { start }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut regions = REGIONS.write().unwrap_or_else(|p| p.into_inner());
+        regions.remove(&self.start);
+        GENERATION.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// The file and offset behind `len` bytes at `ptr`, if they lie inside one registered mapping.
+///
+/// The caller must keep the memory alive (it holds the `Bytes` being written), so the region,
+/// and the file descriptor its registration owns, cannot go away during the call.
+fn lookup(ptr: usize, len: usize) -> Option<(i32, u64)> {
+    let generation = GENERATION.load(Ordering::Acquire);
+    let (start, end, fd, gen) = LAST.with(Cell::get);
+    if gen == generation && ptr >= start && ptr + len <= end {
+        return Some((fd, (ptr - start) as u64));
+    }
+    let regions = REGIONS.read().unwrap_or_else(|p| p.into_inner());
+    let (&start, region) = regions.range(..=ptr).next_back()?;
+    if ptr + len > region.end {
+        return None;
+    }
+    let fd = region.file.as_raw_fd();
+    LAST.with(|c| c.set((start, region.end, fd, generation)));
+    Some((fd, (ptr - start) as u64))
+}
+
+/// A TCP stream that sends mapped-file chunks with `sendfile`.
+#[derive(Debug)]
+pub struct SendfileStream {
+    inner: TcpStream,
+    min_sendfile: usize,
+}
+
+impl SendfileStream {
+    /// `min_sendfile`: chunks shorter than this are copied.
+    pub fn new(inner: TcpStream, min_sendfile: usize) -> Self {
+        SendfileStream { inner, min_sendfile: min_sendfile.max(1) }
+    }
+
+    fn file_chunk(&self, b: &IoSlice<'_>) -> Option<(i32, u64)> {
+        if b.len() < self.min_sendfile {
+            return None;
+        }
+        lookup(b.as_ptr() as usize, b.len())
+    }
+
+    /// Writes as much of `bufs` as the socket takes now, in order. `WouldBlock` only when
+    /// nothing at all was written.
+    fn write_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let sock = self.inner.as_fd();
+        let mut total = 0usize;
+        let mut i = 0;
+        while i < bufs.len() {
+            let (n, want) = if let Some((fd, offset)) = self.file_chunk(&bufs[i]) {
+                let want = bufs[i].len();
+                i += 1;
+                // SAFETY-free: the descriptor is owned by the live registration (see `lookup`).
+                let file = unsafe_borrow(fd);
+                let mut off = offset;
+                match rustix::fs::sendfile(sock, file, Some(&mut off), want) {
+                    Ok(0) => {
+                        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the file shrank under its mapping"))
+                    }
+                    Ok(n) => (n, want),
+                    Err(e) => return finish(total, e.into()),
+                }
+            } else {
+                // A run of plain chunks, up to the next file chunk.
+                let j = bufs[i..].iter().position(|b| self.file_chunk(b).is_some()).map_or(bufs.len(), |p| i + p);
+                let run = &bufs[i..j];
+                let want: usize = run.iter().map(|b| b.len()).sum();
+                let flags = if j < bufs.len() { SendFlags::MORE | SendFlags::NOSIGNAL } else { SendFlags::NOSIGNAL };
+                i = j;
+                match rustix::net::sendmsg(sock, run, &mut SendAncillaryBuffer::default(), flags) {
+                    Ok(n) => (n, want),
+                    Err(e) => return finish(total, e.into()),
+                }
+            };
+            total += n;
+            if n < want {
+                break;
+            }
+        }
+        Ok(total)
+    }
+}
+
+fn finish(total: usize, e: io::Error) -> io::Result<usize> {
+    if total > 0 && e.kind() == io::ErrorKind::WouldBlock {
+        Ok(total)
+    } else {
+        Err(e)
+    }
+}
+
+#[allow(unsafe_code)]
+fn unsafe_borrow(fd: i32) -> BorrowedFd<'static> {
+    // SAFETY: `fd` belongs to a `File` owned by a registration that outlives this call: the
+    // caller holds the mapped bytes being sent, and the mapping's owner holds the registration.
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
+impl AsyncRead for SendfileStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for SendfileStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+    }
+
+    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        loop {
+            ready!(this.inner.poll_write_ready(cx))?;
+            match this.inner.try_io(Interest::WRITABLE, || this.write_now(bufs)) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn mapped_chunks_go_by_sendfile_and_arrive_intact() {
+        let mut tmp = tempfile::NamedTempFile::new().unwrap();
+        let content: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        tmp.write_all(&content).unwrap();
+        let file = Arc::new(tmp.reopen().unwrap());
+        #[allow(unsafe_code)]
+        // SAFETY: the temporary file is not modified while mapped.
+        let map = unsafe { memmap2::Mmap::map(&*file).unwrap() };
+        let reg = register(map.as_ptr() as usize, map.len(), Arc::clone(&file));
+        assert_eq!(lookup(map.as_ptr() as usize + 10, 100), Some((file.as_raw_fd(), 10)));
+        assert_eq!(lookup(map.as_ptr() as usize + 10, map.len()), None, "past the end");
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::spawn(async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let mut got = Vec::new();
+            s.read_to_end(&mut got).await.unwrap();
+            got
+        });
+        let (sock, _) = listener.accept().await.unwrap();
+        let mut stream = SendfileStream::new(sock, 4096);
+        let head = b"HEAD-BYTES".to_vec();
+        let tail = b"TAIL".to_vec();
+        let mut bufs = [IoSlice::new(&head), IoSlice::new(&map[1000..150_000]), IoSlice::new(&map[5..10]), IoSlice::new(&tail)];
+        let mut slices: &mut [IoSlice<'_>] = &mut bufs;
+        while !slices.is_empty() {
+            let n = stream.write_vectored(slices).await.unwrap();
+            IoSlice::advance_slices(&mut slices, n);
+        }
+        stream.shutdown().await.unwrap();
+        let got = client.await.unwrap();
+        let mut want = head.clone();
+        want.extend_from_slice(&content[1000..150_000]);
+        want.extend_from_slice(&content[5..10]);
+        want.extend_from_slice(&tail);
+        assert!(got == want);
+        drop(reg);
+        assert_eq!(lookup(map.as_ptr() as usize + 10, 100), None, "unregistered");
+    }
+}
