@@ -57,8 +57,9 @@ struct ServeArgs {
     /// Threads hashing a file (default: one per CPU).
     #[arg(long)]
     hash_threads: Option<usize>,
-    /// How file bytes reach the socket: `sendfile` (zero-copy from the page cache, the default)
-    /// or `write` (from the file's mapping).
+    /// How file bytes reach the socket: `sendfile` (the default: zero-copy from the page cache
+    /// for chunks of 64 KiB and more, smaller ones written from the mapping) or `write` (always
+    /// from the file's mapping).
     #[arg(long, default_value = "sendfile")]
     send_path: SendPath,
     /// Seconds between rescans of the media folder (0: never rescan).

@@ -305,7 +305,7 @@ fn both_send_paths_serve_identical_bytes() {
     for send_path in ["write", "sendfile"] {
         let node = Node::start(&[("movie.mp4", &bytes)], &["--send-path", send_path]);
         let path = file_path(&node.videos()[0]);
-        for (a, b) in [(0usize, 100usize), (0, 16383), (4096, 4096 + 262143), (SIZE - 4097, SIZE - 1)] {
+        for (a, b) in [(0usize, 100usize), (0, 16383), (4096, 4096 + 262143), (7, 7 + 65536), (1, 1 + 65534), (SIZE - 4097, SIZE - 1)] {
             let r = get(node.data, &path, &[("Range", &format!("bytes={a}-{b}"))]).unwrap();
             assert_eq!(r.status, 206, "{send_path}");
             assert!(r.body == bytes[a..=b], "{send_path}: {a}-{b}");

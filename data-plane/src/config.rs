@@ -21,7 +21,7 @@ pub struct DataPlaneConfig {
     pub shutdown_grace: Duration,
     /// Longest request target served, in bytes; longer gets 414 (default 4096).
     pub max_target_len: usize,
-    /// How body bytes reach the socket (default: `sendfile` for chunks of 4 KiB and more).
+    /// How body bytes reach the socket (default: `sendfile` for chunks of 64 KiB and more).
     pub send_path: SendPath,
 }
 
