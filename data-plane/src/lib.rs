@@ -7,6 +7,7 @@ pub mod config;
 pub mod sendfile;
 pub mod server;
 pub mod sigbus;
+pub mod tracker;
 pub mod webseed;
 
 pub use catalog::CatalogStore;

@@ -1,0 +1,5 @@
+//! The WebTorrent tracker: wire messages (`protocol`) and swarm logic (`swarm`), both pure;
+//! the WebSocket shell that connects them to sockets comes on top.
+
+pub mod protocol;
+pub mod swarm;

@@ -1,0 +1,362 @@
+//! WebTorrent tracker wire messages: JSON objects in WebSocket frames, as the `bittorrent-tracker`
+//! npm server and aquatic_ws speak them. Pure: bytes in, typed requests out; typed replies in,
+//! JSON out.
+//!
+//! `info_hash`, `peer_id`, `to_peer_id` and `offer_id` are 20-byte binary strings written as
+//! JSON strings of 20 characters U+0000–U+00FF (one character per byte). SDP offers and answers
+//! are relayed as the exact JSON the sender wrote, never re-encoded.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// A 20-byte id carried as a 20-character binary string.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct Bin20(pub [u8; 20]);
+
+impl<'de> Deserialize<'de> for Bin20 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Bin20;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string of 20 characters U+0000 to U+00FF")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Bin20, E> {
+                decode_bin20(s).ok_or_else(|| E::custom("not a 20-byte binary string"))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// 20 characters, each U+0000–U+00FF, to 20 bytes.
+pub fn decode_bin20(s: &str) -> Option<Bin20> {
+    let mut out = [0u8; 20];
+    let mut n = 0;
+    for c in s.chars() {
+        let b = u8::try_from(u32::from(c)).ok()?;
+        *out.get_mut(n)? = b;
+        n += 1;
+    }
+    (n == 20).then_some(Bin20(out))
+}
+
+/// Writes `b` as a JSON string of 20 binary characters.
+pub fn write_bin20(out: &mut String, b: &Bin20) {
+    out.push('"');
+    for &byte in &b.0 {
+        match byte {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0..=0x1f | 0x7f => {
+                let _ = write!(out, "\\u{byte:04x}");
+            }
+            _ => out.push(char::from(byte)),
+        }
+    }
+    out.push('"');
+}
+
+/// The announce `event`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    Started,
+    Stopped,
+    Completed,
+    /// `update`, `paused`, `empty` or no event at all.
+    Update,
+}
+
+/// One offer of an announce: forwarded to one other peer.
+#[derive(Clone, Debug)]
+pub struct Offer {
+    pub offer_id: Bin20,
+    /// The `{type, sdp}` object exactly as sent.
+    pub offer: Arc<RawValue>,
+}
+
+/// The answer part of an announce that answers a forwarded offer.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub to_peer_id: Bin20,
+    pub offer_id: Bin20,
+    pub answer: Arc<RawValue>,
+}
+
+/// `action: "announce"`.
+#[derive(Clone, Debug)]
+pub struct AnnounceRequest {
+    pub info_hash: Bin20,
+    pub peer_id: Bin20,
+    pub event: Event,
+    /// Bytes left; `None` when absent or not a number (then not a seeder).
+    pub left: Option<u64>,
+    pub offers: Vec<Offer>,
+    pub answer: Option<Answer>,
+}
+
+/// `action: "scrape"`.
+#[derive(Clone, Debug)]
+pub struct ScrapeRequest {
+    /// Empty means a full scrape, which is refused.
+    pub info_hashes: Vec<Bin20>,
+}
+
+/// A parsed client message.
+#[derive(Clone, Debug)]
+pub enum Request {
+    Announce(AnnounceRequest),
+    Scrape(ScrapeRequest),
+}
+
+/// Which action a reply is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Announce,
+    Scrape,
+}
+
+/// Why a message was refused; carries what is known of it so the reply can name its action and
+/// info-hash (the reference client drops its socket on replies without them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub action: Option<Action>,
+    pub info_hash: Option<Bin20>,
+    pub reason: Cow<'static, str>,
+}
+
+#[derive(Deserialize)]
+struct RawOffer {
+    offer: Box<RawValue>,
+    offer_id: Bin20,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(Bin20),
+    Many(Vec<Bin20>),
+}
+
+/// Field-by-field, so that a bad field can be named; unknown fields are ignored.
+#[derive(Deserialize)]
+struct RawMessage<'a> {
+    #[serde(borrow, default)]
+    action: Option<Cow<'a, str>>,
+    #[serde(default)]
+    info_hash: Option<&'a RawValue>,
+    #[serde(default)]
+    peer_id: Option<&'a RawValue>,
+    #[serde(default)]
+    to_peer_id: Option<&'a RawValue>,
+    #[serde(default)]
+    offer_id: Option<&'a RawValue>,
+    #[serde(default)]
+    event: Option<&'a RawValue>,
+    #[serde(default)]
+    left: Option<&'a RawValue>,
+    #[serde(default)]
+    offers: Option<&'a RawValue>,
+    #[serde(default)]
+    answer: Option<&'a RawValue>,
+}
+
+/// Limits the parser enforces.
+#[derive(Clone, Copy, Debug)]
+pub struct ParseLimits {
+    /// Offers accepted in one announce; more are an error.
+    pub max_offers: usize,
+    /// Info-hashes in one scrape.
+    pub max_scrape: usize,
+}
+
+impl Default for ParseLimits {
+    fn default() -> Self {
+        ParseLimits { max_offers: 10, max_scrape: 256 }
+    }
+}
+
+fn err(action: Option<Action>, info_hash: Option<Bin20>, reason: impl Into<Cow<'static, str>>) -> ParseError {
+    ParseError { action, info_hash, reason: reason.into() }
+}
+
+fn field<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Result<Option<T>, ()> {
+    match raw {
+        None => Ok(None),
+        Some(r) if r.get() == "null" => Ok(None),
+        Some(r) => serde_json::from_str(r.get()).map(Some).map_err(|_| ()),
+    }
+}
+
+/// Parses one client message (a text or binary frame's payload).
+pub fn parse_request(bytes: &[u8], limits: &ParseLimits) -> Result<Request, ParseError> {
+    let raw: RawMessage<'_> = serde_json::from_slice(bytes).map_err(|e| {
+        err(None, None, format!("invalid JSON: {e}"))
+    })?;
+    let action = match raw.action.as_deref() {
+        Some("announce") => Action::Announce,
+        Some("scrape") => Action::Scrape,
+        Some(other) => {
+            let shown: String = other.chars().take(32).collect();
+            return Err(err(None, field::<Bin20>(raw.info_hash).ok().flatten(), format!("invalid action {shown:?}")));
+        }
+        None => return Err(err(None, None, "missing action")),
+    };
+    if action == Action::Scrape {
+        let hashes = match field::<OneOrMany>(raw.info_hash) {
+            Ok(None) => Vec::new(),
+            Ok(Some(OneOrMany::One(h))) => vec![h],
+            Ok(Some(OneOrMany::Many(v))) => v,
+            Err(()) => return Err(err(Some(Action::Scrape), None, "invalid info_hash")),
+        };
+        if hashes.len() > limits.max_scrape {
+            return Err(err(Some(Action::Scrape), None, format!("too many info_hashes (at most {})", limits.max_scrape)));
+        }
+        return Ok(Request::Scrape(ScrapeRequest { info_hashes: hashes }));
+    }
+    let a = Some(Action::Announce);
+    let info_hash = match field::<Bin20>(raw.info_hash) {
+        Ok(Some(h)) => h,
+        _ => return Err(err(a, None, "invalid info_hash")),
+    };
+    let ih = Some(info_hash);
+    let peer_id = match field::<Bin20>(raw.peer_id) {
+        Ok(Some(p)) => p,
+        _ => return Err(err(a, ih, "invalid peer_id")),
+    };
+    let event = match field::<Cow<'_, str>>(raw.event) {
+        Ok(None) => Event::Update,
+        Ok(Some(e)) => match e.as_ref() {
+            "started" => Event::Started,
+            "stopped" => Event::Stopped,
+            "completed" => Event::Completed,
+            "update" | "paused" | "empty" | "" => Event::Update,
+            _ => return Err(err(a, ih, "invalid event")),
+        },
+        Err(()) => return Err(err(a, ih, "invalid event")),
+    };
+    // `left` may be a number, null, or missing (answers carry none); anything else is not a
+    // seeder's left, as bittorrent-tracker treats NaN.
+    let left = raw.left.and_then(|r| serde_json::from_str::<f64>(r.get()).ok()).and_then(|f| {
+        (f.is_finite() && f >= 0.0).then_some(f as u64)
+    });
+    let offers = match field::<Vec<RawOffer>>(raw.offers) {
+        Ok(o) => o.unwrap_or_default(),
+        Err(()) => return Err(err(a, ih, "invalid offers")),
+    };
+    if offers.len() > limits.max_offers {
+        return Err(err(a, ih, format!("too many offers (at most {})", limits.max_offers)));
+    }
+    let offers = offers.into_iter().map(|o| Offer { offer_id: o.offer_id, offer: Arc::from(o.offer) }).collect();
+    let answer = match raw.answer {
+        None => None,
+        Some(r) if r.get() == "null" => None,
+        Some(r) => {
+            let to_peer_id = match field::<Bin20>(raw.to_peer_id) {
+                Ok(Some(p)) => p,
+                _ => return Err(err(a, ih, "invalid to_peer_id")),
+            };
+            let offer_id = match field::<Bin20>(raw.offer_id) {
+                Ok(Some(o)) => o,
+                _ => return Err(err(a, ih, "invalid offer_id")),
+            };
+            let answer: Box<RawValue> = RawValue::from_string(r.get().to_owned()).map_err(|_| err(a, ih, "invalid answer"))?;
+            Some(Answer { to_peer_id, offer_id, answer: Arc::from(answer) })
+        }
+    };
+    Ok(Request::Announce(AnnounceRequest { info_hash, peer_id, event, left, offers, answer }))
+}
+
+/// Seeder and leecher counts of one swarm.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub complete: usize,
+    pub incomplete: usize,
+}
+
+/// A message the tracker sends.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    Announce { info_hash: Bin20, counts: Counts, interval: u32 },
+    Offer { info_hash: Bin20, peer_id: Bin20, offer_id: Bin20, offer: Arc<RawValue> },
+    Answer { info_hash: Bin20, peer_id: Bin20, offer_id: Bin20, answer: Arc<RawValue> },
+    Scrape { files: Vec<(Bin20, Counts)>, min_request_interval: u32 },
+    Error { action: Option<Action>, info_hash: Option<Bin20>, reason: Cow<'static, str> },
+}
+
+impl From<ParseError> for Reply {
+    fn from(e: ParseError) -> Self {
+        Reply::Error { action: e.action, info_hash: e.info_hash, reason: e.reason }
+    }
+}
+
+fn push_kv_bin(out: &mut String, key: &str, b: &Bin20) {
+    let _ = write!(out, ",\"{key}\":");
+    write_bin20(out, b);
+}
+
+impl Reply {
+    /// The JSON text of the reply.
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(128);
+        match self {
+            Reply::Announce { info_hash, counts, interval } => {
+                let _ = write!(
+                    out,
+                    "{{\"action\":\"announce\",\"interval\":{interval},\"complete\":{},\"incomplete\":{}",
+                    counts.complete, counts.incomplete
+                );
+                push_kv_bin(&mut out, "info_hash", info_hash);
+            }
+            Reply::Offer { info_hash, peer_id, offer_id, offer } => {
+                let _ = write!(out, "{{\"action\":\"announce\",\"offer\":{}", offer.get());
+                push_kv_bin(&mut out, "offer_id", offer_id);
+                push_kv_bin(&mut out, "peer_id", peer_id);
+                push_kv_bin(&mut out, "info_hash", info_hash);
+            }
+            Reply::Answer { info_hash, peer_id, offer_id, answer } => {
+                let _ = write!(out, "{{\"action\":\"announce\",\"answer\":{}", answer.get());
+                push_kv_bin(&mut out, "offer_id", offer_id);
+                push_kv_bin(&mut out, "peer_id", peer_id);
+                push_kv_bin(&mut out, "info_hash", info_hash);
+            }
+            Reply::Scrape { files, min_request_interval } => {
+                out.push_str("{\"action\":\"scrape\",\"files\":{");
+                for (i, (ih, c)) in files.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_bin20(&mut out, ih);
+                    let _ = write!(
+                        out,
+                        ":{{\"complete\":{},\"incomplete\":{},\"downloaded\":{}}}",
+                        c.complete, c.incomplete, c.complete
+                    );
+                }
+                let _ = write!(out, "}},\"flags\":{{\"min_request_interval\":{min_request_interval}}}");
+            }
+            Reply::Error { action, info_hash, reason } => {
+                out.push_str("{\"failure reason\":");
+                out.push_str(&serde_json::to_string(reason.as_ref()).unwrap_or_else(|_| "\"error\"".into()));
+                match action {
+                    Some(Action::Announce) => out.push_str(",\"action\":\"announce\""),
+                    Some(Action::Scrape) => out.push_str(",\"action\":\"scrape\""),
+                    None => {}
+                }
+                if let Some(ih) = info_hash {
+                    push_kv_bin(&mut out, "info_hash", ih);
+                }
+            }
+        }
+        out.push('}');
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,290 @@
+//! Swarm logic of the WebTorrent tracker: requests in, replies out, with the clock and the
+//! random source passed in. Pure: no sockets, no time reads; the I/O shell moves messages.
+//!
+//! Rules (bittorrent-tracker's, with aquatic's stricter ones where they stop abuse):
+//! - a peer with `left` 0 or a `completed` event is a seeder, and never turns back into a
+//!   leecher; answers carry no `left` and change nothing;
+//! - each offer goes to a different peer of the swarm (never its sender), at most one per offer;
+//! - an answer is relayed only to the peer that made the offer, and only if that offer was
+//!   forwarded to the answerer and has not expired (no spoofed answers);
+//! - `stopped`, a closed connection or silence past the peer timeout removes the peer at once;
+//! - a peer id belongs to one connection per swarm.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use indexmap::IndexMap;
+
+use super::protocol::{Action, AnnounceRequest, Bin20, Counts, Event, Reply, ScrapeRequest};
+
+/// Identifies a client connection in the I/O shell.
+pub type ConnId = u64;
+
+/// Swarm settings.
+#[derive(Clone, Debug)]
+pub struct SwarmConfig {
+    /// Announce interval told to clients, seconds (default 120).
+    pub interval: u32,
+    /// A peer that has not announced for this long is removed (default 180 s).
+    pub peer_timeout: Duration,
+    /// An offer not answered within this time can no longer be answered (default 120 s).
+    pub offer_timeout: Duration,
+    /// Swarms one connection may be in (default 256).
+    pub max_swarms_per_conn: usize,
+}
+
+impl Default for SwarmConfig {
+    fn default() -> Self {
+        SwarmConfig {
+            interval: 120,
+            peer_timeout: Duration::from_secs(180),
+            offer_timeout: Duration::from_secs(120),
+            max_swarms_per_conn: 256,
+        }
+    }
+}
+
+/// A source of randomness (the shell passes a fast PRNG; tests a fixed one).
+pub trait RandomSource {
+    fn next_u64(&mut self) -> u64;
+}
+
+#[derive(Debug)]
+struct Peer {
+    conn: ConnId,
+    seeder: bool,
+    valid_until: Instant,
+    /// Offers forwarded from this peer still awaiting an answer: (to peer, offer id, until).
+    expecting: Vec<(Bin20, Bin20, Instant)>,
+}
+
+#[derive(Debug, Default)]
+struct Torrent {
+    peers: IndexMap<Bin20, Peer>,
+    seeders: usize,
+}
+
+impl Torrent {
+    fn counts(&self) -> Counts {
+        Counts { complete: self.seeders, incomplete: self.peers.len() - self.seeders }
+    }
+
+    fn remove(&mut self, peer_id: &Bin20) -> Option<Peer> {
+        let p = self.peers.swap_remove(peer_id)?;
+        if p.seeder {
+            self.seeders -= 1;
+        }
+        Some(p)
+    }
+}
+
+/// Totals for the control plane's view.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SwarmStats {
+    pub swarms: usize,
+    pub peers: usize,
+    pub seeders: usize,
+}
+
+/// The swarms of one shard (all of them, with one shard).
+#[derive(Debug, Default)]
+pub struct Swarms {
+    config: SwarmConfig,
+    torrents: HashMap<Bin20, Torrent>,
+    /// Which (swarm, peer id) pairs each connection holds.
+    conns: HashMap<ConnId, Vec<(Bin20, Bin20)>>,
+}
+
+const NO_OFFER: &str = "Could not find the offer corresponding to your answer. It may have expired.";
+
+impl Swarms {
+    pub fn new(config: SwarmConfig) -> Self {
+        Swarms { config, ..Default::default() }
+    }
+
+    /// Handles an announce from `conn`. `allowed` says whether an info-hash is tracked.
+    pub fn announce(
+        &mut self,
+        now: Instant,
+        rng: &mut dyn RandomSource,
+        conn: ConnId,
+        req: AnnounceRequest,
+        allowed: &dyn Fn(&Bin20) -> bool,
+        out: &mut Vec<(ConnId, Reply)>,
+    ) {
+        let ih = req.info_hash;
+        let error = |reason: &'static str| Reply::Error { action: Some(Action::Announce), info_hash: Some(ih), reason: reason.into() };
+        if !allowed(&ih) {
+            out.push((conn, error("info_hash is not tracked here")));
+            return;
+        }
+        if let Some(answer) = req.answer {
+            self.relay_answer(now, conn, ih, req.peer_id, answer, out);
+            return;
+        }
+        if req.event == Event::Stopped {
+            if let Some(t) = self.torrents.get_mut(&ih) {
+                if t.peers.get(&req.peer_id).is_some_and(|p| p.conn == conn) {
+                    t.remove(&req.peer_id);
+                    forget(&mut self.conns, conn, ih, req.peer_id);
+                }
+            }
+            let counts = self.torrents.get(&ih).map(Torrent::counts).unwrap_or_default();
+            out.push((conn, Reply::Announce { info_hash: ih, counts, interval: self.config.interval }));
+            return;
+        }
+        let torrent = self.torrents.entry(ih).or_default();
+        match torrent.peers.get_mut(&req.peer_id) {
+            Some(p) if p.conn != conn => {
+                out.push((conn, error("peer_id is already in use by another connection")));
+                return;
+            }
+            Some(p) => {
+                p.valid_until = now + self.config.peer_timeout;
+                if !p.seeder && (req.left == Some(0) || req.event == Event::Completed) {
+                    p.seeder = true;
+                    torrent.seeders += 1;
+                }
+            }
+            None => {
+                let held = self.conns.entry(conn).or_default();
+                if held.len() >= self.config.max_swarms_per_conn {
+                    if torrent.peers.is_empty() {
+                        self.torrents.remove(&ih);
+                    }
+                    out.push((conn, error("too many swarms on this connection")));
+                    return;
+                }
+                held.push((ih, req.peer_id));
+                let seeder = req.left == Some(0) || req.event == Event::Completed;
+                torrent.seeders += usize::from(seeder);
+                torrent.peers.insert(
+                    req.peer_id,
+                    Peer { conn, seeder, valid_until: now + self.config.peer_timeout, expecting: Vec::new() },
+                );
+            }
+        }
+        if !req.offers.is_empty() {
+            let n = torrent.peers.len();
+            let start = (rng.next_u64() % n as u64) as usize;
+            let until = now + self.config.offer_timeout;
+            let mut expecting = Vec::new();
+            let mut offers = req.offers.into_iter();
+            for i in 0..n {
+                let (to_id, to) = torrent.peers.get_index((start + i) % n).map(|(k, v)| (*k, v)).unwrap_or_else(|| unreachable!());
+                if to_id == req.peer_id {
+                    continue;
+                }
+                let Some(offer) = offers.next() else { break };
+                expecting.push((to_id, offer.offer_id, until));
+                out.push((
+                    to.conn,
+                    Reply::Offer { info_hash: ih, peer_id: req.peer_id, offer_id: offer.offer_id, offer: offer.offer },
+                ));
+            }
+            if let Some(me) = torrent.peers.get_mut(&req.peer_id) {
+                me.expecting.retain(|e| e.2 > now);
+                me.expecting.extend(expecting);
+            }
+        }
+        out.push((conn, Reply::Announce { info_hash: ih, counts: torrent.counts(), interval: self.config.interval }));
+    }
+
+    fn relay_answer(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        ih: Bin20,
+        from: Bin20,
+        answer: super::protocol::Answer,
+        out: &mut Vec<(ConnId, Reply)>,
+    ) {
+        let target = self.torrents.get_mut(&ih).and_then(|t| t.peers.get_mut(&answer.to_peer_id));
+        let found = target.and_then(|p| {
+            let pos = p.expecting.iter().position(|e| e.0 == from && e.1 == answer.offer_id && e.2 > now)?;
+            p.expecting.swap_remove(pos);
+            Some(p.conn)
+        });
+        match found {
+            Some(to_conn) => out.push((
+                to_conn,
+                Reply::Answer { info_hash: ih, peer_id: from, offer_id: answer.offer_id, answer: answer.answer },
+            )),
+            None => out.push((
+                conn,
+                Reply::Error { action: Some(Action::Announce), info_hash: Some(ih), reason: NO_OFFER.into() },
+            )),
+        }
+    }
+
+    /// Handles a scrape: counts for each asked info-hash (zeros for untracked ones).
+    pub fn scrape(&self, conn: ConnId, req: &ScrapeRequest, out: &mut Vec<(ConnId, Reply)>) {
+        if req.info_hashes.is_empty() {
+            out.push((conn, Reply::Error { action: Some(Action::Scrape), info_hash: None, reason: "full scrapes are not allowed".into() }));
+            return;
+        }
+        let files = req.info_hashes.iter().map(|ih| (*ih, self.counts(ih))).collect();
+        out.push((conn, Reply::Scrape { files, min_request_interval: self.config.interval }));
+    }
+
+    /// The counts of one swarm.
+    pub fn counts(&self, ih: &Bin20) -> Counts {
+        self.torrents.get(ih).map(Torrent::counts).unwrap_or_default()
+    }
+
+    /// Removes every peer a closed connection held.
+    pub fn connection_closed(&mut self, conn: ConnId) {
+        for (ih, peer_id) in self.conns.remove(&conn).unwrap_or_default() {
+            if let Some(t) = self.torrents.get_mut(&ih) {
+                if t.peers.get(&peer_id).is_some_and(|p| p.conn == conn) {
+                    t.remove(&peer_id);
+                }
+                if t.peers.is_empty() {
+                    self.torrents.remove(&ih);
+                }
+            }
+        }
+    }
+
+    /// Removes peers that went silent and swarms left empty; expires offers.
+    pub fn clean(&mut self, now: Instant) {
+        let conns = &mut self.conns;
+        self.torrents.retain(|ih, t| {
+            let mut gone = Vec::new();
+            for (id, p) in &mut t.peers {
+                if p.valid_until <= now {
+                    gone.push((*id, p.conn));
+                } else {
+                    p.expecting.retain(|e| e.2 > now);
+                }
+            }
+            for (id, conn) in gone {
+                t.remove(&id);
+                forget(conns, conn, *ih, id);
+            }
+            !t.peers.is_empty()
+        });
+    }
+
+    /// Totals across the swarms.
+    pub fn stats(&self) -> SwarmStats {
+        let mut s = SwarmStats { swarms: self.torrents.len(), ..Default::default() };
+        for t in self.torrents.values() {
+            s.peers += t.peers.len();
+            s.seeders += t.seeders;
+        }
+        s
+    }
+}
+
+fn forget(conns: &mut HashMap<ConnId, Vec<(Bin20, Bin20)>>, conn: ConnId, ih: Bin20, peer_id: Bin20) {
+    if let Some(held) = conns.get_mut(&conn) {
+        held.retain(|e| *e != (ih, peer_id));
+        if held.is_empty() {
+            conns.remove(&conn);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
