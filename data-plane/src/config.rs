@@ -23,6 +23,8 @@ pub struct DataPlaneConfig {
     pub max_target_len: usize,
     /// How body bytes reach the socket (default: `sendfile` for chunks of 64 KiB and more).
     pub send_path: SendPath,
+    /// The WebTorrent tracker on the same port.
+    pub tracker: crate::tracker::socket::TrackerConfig,
 }
 
 /// How file bytes are handed to the kernel.
@@ -57,6 +59,7 @@ impl Default for DataPlaneConfig {
             shutdown_grace: Duration::from_secs(5),
             max_target_len: 4096,
             send_path: SendPath::Sendfile { min_chunk: crate::sendfile::DEFAULT_MIN_SENDFILE },
+            tracker: crate::tracker::socket::TrackerConfig::default(),
         }
     }
 }

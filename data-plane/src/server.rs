@@ -20,6 +20,8 @@ use tokio::sync::watch;
 use crate::catalog::CatalogStore;
 use crate::config::{DataPlaneConfig, SendPath};
 use crate::sendfile::SendfileStream;
+use crate::tracker::socket::{empty_body_response, Tracker};
+use crate::webseed::body::FileBody;
 use crate::webseed::serve::respond;
 
 /// Entry point: starts a data plane serving `store`.
@@ -28,6 +30,7 @@ pub struct DataPlane;
 /// A started data plane; dropping it does not stop it, [`RunningDataPlane::shutdown`] does.
 pub struct RunningDataPlane {
     local_addr: SocketAddr,
+    tracker: Arc<Tracker>,
     stop: watch::Sender<bool>,
     stop_revalidate: Arc<AtomicBool>,
     workers: Vec<JoinHandle<()>>,
@@ -45,10 +48,12 @@ impl DataPlane {
             listeners.push(bind(local_addr)?);
         }
         let (stop, stop_rx) = watch::channel(false);
+        let tracker = Tracker::start(config.tracker.clone(), Arc::clone(&store))?;
         let mut handles = Vec::with_capacity(workers);
         for (i, listener) in listeners.into_iter().enumerate() {
             let ctx = WorkerContext {
                 store: Arc::clone(&store),
+                tracker: Arc::clone(&tracker),
                 config: config.clone(),
                 stop: stop_rx.clone(),
             };
@@ -67,6 +72,7 @@ impl DataPlane {
         };
         Ok(RunningDataPlane {
             local_addr,
+            tracker,
             stop,
             stop_revalidate,
             workers: handles,
@@ -79,6 +85,11 @@ impl RunningDataPlane {
     /// The address the listeners are bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The tracker, for its statistics.
+    pub fn tracker(&self) -> &Arc<Tracker> {
+        &self.tracker
     }
 
     /// Stops accepting, lets requests in flight finish (up to the configured grace), and joins
@@ -98,6 +109,7 @@ impl RunningDataPlane {
 
 struct WorkerContext {
     store: Arc<CatalogStore>,
+    tracker: Arc<Tracker>,
     config: DataPlaneConfig,
     stop: watch::Receiver<bool>,
 }
@@ -147,12 +159,13 @@ async fn accept_loop(listener: TcpListener, ctx: WorkerContext) {
     let graceful = GracefulShutdown::new();
     let mut stop = ctx.stop.clone();
     let store = ctx.store;
+    let tracker = ctx.tracker;
     let max_target = ctx.config.max_target_len;
     let send_path = ctx.config.send_path;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _peer) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(c) => c,
                     Err(e) => {
                         // EMFILE and friends: back off briefly instead of spinning.
@@ -167,8 +180,16 @@ async fn accept_loop(listener: TcpListener, ctx: WorkerContext) {
                     SendPath::Write => Either::Right(stream),
                 };
                 let store = Arc::clone(&store);
+                let tracker = Arc::clone(&tracker);
                 let service = service_fn(move |req| {
-                    std::future::ready(Ok::<_, std::convert::Infallible>(respond(&store, max_target, &req)))
+                    let res = if Tracker::is_socket_request(&req) {
+                        empty_body_response(tracker.upgrade(req, peer.ip()))
+                    } else if req.uri().path() == "/tracker/socket" {
+                        upgrade_required()
+                    } else {
+                        respond(&store, max_target, &req)
+                    };
+                    std::future::ready(Ok::<_, std::convert::Infallible>(res))
                 });
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
                 let conn = graceful.watch(conn.into_owned());
@@ -193,4 +214,12 @@ fn revalidate_loop(store: &CatalogStore, interval: Duration, stop: &AtomicBool) 
         }
         store.revalidate();
     }
+}
+
+fn upgrade_required() -> http::Response<FileBody> {
+    let mut res = http::Response::new(FileBody::text("426 Upgrade Required: the tracker speaks WebSocket here\n"));
+    *res.status_mut() = http::StatusCode::UPGRADE_REQUIRED;
+    res.headers_mut().insert(http::header::UPGRADE, http::HeaderValue::from_static("websocket"));
+    res.headers_mut().insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, http::HeaderValue::from_static("*"));
+    res
 }

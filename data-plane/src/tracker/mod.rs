@@ -2,4 +2,5 @@
 //! the WebSocket shell that connects them to sockets comes on top.
 
 pub mod protocol;
+pub mod socket;
 pub mod swarm;

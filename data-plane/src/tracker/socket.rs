@@ -1,0 +1,426 @@
+//! The tracker's I/O shell: WebSocket connections (fastwebsockets, upgraded from the data plane's
+//! hyper server) and swarm shard threads. Swarms are sharded by info-hash over threads that each
+//! own theirs outright (no lock on the hot path); connections pass them requests over bounded
+//! channels and receive replies over bounded per-connection queues that shed load when full.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fastwebsockets::{FragmentCollectorRead, Frame, OpCode, Payload, WebSocket};
+use http::{Request, Response, StatusCode};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use tokio::sync::{mpsc, oneshot};
+use vidseed_shared::InfoHash;
+
+use super::protocol::{parse_request, Action, Bin20, Counts, ParseLimits, Reply, Request as TrackerRequest};
+use super::swarm::{ConnId, RandomSource, SwarmConfig, SwarmStats, Swarms};
+use crate::catalog::CatalogStore;
+
+/// Tracker settings; every limit has a default sized for browsers.
+#[derive(Clone, Debug)]
+pub struct TrackerConfig {
+    /// Track any info-hash, not only the catalog's (default false).
+    pub open: bool,
+    /// Swarm shard threads (default 1).
+    pub shards: usize,
+    /// Largest WebSocket message accepted, bytes (default 64 KiB: Safari's SDPs exceed 16 KiB).
+    pub max_message_size: usize,
+    /// Replies queued for one connection before further ones are dropped (default 64).
+    pub send_queue: usize,
+    /// Requests queued for one shard before clients are told to retry (default 16384).
+    pub shard_queue: usize,
+    /// Simultaneous WebSocket connections from one IP address (default 64).
+    pub max_connections_per_ip: usize,
+    /// Announces from one IP for one info-hash per `announce_window` (default 15 per 5 min, as
+    /// PeerTube's `reject_too_many_announces`; 0 disables).
+    pub max_announces_per_ip: u32,
+    pub announce_window: Duration,
+    /// A connection that sends nothing for this long is closed (default 300 s).
+    pub idle_timeout: Duration,
+    pub swarm: SwarmConfig,
+    pub limits: ParseLimits,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            open: false,
+            shards: 1,
+            max_message_size: 64 * 1024,
+            send_queue: 64,
+            shard_queue: 16384,
+            max_connections_per_ip: 64,
+            max_announces_per_ip: 15,
+            announce_window: Duration::from_secs(300),
+            idle_timeout: Duration::from_secs(300),
+            swarm: SwarmConfig::default(),
+            limits: ParseLimits::default(),
+        }
+    }
+}
+
+/// What a connection's writer sends.
+enum Outgoing {
+    Json(String),
+    Control(Frame<'static>),
+}
+
+type ConnTx = mpsc::Sender<Outgoing>;
+
+enum ShardMsg {
+    Announce { conn: ConnId, ip: IpAddr, tx: ConnTx, req: super::protocol::AnnounceRequest },
+    Scrape { hashes: Vec<Bin20>, reply: oneshot::Sender<Vec<Counts>> },
+    Closed { conn: ConnId },
+    Stats { reply: oneshot::Sender<(SwarmStats, u64)> },
+}
+
+/// Counters the control plane can read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrackerStats {
+    pub connections: u64,
+    pub messages: u64,
+    pub swarms: usize,
+    pub peers: usize,
+    pub seeders: usize,
+    /// Replies dropped because a client's queue was full.
+    pub dropped: u64,
+}
+
+/// The running tracker: shard threads and connection bookkeeping.
+pub struct Tracker {
+    config: TrackerConfig,
+    shards: Vec<SyncSender<ShardMsg>>,
+    next_conn: AtomicU64,
+    connections: AtomicU64,
+    messages: AtomicU64,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl Tracker {
+    /// Starts the shard threads.
+    pub fn start(config: TrackerConfig, store: Arc<CatalogStore>) -> std::io::Result<Arc<Tracker>> {
+        let mut shards = Vec::new();
+        for i in 0..config.shards.max(1) {
+            let (tx, rx) = sync_channel(config.shard_queue);
+            let ctx = ShardContext {
+                rx,
+                swarms: Swarms::new(config.swarm.clone()),
+                store: Arc::clone(&store),
+                open: config.open,
+                max_announces: config.max_announces_per_ip,
+                window: config.announce_window,
+                seed: 0x9e37_79b9_7f4a_7c15 ^ (i as u64 + 1),
+            };
+            std::thread::Builder::new().name(format!("vidseed-swarm-{i}")).spawn(move || shard_loop(ctx))?;
+            shards.push(tx);
+        }
+        Ok(Arc::new(Tracker {
+            config,
+            shards,
+            next_conn: AtomicU64::new(1),
+            connections: AtomicU64::new(0),
+            messages: AtomicU64::new(0),
+            per_ip: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// Whether this request asks for the tracker's WebSocket.
+    pub fn is_socket_request<B>(req: &Request<B>) -> bool {
+        matches!(req.uri().path(), "/tracker/socket" | "/") && fastwebsockets::upgrade::is_upgrade_request(req)
+    }
+
+    /// Answers an upgrade request and serves the socket in a new task.
+    pub fn upgrade<B>(self: &Arc<Self>, mut req: Request<B>, ip: IpAddr) -> Response<()> {
+        let admitted = {
+            let mut per_ip = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+            let n = per_ip.entry(ip).or_insert(0);
+            if *n >= self.config.max_connections_per_ip {
+                false
+            } else {
+                *n += 1;
+                true
+            }
+        };
+        if !admitted {
+            return status(StatusCode::TOO_MANY_REQUESTS);
+        }
+        let (res, fut) = match fastwebsockets::upgrade::upgrade(&mut req) {
+            Ok(x) => x,
+            Err(_) => {
+                self.release_ip(ip);
+                return status(StatusCode::BAD_REQUEST);
+            }
+        };
+        let tracker = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Ok(Ok(ws)) = tokio::time::timeout(Duration::from_secs(10), fut).await {
+                Arc::clone(&tracker).serve(ws, ip).await;
+            }
+            tracker.release_ip(ip);
+        });
+        res.map(|_| ())
+    }
+
+    fn release_ip(&self, ip: IpAddr) {
+        let mut per_ip = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = per_ip.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                per_ip.remove(&ip);
+            }
+        }
+    }
+
+    fn shard_of(&self, ih: &Bin20) -> &SyncSender<ShardMsg> {
+        &self.shards[usize::from(ih.0[0]) % self.shards.len()]
+    }
+
+    async fn serve(self: Arc<Self>, mut ws: WebSocket<TokioIo<Upgraded>>, ip: IpAddr) {
+        ws.set_max_message_size(self.config.max_message_size);
+        ws.set_auto_pong(true);
+        ws.set_auto_close(true);
+        let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        self.connections.fetch_add(1, Ordering::Relaxed);
+        let (read, mut write) = ws.split(tokio::io::split);
+        let mut read = FragmentCollectorRead::new(read);
+        let (tx, mut rx) = mpsc::channel::<Outgoing>(self.config.send_queue);
+        let writer = tokio::spawn(async move {
+            while let Some(out) = rx.recv().await {
+                let frame = match out {
+                    Outgoing::Json(s) => Frame::text(Payload::Owned(s.into_bytes())),
+                    Outgoing::Control(f) => f,
+                };
+                let closing = frame.opcode == OpCode::Close;
+                let sent = tokio::time::timeout(Duration::from_secs(10), write.write_frame(frame)).await;
+                if !matches!(sent, Ok(Ok(()))) || closing {
+                    break;
+                }
+            }
+        });
+        let control_tx = tx.clone();
+        let mut send_fn = move |f: Frame<'_>| {
+            let tx = control_tx.clone();
+            let owned = Frame::new(f.fin, f.opcode, None, Payload::Owned(f.payload.to_vec()));
+            async move { tx.send(Outgoing::Control(owned)).await.map_err(|_| std::io::Error::other("closed")) }
+        };
+        loop {
+            let frame = match tokio::time::timeout(self.config.idle_timeout, read.read_frame(&mut send_fn)).await {
+                Ok(Ok(f)) => f,
+                Ok(Err(_)) | Err(_) => break,
+            };
+            match frame.opcode {
+                OpCode::Text | OpCode::Binary => {
+                    self.messages.fetch_add(1, Ordering::Relaxed);
+                    if !self.handle(conn, ip, &tx, &frame.payload).await {
+                        let _ = tx.send(Outgoing::Control(Frame::close(1003, b"invalid message"))).await;
+                        break;
+                    }
+                }
+                OpCode::Close => break,
+                _ => {}
+            }
+        }
+        for shard in &self.shards {
+            // Blocking is acceptable here only if a shard queue is full; try first.
+            let mut msg = ShardMsg::Closed { conn };
+            loop {
+                match shard.try_send(msg) {
+                    Ok(()) | Err(TrySendError::Disconnected(_)) => break,
+                    Err(TrySendError::Full(m)) => {
+                        msg = m;
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                }
+            }
+        }
+        drop(tx);
+        let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+        self.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Handles one message; false closes the socket (garbage that is not JSON at all).
+    async fn handle(&self, conn: ConnId, ip: IpAddr, tx: &ConnTx, payload: &[u8]) -> bool {
+        let reply = |r: Reply| Outgoing::Json(r.to_json());
+        match parse_request(payload, &self.config.limits) {
+            Err(e) => {
+                let garbage = e.action.is_none() && e.reason.starts_with("invalid JSON");
+                let _ = tx.try_send(reply(e.into()));
+                !garbage
+            }
+            Ok(TrackerRequest::Announce(req)) => {
+                let ih = req.info_hash;
+                let msg = ShardMsg::Announce { conn, ip, tx: tx.clone(), req };
+                if self.shard_of(&ih).try_send(msg).is_err() {
+                    let _ = tx.try_send(reply(Reply::Error {
+                        action: Some(Action::Announce),
+                        info_hash: Some(ih),
+                        reason: "the tracker is overloaded, retry later".into(),
+                    }));
+                }
+                true
+            }
+            Ok(TrackerRequest::Scrape(req)) => {
+                if req.info_hashes.is_empty() {
+                    let _ = tx.try_send(reply(Reply::Error {
+                        action: Some(Action::Scrape),
+                        info_hash: None,
+                        reason: "full scrapes are not allowed".into(),
+                    }));
+                    return true;
+                }
+                let counts = self.scrape(&req.info_hashes).await;
+                let files = req.info_hashes.iter().copied().zip(counts).collect();
+                let _ = tx.try_send(reply(Reply::Scrape { files, min_request_interval: self.config.swarm.interval }));
+                true
+            }
+        }
+    }
+
+    /// Counts for each info-hash, asked of the shards that own them.
+    pub async fn scrape(&self, hashes: &[Bin20]) -> Vec<Counts> {
+        let mut out = vec![Counts::default(); hashes.len()];
+        let n = self.shards.len();
+        for (s, shard) in self.shards.iter().enumerate() {
+            let idx: Vec<usize> = (0..hashes.len()).filter(|&i| usize::from(hashes[i].0[0]) % n == s).collect();
+            if idx.is_empty() {
+                continue;
+            }
+            let (reply, rx) = oneshot::channel();
+            let asked = idx.iter().map(|&i| hashes[i]).collect();
+            if shard.try_send(ShardMsg::Scrape { hashes: asked, reply }).is_ok() {
+                if let Ok(counts) = rx.await {
+                    for (i, c) in idx.into_iter().zip(counts) {
+                        out[i] = c;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Current totals.
+    pub async fn stats(&self) -> TrackerStats {
+        let mut s = TrackerStats {
+            connections: self.connections.load(Ordering::Relaxed),
+            messages: self.messages.load(Ordering::Relaxed),
+            ..Default::default()
+        };
+        for shard in &self.shards {
+            let (reply, rx) = oneshot::channel();
+            if shard.try_send(ShardMsg::Stats { reply }).is_ok() {
+                if let Ok((st, dropped)) = rx.await {
+                    s.swarms += st.swarms;
+                    s.peers += st.peers;
+                    s.seeders += st.seeders;
+                    s.dropped += dropped;
+                }
+            }
+        }
+        s
+    }
+}
+
+fn status(code: StatusCode) -> Response<()> {
+    let mut r = Response::new(());
+    *r.status_mut() = code;
+    r
+}
+
+struct XorShift(u64);
+
+impl RandomSource for XorShift {
+    fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+struct ShardContext {
+    rx: Receiver<ShardMsg>,
+    swarms: Swarms,
+    store: Arc<CatalogStore>,
+    open: bool,
+    max_announces: u32,
+    window: Duration,
+    seed: u64,
+}
+
+fn shard_loop(mut ctx: ShardContext) {
+    let mut senders: HashMap<ConnId, ConnTx> = HashMap::new();
+    let mut rate: HashMap<(IpAddr, Bin20), (Instant, u32)> = HashMap::new();
+    let mut rng = XorShift(ctx.seed);
+    let mut out = Vec::new();
+    let mut dropped = 0u64;
+    let mut last_clean = Instant::now();
+    let clean_every = Duration::from_secs(10);
+    loop {
+        let msg = match ctx.rx.recv_timeout(clean_every) {
+            Ok(m) => Some(m),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let now = Instant::now();
+        match msg {
+            Some(ShardMsg::Announce { conn, ip, tx, req }) => {
+                senders.entry(conn).or_insert(tx);
+                let ih = req.info_hash;
+                if ctx.max_announces > 0 && req.answer.is_none() {
+                    let e = rate.entry((ip, ih)).or_insert((now, 0));
+                    if now.duration_since(e.0) >= ctx.window {
+                        *e = (now, 0);
+                    }
+                    e.1 += 1;
+                    if e.1 > ctx.max_announces {
+                        out.push((conn, Reply::Error {
+                            action: Some(Action::Announce),
+                            info_hash: Some(ih),
+                            reason: "too many announces from your address, slow down".into(),
+                        }));
+                    }
+                }
+                if out.is_empty() {
+                    let catalog = ctx.store.load();
+                    let open = ctx.open;
+                    let allowed = |ih: &Bin20| open || catalog.tracks(&InfoHash(ih.0));
+                    ctx.swarms.announce(now, &mut rng, conn, req, &allowed, &mut out);
+                }
+                for (to, reply) in out.drain(..) {
+                    if let Some(s) = senders.get(&to) {
+                        if s.try_send(Outgoing::Json(reply.to_json())).is_err() {
+                            dropped += 1;
+                        }
+                    }
+                }
+            }
+            Some(ShardMsg::Scrape { hashes, reply }) => {
+                let _ = reply.send(hashes.iter().map(|h| ctx.swarms.counts(h)).collect());
+            }
+            Some(ShardMsg::Closed { conn }) => {
+                ctx.swarms.connection_closed(conn);
+                senders.remove(&conn);
+            }
+            Some(ShardMsg::Stats { reply }) => {
+                let _ = reply.send((ctx.swarms.stats(), dropped));
+            }
+            None => {}
+        }
+        if now.duration_since(last_clean) >= clean_every {
+            ctx.swarms.clean(now);
+            let window = ctx.window;
+            rate.retain(|_, (start, _)| now.duration_since(*start) < window);
+            last_clean = now;
+        }
+    }
+}
+
+/// Turns an upgrade response into the data plane's body type.
+pub fn empty_body_response(res: Response<()>) -> Response<crate::webseed::body::FileBody> {
+    res.map(|()| crate::webseed::body::FileBody::empty())
+}
