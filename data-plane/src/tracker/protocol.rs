@@ -358,5 +358,24 @@ impl Reply {
     }
 }
 
+/// Parses arbitrary bytes and encodes a reply from whatever was accepted; the body of the fuzz
+/// target and of a property test. Every reply must be valid JSON.
+pub fn fuzz_one(data: &[u8]) {
+    let reply: Reply = match parse_request(data, &ParseLimits::default()) {
+        Err(e) => e.into(),
+        Ok(Request::Scrape(s)) => Reply::Scrape {
+            files: s.info_hashes.iter().map(|h| (*h, Counts::default())).collect(),
+            min_request_interval: 120,
+        },
+        Ok(Request::Announce(a)) => match (a.offers.first(), a.answer) {
+            (Some(o), _) => Reply::Offer { info_hash: a.info_hash, peer_id: a.peer_id, offer_id: o.offer_id, offer: o.offer.clone() },
+            (None, Some(ans)) => Reply::Answer { info_hash: a.info_hash, peer_id: a.peer_id, offer_id: ans.offer_id, answer: ans.answer },
+            (None, None) => Reply::Announce { info_hash: a.info_hash, counts: Counts::default(), interval: 120 },
+        },
+    };
+    let json = reply.to_json();
+    assert!(serde_json::from_str::<serde_json::Value>(&json).is_ok(), "invalid reply JSON: {json}");
+}
+
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,11 @@ fn js_bin(b: &Bin20) -> String {
     s
 }
 
+/// The binary string as a Rust string (serde_json escapes it when serialising).
+fn js_bin_str(b: &Bin20) -> String {
+    b.0.iter().map(|&x| char::from(x)).collect()
+}
+
 fn limits() -> ParseLimits {
     ParseLimits::default()
 }
@@ -134,8 +139,23 @@ fn replies_are_json_with_binary_strings() {
 
 proptest::proptest! {
     #[test]
-    fn parser_never_panics(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
-        let _ = parse_request(&data, &limits());
+    fn parser_never_panics_and_replies_are_json(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+        fuzz_one(&data);
+    }
+
+    #[test]
+    fn structured_messages_round_trip(peer in proptest::array::uniform20(proptest::prelude::any::<u8>()), left in proptest::option::of(0u64..1 << 40)) {
+        let v = serde_json::json!({
+            "action": "announce",
+            "info_hash": js_bin_str(&bin(5)),
+            "peer_id": js_bin_str(&Bin20(peer)),
+            "left": left,
+            "offers": [{"offer": {"type": "offer", "sdp": "s"}, "offer_id": js_bin_str(&Bin20(peer))}],
+        });
+        let Request::Announce(a) = parse_request(v.to_string().as_bytes(), &limits()).unwrap() else { panic!() };
+        proptest::prop_assert_eq!(a.peer_id, Bin20(peer));
+        proptest::prop_assert_eq!(a.left, left);
+        fuzz_one(v.to_string().as_bytes());
     }
 
     #[test]
