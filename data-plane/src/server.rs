@@ -182,14 +182,22 @@ async fn accept_loop(listener: TcpListener, ctx: WorkerContext) {
                 let store = Arc::clone(&store);
                 let tracker = Arc::clone(&tracker);
                 let service = service_fn(move |req| {
+                    let path = req.uri().path();
                     let res = if Tracker::is_socket_request(&req) {
                         empty_body_response(tracker.upgrade(req, peer.ip()))
-                    } else if req.uri().path() == "/tracker/socket" {
+                    } else if path == "/tracker/socket" {
                         upgrade_required()
+                    } else if path == "/tracker/announce" || path == "/tracker/scrape" {
+                        // The only path that waits on another thread: boxed, off the WebSeed path.
+                        let tracker = Arc::clone(&tracker);
+                        let (path, query) = (path.to_owned(), req.uri().query().unwrap_or("").to_owned());
+                        return Either::Right(Box::pin(async move {
+                            Ok::<_, std::convert::Infallible>(tracker.http(&path, &query, peer).await)
+                        }) as BoxedResponse);
                     } else {
                         respond(&store, max_target, &req)
                     };
-                    std::future::ready(Ok::<_, std::convert::Infallible>(res))
+                    Either::Left(std::future::ready(Ok::<_, std::convert::Infallible>(res)))
                 });
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
                 let conn = graceful.watch(conn.into_owned());
@@ -215,6 +223,10 @@ fn revalidate_loop(store: &CatalogStore, interval: Duration, stop: &AtomicBool) 
         store.revalidate();
     }
 }
+
+type BoxedResponse = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<http::Response<FileBody>, std::convert::Infallible>> + Send>,
+>;
 
 fn upgrade_required() -> http::Response<FileBody> {
     let mut res = http::Response::new(FileBody::text("426 Upgrade Required: the tracker speaks WebSocket here\n"));

@@ -1,6 +1,7 @@
 //! The WebTorrent tracker: wire messages (`protocol`) and swarm logic (`swarm`), both pure;
 //! the WebSocket shell that connects them to sockets comes on top.
 
+pub mod http;
 pub mod protocol;
 pub mod socket;
 pub mod swarm;

@@ -74,6 +74,11 @@ type ConnTx = mpsc::Sender<Outgoing>;
 
 enum ShardMsg {
     Announce { conn: ConnId, ip: IpAddr, tx: ConnTx, req: super::protocol::AnnounceRequest },
+    HttpAnnounce {
+        req: super::http::HttpAnnounce,
+        addr: std::net::SocketAddr,
+        reply: oneshot::Sender<Result<(Counts, Vec<(Bin20, std::net::SocketAddr)>), &'static str>>,
+    },
     Scrape { hashes: Vec<Bin20>, reply: oneshot::Sender<Vec<Counts>> },
     Closed { conn: ConnId },
     Stats { reply: oneshot::Sender<(SwarmStats, u64)> },
@@ -281,6 +286,46 @@ impl Tracker {
         }
     }
 
+    /// Answers `GET /tracker/announce` and `GET /tracker/scrape` (bencoded, always 200 as
+    /// BitTorrent clients expect; errors are a `failure reason`).
+    pub async fn http(&self, path: &str, query: &str, peer: std::net::SocketAddr) -> Response<crate::webseed::body::FileBody> {
+        use super::http::{announce_response, failure, parse_announce, parse_scrape, scrape_response};
+        let interval = self.config.swarm.interval;
+        let body = if path == "/tracker/announce" {
+            match parse_announce(query) {
+                Err(reason) => failure(reason),
+                Ok(req) => {
+                    self.messages.fetch_add(1, Ordering::Relaxed);
+                    let (compact, addr) = (req.compact, std::net::SocketAddr::new(peer.ip(), req.port));
+                    let (reply, rx) = oneshot::channel();
+                    let shard = self.shard_of(&req.info_hash);
+                    if shard.try_send(ShardMsg::HttpAnnounce { req, addr, reply }).is_err() {
+                        failure("the tracker is overloaded, retry later")
+                    } else {
+                        match rx.await {
+                            Ok(Ok((counts, peers))) => announce_response(counts, interval, &peers, compact),
+                            Ok(Err(reason)) => failure(reason),
+                            Err(_) => failure("the tracker is shutting down"),
+                        }
+                    }
+                }
+            }
+        } else {
+            match parse_scrape(query, self.config.limits.max_scrape) {
+                Err(reason) => failure(reason),
+                Ok(hashes) => {
+                    let counts = self.scrape(&hashes).await;
+                    let files: Vec<(Bin20, Counts)> = hashes.into_iter().zip(counts).collect();
+                    scrape_response(&files, interval)
+                }
+            }
+        };
+        let mut res = Response::new(crate::webseed::body::FileBody::once(body.into()));
+        res.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
+        res.headers_mut().insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, http::HeaderValue::from_static("*"));
+        res
+    }
+
     /// Counts for each info-hash, asked of the shards that own them.
     pub async fn scrape(&self, hashes: &[Bin20]) -> Vec<Counts> {
         let mut out = vec![Counts::default(); hashes.len()];
@@ -398,6 +443,26 @@ fn shard_loop(mut ctx: ShardContext) {
                         }
                     }
                 }
+            }
+            Some(ShardMsg::HttpAnnounce { req, addr, reply }) => {
+                let ih = req.info_hash;
+                let limited = ctx.max_announces > 0 && {
+                    let e = rate.entry((addr.ip(), ih)).or_insert((now, 0));
+                    if now.duration_since(e.0) >= ctx.window {
+                        *e = (now, 0);
+                    }
+                    e.1 += 1;
+                    e.1 > ctx.max_announces
+                };
+                let result = if limited {
+                    Err("too many announces from your address, slow down")
+                } else {
+                    let catalog = ctx.store.load();
+                    let open = ctx.open;
+                    let allowed = |ih: &Bin20| open || catalog.tracks(&InfoHash(ih.0));
+                    ctx.swarms.http_announce(now, &mut rng, &req, addr, &allowed)
+                };
+                let _ = reply.send(result);
             }
             Some(ShardMsg::Scrape { hashes, reply }) => {
                 let _ = reply.send(hashes.iter().map(|h| ctx.swarms.counts(h)).collect());

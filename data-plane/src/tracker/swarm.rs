@@ -11,6 +11,7 @@
 //! - a peer id belongs to one connection per swarm.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
@@ -19,6 +20,9 @@ use super::protocol::{Action, AnnounceRequest, Bin20, Counts, Event, Reply, Scra
 
 /// Identifies a client connection in the I/O shell.
 pub type ConnId = u64;
+
+/// The connection id of peers that announce over HTTP (they get peer lists, never offers).
+pub const HTTP_CONN: ConnId = 0;
 
 /// Swarm settings.
 #[derive(Clone, Debug)]
@@ -52,6 +56,8 @@ pub trait RandomSource {
 #[derive(Debug)]
 struct Peer {
     conn: ConnId,
+    /// Where an HTTP peer listens; `None` for WebSocket peers.
+    addr: Option<SocketAddr>,
     seeder: bool,
     valid_until: Instant,
     /// Offers forwarded from this peer still awaiting an answer: (to peer, offer id, until).
@@ -160,7 +166,7 @@ impl Swarms {
                 torrent.seeders += usize::from(seeder);
                 torrent.peers.insert(
                     req.peer_id,
-                    Peer { conn, seeder, valid_until: now + self.config.peer_timeout, expecting: Vec::new() },
+                    Peer { conn, addr: None, seeder, valid_until: now + self.config.peer_timeout, expecting: Vec::new() },
                 );
             }
         }
@@ -172,7 +178,7 @@ impl Swarms {
             let mut offers = req.offers.into_iter();
             for i in 0..n {
                 let (to_id, to) = torrent.peers.get_index((start + i) % n).map(|(k, v)| (*k, v)).unwrap_or_else(|| unreachable!());
-                if to_id == req.peer_id {
+                if to_id == req.peer_id || to.conn == HTTP_CONN {
                     continue;
                 }
                 let Some(offer) = offers.next() else { break };
@@ -215,6 +221,68 @@ impl Swarms {
                 Reply::Error { action: Some(Action::Announce), info_hash: Some(ih), reason: NO_OFFER.into() },
             )),
         }
+    }
+
+    /// Handles an HTTP announce from `addr`: the swarm's counts and up to `numwant` other HTTP
+    /// peers (WebSocket peers have no address to give). The error is the `failure reason`.
+    pub fn http_announce(
+        &mut self,
+        now: Instant,
+        rng: &mut dyn RandomSource,
+        req: &super::http::HttpAnnounce,
+        addr: SocketAddr,
+        allowed: &dyn Fn(&Bin20) -> bool,
+    ) -> Result<(Counts, Vec<(Bin20, SocketAddr)>), &'static str> {
+        let ih = req.info_hash;
+        if !allowed(&ih) {
+            return Err("info_hash is not tracked here");
+        }
+        let torrent = self.torrents.entry(ih).or_default();
+        match torrent.peers.get_mut(&req.peer_id) {
+            Some(p) if p.conn != HTTP_CONN => return Err("peer_id is already in use by another connection"),
+            Some(_) if req.event == Event::Stopped => {
+                torrent.remove(&req.peer_id);
+            }
+            Some(p) => {
+                p.valid_until = now + self.config.peer_timeout;
+                p.addr = Some(addr);
+                if !p.seeder && (req.left == Some(0) || req.event == Event::Completed) {
+                    p.seeder = true;
+                    torrent.seeders += 1;
+                }
+            }
+            None if req.event == Event::Stopped => {}
+            None => {
+                let seeder = req.left == Some(0) || req.event == Event::Completed;
+                torrent.seeders += usize::from(seeder);
+                torrent.peers.insert(
+                    req.peer_id,
+                    Peer { conn: HTTP_CONN, addr: Some(addr), seeder, valid_until: now + self.config.peer_timeout, expecting: Vec::new() },
+                );
+            }
+        }
+        let counts = torrent.counts();
+        let mut peers = Vec::new();
+        let n = torrent.peers.len();
+        if req.event != Event::Stopped && n > 0 {
+            let start = (rng.next_u64() % n as u64) as usize;
+            for i in 0..n {
+                if peers.len() >= req.numwant {
+                    break;
+                }
+                let Some((id, p)) = torrent.peers.get_index((start + i) % n) else { break };
+                if *id == req.peer_id {
+                    continue;
+                }
+                if let Some(a) = p.addr {
+                    peers.push((*id, a));
+                }
+            }
+        }
+        if torrent.peers.is_empty() {
+            self.torrents.remove(&ih);
+        }
+        Ok((counts, peers))
     }
 
     /// Handles a scrape: counts for each asked info-hash (zeros for untracked ones).

@@ -230,3 +230,33 @@ fn scrape_counts_and_full_scrape_refused() {
     w.s.scrape(9, &ScrapeRequest { info_hashes: vec![] }, &mut out);
     assert!(matches!(&out[0], (9, Reply::Error { action: Some(Action::Scrape), .. })));
 }
+
+#[test]
+fn http_peers_share_the_swarm_but_never_get_offers() {
+    use crate::tracker::http::HttpAnnounce;
+    let mut w = World::new();
+    let http = |peer: u8, event: Event, left: Option<u64>| HttpAnnounce {
+        info_hash: b(IH), peer_id: b(peer), port: 6881, event, left, numwant: 50, compact: true,
+    };
+    let allowed = |ih: &Bin20| *ih == b(IH);
+    let addr1: std::net::SocketAddr = "127.0.0.1:6881".parse().unwrap();
+    let addr2: std::net::SocketAddr = "127.0.0.2:6882".parse().unwrap();
+    let (c, peers) = w.s.http_announce(w.now, &mut w.rng, &http(10, Event::Started, Some(5)), addr1, &allowed).unwrap();
+    assert_eq!((c.complete, c.incomplete), (0, 1));
+    assert!(peers.is_empty(), "the requester is not given itself");
+    let (c, peers) = w.s.http_announce(w.now, &mut w.rng, &http(11, Event::Started, Some(0)), addr2, &allowed).unwrap();
+    assert_eq!((c.complete, c.incomplete), (1, 1));
+    assert_eq!(peers, vec![(b(10), addr1)]);
+    // A WebSocket peer is counted, gets no HTTP peer's offer slot, and is not listed to HTTP.
+    let out = w.send(1, announce(1, Event::Started, Some(1), &[50, 51]));
+    assert_eq!(announce_reply(&out, 1), (1, 2));
+    assert!(out.iter().all(|(_, r)| !matches!(r, Reply::Offer { .. })), "HTTP peers get no offers");
+    let (_, peers) = w.s.http_announce(w.now, &mut w.rng, &http(10, Event::Update, Some(5)), addr1, &allowed).unwrap();
+    assert_eq!(peers, vec![(b(11), addr2)]);
+    let (c, _) = w.s.http_announce(w.now, &mut w.rng, &http(11, Event::Stopped, None), addr2, &allowed).unwrap();
+    assert_eq!((c.complete, c.incomplete), (0, 2));
+    assert!(w.s.http_announce(w.now, &mut w.rng, &http(1, Event::Started, None), addr1, &allowed).is_err(), "a WebSocket peer's id");
+    let mut other = http(12, Event::Started, None);
+    other.info_hash = b(3);
+    assert_eq!(w.s.http_announce(w.now, &mut w.rng, &other, addr1, &allowed), Err("info_hash is not tracked here"));
+}
