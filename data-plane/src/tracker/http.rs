@@ -175,7 +175,7 @@ pub fn announce_response(counts: Counts, interval: u32, peers: &[(Bin20, SocketA
 /// The bencoded scrape response, keyed by the raw 20-byte info-hashes (sorted).
 pub fn scrape_response(files: &[(Bin20, Counts)], interval: u32) -> Vec<u8> {
     let mut sorted: Vec<&(Bin20, Counts)> = files.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    sorted.sort_by_key(|f| f.0);
     sorted.dedup_by(|a, b| a.0 == b.0);
     let mut out = b"d".to_vec();
     bstr(&mut out, b"files");

@@ -77,7 +77,7 @@ enum ShardMsg {
     HttpAnnounce {
         req: super::http::HttpAnnounce,
         addr: std::net::SocketAddr,
-        reply: oneshot::Sender<Result<(Counts, Vec<(Bin20, std::net::SocketAddr)>), &'static str>>,
+        reply: oneshot::Sender<super::swarm::HttpAnnounceResult>,
     },
     Scrape { hashes: Vec<Bin20>, reply: oneshot::Sender<Vec<Counts>> },
     Closed { conn: ConnId },

@@ -21,6 +21,9 @@ use super::protocol::{Action, AnnounceRequest, Bin20, Counts, Event, Reply, Scra
 /// Identifies a client connection in the I/O shell.
 pub type ConnId = u64;
 
+/// An HTTP announce's outcome: the swarm's counts and peers to give, or a `failure reason`.
+pub type HttpAnnounceResult = Result<(Counts, Vec<(Bin20, SocketAddr)>), &'static str>;
+
 /// The connection id of peers that announce over HTTP (they get peer lists, never offers).
 pub const HTTP_CONN: ConnId = 0;
 
@@ -232,7 +235,7 @@ impl Swarms {
         req: &super::http::HttpAnnounce,
         addr: SocketAddr,
         allowed: &dyn Fn(&Bin20) -> bool,
-    ) -> Result<(Counts, Vec<(Bin20, SocketAddr)>), &'static str> {
+    ) -> HttpAnnounceResult {
         let ih = req.info_hash;
         if !allowed(&ih) {
             return Err("info_hash is not tracked here");
