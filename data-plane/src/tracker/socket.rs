@@ -280,7 +280,7 @@ impl Tracker {
                 }
                 let counts = self.scrape(&req.info_hashes).await;
                 let files = req.info_hashes.iter().copied().zip(counts).collect();
-                let _ = tx.try_send(reply(Reply::Scrape { files, min_request_interval: self.config.swarm.interval }));
+                let _ = tx.try_send(reply(Reply::Scrape { files, min_request_interval: self.config.swarm.scrape_interval() }));
                 true
             }
         }
@@ -316,7 +316,7 @@ impl Tracker {
                 Ok(hashes) => {
                     let counts = self.scrape(&hashes).await;
                     let files: Vec<(Bin20, Counts)> = hashes.into_iter().zip(counts).collect();
-                    scrape_response(&files, interval)
+                    scrape_response(&files, self.config.swarm.scrape_interval())
                 }
             }
         };

@@ -51,6 +51,14 @@ impl Default for SwarmConfig {
     }
 }
 
+impl SwarmConfig {
+    /// `min_request_interval` of scrapes: five announce intervals (600 s by default), as
+    /// bittorrent-tracker sends.
+    pub fn scrape_interval(&self) -> u32 {
+        self.interval.saturating_mul(5)
+    }
+}
+
 /// A source of randomness (the shell passes a fast PRNG; tests a fixed one).
 pub trait RandomSource {
     fn next_u64(&mut self) -> u64;
@@ -295,7 +303,7 @@ impl Swarms {
             return;
         }
         let files = req.info_hashes.iter().map(|ih| (*ih, self.counts(ih))).collect();
-        out.push((conn, Reply::Scrape { files, min_request_interval: self.config.interval }));
+        out.push((conn, Reply::Scrape { files, min_request_interval: self.config.scrape_interval() }));
     }
 
     /// The counts of one swarm.
