@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use vidseed_control_plane::piece_length::{self, PiecePolicy};
 use vidseed_control_plane::{NodeConfig, PublicUrls, PublisherConfig, RunningNode};
-use vidseed_data_plane::{CatalogStore, DataPlane, DataPlaneConfig, SendPath};
+use vidseed_data_plane::{CatalogStore, DataPlane, DataPlaneConfig, FileConfig, SendPath, DEFAULT_CONFIG_TOML};
 
 /// vidseed: a seeding and tracker node for the PeerTube video federation.
 #[derive(Parser, Debug)]
@@ -23,6 +23,8 @@ struct Cli {
 enum Command {
     /// Publish every file under MEDIA_DIR and serve it: both planes in one process.
     Serve(ServeArgs),
+    /// Print the default configuration file, commented.
+    PrintConfig,
 }
 
 #[derive(Parser, Debug)]
@@ -62,6 +64,12 @@ struct ServeArgs {
     /// from the file's mapping).
     #[arg(long, default_value = "sendfile")]
     send_path: SendPath,
+    /// A configuration file (TOML; `vidseed print-config` shows every key and its default).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Track any info-hash, not only those of published videos.
+    #[arg(long)]
+    open_tracker: bool,
     /// Seconds between rescans of the media folder (0: never rescan).
     #[arg(long, default_value_t = 30)]
     rescan_interval: u64,
@@ -77,6 +85,10 @@ fn main() -> Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(args),
+        Command::PrintConfig => {
+            print!("{DEFAULT_CONFIG_TOML}");
+            Ok(())
+        }
     }
 }
 
@@ -91,12 +103,21 @@ fn serve(args: ServeArgs) -> Result<()> {
     std::fs::create_dir_all(&args.state)
         .with_context(|| format!("cannot create the state folder {}", args.state.display()))?;
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut file_config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+            FileConfig::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => FileConfig::default(),
+    };
+    file_config.tracker.open |= args.open_tracker;
 
     let store = Arc::new(CatalogStore::new());
     let data_cfg = DataPlaneConfig {
         listen: args.data_listen,
         workers: args.data_workers.unwrap_or(cpus),
         send_path: args.send_path,
+        tracker: file_config.tracker,
         ..DataPlaneConfig::default()
     };
     let data = DataPlane::start(&data_cfg, Arc::clone(&store))

@@ -5,64 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::*;
-use fastwebsockets::{FragmentCollector, Frame, OpCode, Payload};
-use http_body_util::Empty;
-use hyper_util::rt::TokioIo;
+use common::ws::*;
+use common::{get, pseudo_random, Node};
+use fastwebsockets::{Frame, OpCode, Payload};
 use serde_json::{json, Value};
-
-type Ws = FragmentCollector<TokioIo<hyper::upgrade::Upgraded>>;
-
-struct Exec;
-impl<F> hyper::rt::Executor<F> for Exec
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    fn execute(&self, fut: F) {
-        tokio::spawn(fut);
-    }
-}
-
-async fn connect(node: &Node, path: &str) -> Ws {
-    let stream = tokio::net::TcpStream::connect(node.data).await.unwrap();
-    let req = http::Request::get(format!("http://{}{path}", node.data))
-        .header("host", node.data.to_string())
-        .header("upgrade", "websocket")
-        .header("connection", "upgrade")
-        .header("sec-websocket-key", fastwebsockets::handshake::generate_key())
-        .header("sec-websocket-version", "13")
-        .body(Empty::<bytes::Bytes>::new())
-        .unwrap();
-    let (ws, res) = fastwebsockets::handshake::client(&Exec, req, stream).await.unwrap();
-    assert_eq!(res.status(), 101);
-    FragmentCollector::new(ws)
-}
-
-/// The 20-character binary string for 20 bytes.
-fn bin(bytes: &[u8]) -> String {
-    assert_eq!(bytes.len(), 20);
-    bytes.iter().map(|&b| char::from(b)).collect()
-}
-
-fn id(x: u8) -> String {
-    bin(&[x; 20])
-}
-
-fn hex_to_bin(hex: &str) -> String {
-    let bytes: Vec<u8> = (0..20).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()).collect();
-    bin(&bytes)
-}
-
-async fn send(ws: &mut Ws, v: Value) {
-    ws.write_frame(Frame::text(Payload::Owned(v.to_string().into_bytes()))).await.unwrap();
-}
-
-async fn recv(ws: &mut Ws) -> Value {
-    let frame = tokio::time::timeout(Duration::from_secs(10), ws.read_frame()).await.expect("a message in time").unwrap();
-    assert_eq!(frame.opcode, OpCode::Text);
-    serde_json::from_slice(&frame.payload).unwrap()
-}
 
 async fn scrape(ws: &mut Ws, ih: &str) -> (u64, u64) {
     send(ws, json!({"action": "scrape", "info_hash": ih})).await;

@@ -63,3 +63,93 @@ impl Default for DataPlaneConfig {
         }
     }
 }
+
+/// `Duration` fields written as whole seconds in configuration files.
+pub mod seconds {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
+}
+
+/// The `[tracker]` part of a node's configuration file (TOML); absent keys keep their defaults,
+/// unknown keys are refused.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileConfig {
+    pub tracker: crate::tracker::socket::TrackerConfig,
+}
+
+impl FileConfig {
+    /// Parses a configuration file's text; the error names the offending key or line.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
+/// The default configuration, commented; `vidseed print-config` prints it.
+pub const DEFAULT_CONFIG_TOML: &str = r#"# vidseed configuration. Every key is optional; shown are the defaults.
+
+[tracker]
+# Track any info-hash, not only those of published videos.
+open = false
+# Swarm shard threads (swarms are sharded by info-hash; no lock between shards).
+shards = 1
+# Largest WebSocket message accepted, bytes (Safari's SDPs need over 16 KiB).
+max_message_size = 65536
+# Replies queued for one connection; further ones are dropped (a slow client sheds load).
+send_queue = 64
+# Requests queued for one shard before clients are told to retry.
+shard_queue = 16384
+# Simultaneous WebSocket connections from one IP address.
+max_connections_per_ip = 64
+# Announces from one IP for one info-hash per window (0: no limit).
+max_announces_per_ip = 15
+announce_window_secs = 300
+# A connection that sends nothing for this long is closed.
+idle_timeout_secs = 300
+# A WebSocket handshake must complete within this time.
+handshake_timeout_secs = 10
+
+[tracker.swarm]
+# Announce interval told to clients, seconds.
+interval = 120
+# A peer that has not announced for this long is removed.
+peer_timeout_secs = 180
+# An offer not answered within this time can no longer be answered.
+offer_timeout_secs = 120
+# Swarms one connection may be in.
+max_swarms_per_conn = 256
+
+[tracker.limits]
+# Offers accepted in one announce.
+max_offers = 10
+# Info-hashes in one scrape.
+max_scrape = 256
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_printed_default_is_the_default() {
+        let parsed = FileConfig::parse(DEFAULT_CONFIG_TOML).unwrap();
+        assert_eq!(format!("{:?}", parsed.tracker), format!("{:?}", crate::tracker::socket::TrackerConfig::default()));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let e = FileConfig::parse("[tracker]\nopne = true\n").unwrap_err();
+        assert!(e.contains("opne"), "{e}");
+        let e = FileConfig::parse("[tracker]\nshards = \"many\"\n").unwrap_err();
+        assert!(e.contains("shards"), "{e}");
+        let c = FileConfig::parse("[tracker]\nopen = true\n[tracker.swarm]\npeer_timeout_secs = 5\n").unwrap();
+        assert!(c.tracker.open);
+        assert_eq!(c.tracker.swarm.peer_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(c.tracker.max_message_size, 65536);
+    }
+}

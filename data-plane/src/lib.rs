@@ -11,5 +11,5 @@ pub mod tracker;
 pub mod webseed;
 
 pub use catalog::CatalogStore;
-pub use config::{DataPlaneConfig, SendPath};
+pub use config::{DataPlaneConfig, FileConfig, SendPath, DEFAULT_CONFIG_TOML};
 pub use server::{DataPlane, RunningDataPlane};

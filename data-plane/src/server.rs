@@ -187,6 +187,11 @@ async fn accept_loop(listener: TcpListener, ctx: WorkerContext) {
                         empty_body_response(tracker.upgrade(req, peer.ip()))
                     } else if path == "/tracker/socket" {
                         upgrade_required()
+                    } else if path == "/tracker/stats" {
+                        let tracker = Arc::clone(&tracker);
+                        return Either::Right(Box::pin(async move {
+                            Ok::<_, std::convert::Infallible>(stats_response(tracker.stats().await))
+                        }) as BoxedResponse);
                     } else if path == "/tracker/announce" || path == "/tracker/scrape" {
                         // The only path that waits on another thread: boxed, off the WebSeed path.
                         let tracker = Arc::clone(&tracker);
@@ -227,6 +232,17 @@ fn revalidate_loop(store: &CatalogStore, interval: Duration, stop: &AtomicBool) 
 type BoxedResponse = std::pin::Pin<
     Box<dyn std::future::Future<Output = Result<http::Response<FileBody>, std::convert::Infallible>> + Send>,
 >;
+
+fn stats_response(s: crate::tracker::socket::TrackerStats) -> http::Response<FileBody> {
+    let json = format!(
+        "{{\"connections\":{},\"messages\":{},\"swarms\":{},\"peers\":{},\"seeders\":{},\"leechers\":{},\"dropped\":{}}}",
+        s.connections, s.messages, s.swarms, s.peers, s.seeders, s.peers - s.seeders, s.dropped
+    );
+    let mut res = http::Response::new(FileBody::once(json.into()));
+    res.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    res.headers_mut().insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, http::HeaderValue::from_static("*"));
+    res
+}
 
 fn upgrade_required() -> http::Response<FileBody> {
     let mut res = http::Response::new(FileBody::text("426 Upgrade Required: the tracker speaks WebSocket here\n"));

@@ -2,6 +2,8 @@
 //! small blocking HTTP/1.1 client that shows exactly what the server sent.
 #![allow(dead_code)]
 
+pub mod ws;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};

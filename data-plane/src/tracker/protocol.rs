@@ -167,7 +167,8 @@ struct RawMessage<'a> {
 }
 
 /// Limits the parser enforces.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ParseLimits {
     /// Offers accepted in one announce; more are an error.
     pub max_offers: usize,

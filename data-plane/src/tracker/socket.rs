@@ -22,7 +22,8 @@ use super::swarm::{ConnId, RandomSource, SwarmConfig, SwarmStats, Swarms};
 use crate::catalog::CatalogStore;
 
 /// Tracker settings; every limit has a default sized for browsers.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct TrackerConfig {
     /// Track any info-hash, not only the catalog's (default false).
     pub open: bool,
@@ -39,9 +40,14 @@ pub struct TrackerConfig {
     /// Announces from one IP for one info-hash per `announce_window` (default 15 per 5 min, as
     /// PeerTube's `reject_too_many_announces`; 0 disables).
     pub max_announces_per_ip: u32,
+    #[serde(with = "crate::config::seconds", rename = "announce_window_secs")]
     pub announce_window: Duration,
     /// A connection that sends nothing for this long is closed (default 300 s).
+    #[serde(with = "crate::config::seconds", rename = "idle_timeout_secs")]
     pub idle_timeout: Duration,
+    /// A WebSocket handshake must complete within this time (default 10 s).
+    #[serde(with = "crate::config::seconds", rename = "handshake_timeout_secs")]
+    pub handshake_timeout: Duration,
     pub swarm: SwarmConfig,
     pub limits: ParseLimits,
 }
@@ -58,6 +64,7 @@ impl Default for TrackerConfig {
             max_announces_per_ip: 15,
             announce_window: Duration::from_secs(300),
             idle_timeout: Duration::from_secs(300),
+            handshake_timeout: Duration::from_secs(10),
             swarm: SwarmConfig::default(),
             limits: ParseLimits::default(),
         }
@@ -163,7 +170,7 @@ impl Tracker {
         };
         let tracker = Arc::clone(self);
         tokio::spawn(async move {
-            if let Ok(Ok(ws)) = tokio::time::timeout(Duration::from_secs(10), fut).await {
+            if let Ok(Ok(ws)) = tokio::time::timeout(tracker.config.handshake_timeout, fut).await {
                 Arc::clone(&tracker).serve(ws, ip).await;
             }
             tracker.release_ip(ip);

@@ -28,13 +28,16 @@ pub type HttpAnnounceResult = Result<(Counts, Vec<(Bin20, SocketAddr)>), &'stati
 pub const HTTP_CONN: ConnId = 0;
 
 /// Swarm settings.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SwarmConfig {
     /// Announce interval told to clients, seconds (default 120).
     pub interval: u32,
     /// A peer that has not announced for this long is removed (default 180 s).
+    #[serde(with = "crate::config::seconds", rename = "peer_timeout_secs")]
     pub peer_timeout: Duration,
     /// An offer not answered within this time can no longer be answered (default 120 s).
+    #[serde(with = "crate::config::seconds", rename = "offer_timeout_secs")]
     pub offer_timeout: Duration,
     /// Swarms one connection may be in (default 256).
     pub max_swarms_per_conn: usize,
