@@ -132,3 +132,56 @@ fn refusals_and_malformed_input() {
     let r = get(node.data, "/tracker/socket", &[]).unwrap();
     assert_eq!(r.status, 426);
 }
+
+#[test]
+fn many_peers_offers_fan_out_and_answers_return() {
+    let node = Node::start(&[("v.mp4", &pseudo_random(4_000, 6))], &[]);
+    let ih = hex_to_bin(node.videos()[0]["infoHash"].as_str().unwrap());
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let n = 12u8;
+        let mut peers = Vec::new();
+        for p in 1..=n {
+            let mut ws = connect(&node, "/tracker/socket").await;
+            let left = if p % 3 == 0 { 0 } else { 100 };
+            send(&mut ws, json!({"action":"announce","info_hash":ih,"peer_id":id(p),"event":"started","left":left})).await;
+            let r = recv(&mut ws).await;
+            assert_eq!(r["complete"].as_u64().unwrap() + r["incomplete"].as_u64().unwrap(), u64::from(p));
+            peers.push(ws);
+        }
+        // A newcomer offers five times: five different peers get one offer each.
+        let mut me = connect(&node, "/tracker/socket").await;
+        let offers: Vec<_> = (0..5).map(|i| json!({"offer":{"type":"offer","sdp":format!("sdp{i}")},"offer_id":id(200 + i)})).collect();
+        send(&mut me, json!({"action":"announce","info_hash":ih,"peer_id":id(99),"event":"started","left":100,"offers":offers})).await;
+        let r = recv(&mut me).await;
+        assert_eq!((r["complete"].as_u64(), r["incomplete"].as_u64()), (Some(4), Some(9)));
+        let mut got = Vec::new();
+        for (i, ws) in peers.iter_mut().enumerate() {
+            if let Ok(Ok(frame)) = tokio::time::timeout(Duration::from_millis(500), ws.read_frame()).await {
+                let o: Value = serde_json::from_slice(&frame.payload).unwrap();
+                assert_eq!(o["peer_id"], id(99));
+                got.push((i, o["offer_id"].as_str().unwrap().to_string()));
+            }
+        }
+        assert_eq!(got.len(), 5, "five distinct peers got one offer each");
+        let mut ids: Vec<&String> = got.iter().map(|g| &g.1).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 5, "each offer went to one peer only");
+        // Every one of them answers; all five answers reach the newcomer, from the right peers.
+        for (i, offer_id) in &got {
+            let from = *i as u8 + 1;
+            send(&mut peers[*i], json!({"action":"announce","info_hash":ih,"peer_id":id(from),"to_peer_id":id(99),"offer_id":offer_id,"answer":{"type":"answer","sdp":format!("ans{from}")}})).await;
+        }
+        let mut answered = Vec::new();
+        for _ in 0..5 {
+            let a = recv(&mut me).await;
+            assert_eq!(a["answer"]["sdp"], format!("ans{}", a["peer_id"].as_str().unwrap().chars().next().unwrap() as u32));
+            answered.push(a["peer_id"].as_str().unwrap().to_string());
+        }
+        answered.sort();
+        let mut want: Vec<String> = got.iter().map(|(i, _)| id(*i as u8 + 1)).collect();
+        want.sort();
+        assert_eq!(answered, want);
+    });
+}
