@@ -128,7 +128,14 @@ impl Tracker {
                 window: config.announce_window,
                 seed: 0x9e37_79b9_7f4a_7c15 ^ (i as u64 + 1),
             };
-            std::thread::Builder::new().name(format!("vidseed-swarm-{i}")).spawn(move || shard_loop(ctx))?;
+            std::thread::Builder::new().name(format!("vidseed-swarm-{i}")).spawn(move || {
+                // A shard that dies would leave its swarms unanswered forever: stop the node
+                // with the reason instead of limping on.
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shard_loop(ctx))).is_err() {
+                    tracing::error!("tracker swarm shard {i} failed; stopping the node");
+                    std::process::exit(70);
+                }
+            })?;
             shards.push(tx);
         }
         Ok(Arc::new(Tracker {
