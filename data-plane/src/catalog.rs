@@ -64,8 +64,6 @@ fn map_file(f: &CatalogFile) -> Result<Bytes, String> {
         return Ok(Bytes::new());
     }
     crate::sigbus::install();
-    // SAFETY-free: memmap2's `map` is unsafe only because another process may change the file;
-    // that case is handled by revalidation and the SIGBUS guard (see `sigbus`).
     let map = mapped(&file).map_err(|e| format!("cannot map: {e}"))?;
     if map.len() as u64 != f.size {
         return Err("size changed while mapping".into());
