@@ -108,3 +108,15 @@ fn http_errors_are_failure_reasons() {
         assert!(f.reason.contains(why), "{target}: {}", f.reason);
     }
 }
+
+#[test]
+fn behind_a_reverse_proxy_peers_get_their_real_address() {
+    let node = Node::start(&[("v.mp4", &pseudo_random(10_000, 6))], &[]);
+    let ih = ih_bytes(&node);
+    let q = |peer: u8, port: u16| format!("/tracker/announce?info_hash={}&peer_id={}&port={port}&left=1&compact=1", pct(&ih), pct(&[peer; 20]));
+    let r = get(node.data, &q(1, 7000), &[("X-Forwarded-For", "203.0.113.9")]).unwrap();
+    assert_eq!(r.status, 200);
+    let r = get(node.data, &q(2, 7001), &[("X-Forwarded-For", "198.51.100.1, 203.0.113.10")]).unwrap();
+    let a: Announce = serde_bencode::from_bytes(&r.body).unwrap();
+    assert_eq!(a.peers, vec![203, 0, 113, 9, 0x1b, 0x58], "the first peer at its forwarded address");
+}

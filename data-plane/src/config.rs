@@ -113,6 +113,10 @@ announce_window_secs = 300
 idle_timeout_secs = 300
 # A WebSocket handshake must complete within this time.
 handshake_timeout_secs = 10
+# Believe X-Forwarded-For from a reverse proxy on loopback, and from these addresses (client
+# addresses matter for the per-IP limits and for HTTP peer lists).
+trust_loopback_proxy = true
+trusted_proxies = []
 
 [tracker.swarm]
 # Announce interval told to clients, seconds.

@@ -184,7 +184,8 @@ async fn accept_loop(listener: TcpListener, ctx: WorkerContext) {
                 let service = service_fn(move |req| {
                     let path = req.uri().path();
                     let res = if Tracker::is_socket_request(&req) {
-                        empty_body_response(tracker.upgrade(req, peer.ip()))
+                        let ip = tracker.client_ip_of(&req, peer.ip());
+                        empty_body_response(tracker.upgrade(req, ip))
                     } else if path == "/tracker/socket" {
                         upgrade_required()
                     } else if path == "/tracker/stats" {
@@ -196,8 +197,9 @@ async fn accept_loop(listener: TcpListener, ctx: WorkerContext) {
                         // The only path that waits on another thread: boxed, off the WebSeed path.
                         let tracker = Arc::clone(&tracker);
                         let (path, query) = (path.to_owned(), req.uri().query().unwrap_or("").to_owned());
+                        let client = std::net::SocketAddr::new(tracker.client_ip_of(&req, peer.ip()), peer.port());
                         return Either::Right(Box::pin(async move {
-                            Ok::<_, std::convert::Infallible>(tracker.http(&path, &query, peer).await)
+                            Ok::<_, std::convert::Infallible>(tracker.http(&path, &query, client).await)
                         }) as BoxedResponse);
                     } else {
                         respond(&store, max_target, &req)

@@ -48,6 +48,13 @@ pub struct TrackerConfig {
     /// A WebSocket handshake must complete within this time (default 10 s).
     #[serde(with = "crate::config::seconds", rename = "handshake_timeout_secs")]
     pub handshake_timeout: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed, beside loopback when `trust_loopback_proxy`:
+    /// behind a reverse proxy every client would otherwise share the proxy's address (and its
+    /// per-IP limits), and HTTP peers would be listed at the proxy's address.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Believe `X-Forwarded-For` from loopback (a reverse proxy on the same host; default true,
+    /// as PeerTube trusts loopback by default).
+    pub trust_loopback_proxy: bool,
     pub swarm: SwarmConfig,
     pub limits: ParseLimits,
 }
@@ -65,10 +72,35 @@ impl Default for TrackerConfig {
             announce_window: Duration::from_secs(300),
             idle_timeout: Duration::from_secs(300),
             handshake_timeout: Duration::from_secs(10),
+            trusted_proxies: Vec::new(),
+            trust_loopback_proxy: true,
             swarm: SwarmConfig::default(),
             limits: ParseLimits::default(),
         }
     }
+}
+
+/// The client's address: the connecting peer's, or, when that is a trusted proxy, the nearest
+/// untrusted address in `X-Forwarded-For` (read right to left, as proxies append). Pure.
+pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, config: &TrackerConfig) -> IpAddr {
+    let trusted = |ip: &IpAddr| (config.trust_loopback_proxy && ip.is_loopback()) || config.trusted_proxies.contains(ip);
+    if !trusted(&peer) {
+        return peer;
+    }
+    let Some(list) = forwarded_for else { return peer };
+    let mut client = peer;
+    for hop in list.rsplit(',') {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !trusted(&ip) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    client
 }
 
 /// What a connection's writer sends.
@@ -146,6 +178,12 @@ impl Tracker {
             messages: AtomicU64::new(0),
             per_ip: Mutex::new(HashMap::new()),
         }))
+    }
+
+    /// The client's address for a request that came from `peer` (see [`client_ip`]).
+    pub fn client_ip_of<B>(&self, req: &Request<B>, peer: IpAddr) -> IpAddr {
+        let xff = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        client_ip(peer, xff, &self.config)
     }
 
     /// Whether this request asks for the tracker's WebSocket.
@@ -502,4 +540,28 @@ fn shard_loop(mut ctx: ShardContext) {
 /// Turns an upgrade response into the data plane's body type.
 pub fn empty_body_response(res: Response<()>) -> Response<crate::webseed::body::FileBody> {
     res.map(|()| crate::webseed::body::FileBody::empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let mut cfg = TrackerConfig::default();
+        assert_eq!(client_ip(ip("127.0.0.1"), Some("203.0.113.7"), &cfg), ip("203.0.113.7"));
+        assert_eq!(client_ip(ip("127.0.0.1"), None, &cfg), ip("127.0.0.1"));
+        assert_eq!(client_ip(ip("198.51.100.1"), Some("203.0.113.7"), &cfg), ip("198.51.100.1"), "not a proxy of ours");
+        // Right to left: a client cannot spoof by prepending.
+        assert_eq!(client_ip(ip("127.0.0.1"), Some("1.2.3.4, 203.0.113.7"), &cfg), ip("203.0.113.7"));
+        cfg.trusted_proxies = vec![ip("10.0.0.2")];
+        assert_eq!(client_ip(ip("127.0.0.1"), Some("203.0.113.7, 10.0.0.2"), &cfg), ip("203.0.113.7"));
+        assert_eq!(client_ip(ip("127.0.0.1"), Some("garbage"), &cfg), ip("127.0.0.1"));
+        cfg.trust_loopback_proxy = false;
+        assert_eq!(client_ip(ip("127.0.0.1"), Some("203.0.113.7"), &cfg), ip("127.0.0.1"));
+    }
 }

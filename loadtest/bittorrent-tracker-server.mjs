@@ -1,0 +1,46 @@
+// bittorrent-tracker-server.mjs: the npm `bittorrent-tracker` server, WebSocket only, for
+// tracker-vs-others.sh.
+//
+//   node loadtest/bittorrent-tracker-server.mjs PORT [HOST]
+//
+// The package is the one tests/interop installs (`npm ci --ignore-scripts --prefix tests/interop`).
+// ES modules ignore NODE_PATH, so it is imported by a path relative to this file; set
+// BITTORRENT_TRACKER_DIR to use another copy of the package. It accepts the upgrade on any path
+// (so ws://HOST:PORT/tracker/socket works), tracks every info-hash, and prints "listening PORT"
+// once it accepts connections. SIGTERM/SIGINT close it.
+
+import path from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const pkgDir = process.env.BITTORRENT_TRACKER_DIR ||
+  path.join(here, '..', 'tests', 'interop', 'node_modules', 'bittorrent-tracker')
+const { Server } = await import(pathToFileURL(path.join(pkgDir, 'index.js')).href)
+
+const port = Number(process.argv[2])
+const host = process.argv[3] || '127.0.0.1'
+if (!Number.isInteger(port) || port <= 0 || port > 65535) {
+  console.error('usage: node bittorrent-tracker-server.mjs PORT [HOST]')
+  process.exit(2)
+}
+
+const server = new Server({ udp: false, http: false, ws: true, stats: false })
+let warnings = 0
+server.on('error', err => {
+  console.error(`error: ${err.message}`)
+  process.exit(1)
+})
+// Warnings (unknown swarm or peer for an answer, …) are counted, not printed one by one.
+server.on('warning', () => { warnings++ })
+server.on('listening', () => {
+  console.log(`listening ${server.ws.address().port}`)
+})
+server.listen(port, host)
+
+function stop () {
+  console.log(`stopping (${warnings} warnings)`)
+  server.close(() => process.exit(0))
+  setTimeout(() => process.exit(0), 2000).unref()
+}
+process.on('SIGTERM', stop)
+process.on('SIGINT', stop)
