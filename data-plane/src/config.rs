@@ -96,8 +96,9 @@ pub const DEFAULT_CONFIG_TOML: &str = r#"# vidseed configuration. Every key is o
 [tracker]
 # Track any info-hash, not only those of published videos.
 open = false
-# Swarm shard threads (swarms are sharded by info-hash; no lock between shards).
-shards = 1
+# Swarm shards (swarms are sharded by info-hash; no lock between shards). 0: one per data-plane
+# worker, each on its worker's event loop.
+shards = 0
 # Largest WebSocket message accepted, bytes (Safari's SDPs need over 16 KiB).
 max_message_size = 65536
 # Replies queued for one connection; further ones are dropped (a slow client sheds load).

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use crate::catalog::CatalogStore;
 use crate::config::{DataPlaneConfig, SendPath};
 use crate::sendfile::SendfileStream;
-use crate::tracker::socket::{empty_body_response, Tracker};
+use crate::tracker::socket::{empty_body_response, Shard, Tracker};
 use crate::webseed::body::FileBody;
 use crate::webseed::serve::respond;
 
@@ -48,10 +48,15 @@ impl DataPlane {
             listeners.push(bind(local_addr)?);
         }
         let (stop, stop_rx) = watch::channel(false);
-        let tracker = Tracker::start(config.tracker.clone(), Arc::clone(&store))?;
+        let (tracker, shards) = Tracker::new(config.tracker.clone(), Arc::clone(&store), workers);
+        let mut per_worker: Vec<Vec<Shard>> = (0..workers).map(|_| Vec::new()).collect();
+        for shard in shards {
+            per_worker[shard.index() % workers].push(shard);
+        }
         let mut handles = Vec::with_capacity(workers);
-        for (i, listener) in listeners.into_iter().enumerate() {
+        for (i, (listener, shards)) in listeners.into_iter().zip(per_worker).enumerate() {
             let ctx = WorkerContext {
+                shards,
                 store: Arc::clone(&store),
                 tracker: Arc::clone(&tracker),
                 config: config.clone(),
@@ -108,6 +113,7 @@ impl RunningDataPlane {
 }
 
 struct WorkerContext {
+    shards: Vec<Shard>,
     store: Arc<CatalogStore>,
     tracker: Arc<Tracker>,
     config: DataPlaneConfig,
@@ -144,7 +150,21 @@ fn run_worker(listener: StdListener, ctx: WorkerContext) {
     });
 }
 
-async fn accept_loop(listener: TcpListener, ctx: WorkerContext) {
+async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
+    for shard in ctx.shards.drain(..) {
+        let index = shard.index();
+        let task = tokio::spawn(shard.run());
+        tokio::spawn(async move {
+            // A shard that dies would leave its swarms unanswered forever: stop the node with
+            // the reason instead of limping on.
+            if let Err(e) = task.await {
+                if e.is_panic() {
+                    tracing::error!("tracker swarm shard {index} failed; stopping the node");
+                    std::process::exit(70);
+                }
+            }
+        });
+    }
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,7 +26,8 @@ use crate::catalog::CatalogStore;
 pub struct TrackerConfig {
     /// Track any info-hash, not only the catalog's (default false).
     pub open: bool,
-    /// Swarm shard threads (default 1).
+    /// Swarm shards (default 0: one per data-plane worker, each run on its worker's event loop so
+    /// that a request for a swarm of the same worker never crosses threads).
     pub shards: usize,
     /// Largest WebSocket message accepted, bytes (default 64 KiB: Safari's SDPs exceed 16 KiB).
     pub max_message_size: usize,
@@ -63,7 +63,7 @@ impl Default for TrackerConfig {
     fn default() -> Self {
         TrackerConfig {
             open: false,
-            shards: 1,
+            shards: 0,
             max_message_size: 64 * 1024,
             send_queue: 64,
             shard_queue: 16384,
@@ -138,7 +138,7 @@ pub struct TrackerStats {
 /// The running tracker: shard threads and connection bookkeeping.
 pub struct Tracker {
     config: TrackerConfig,
-    shards: Vec<SyncSender<ShardMsg>>,
+    shards: Vec<mpsc::Sender<ShardMsg>>,
     next_conn: AtomicU64,
     connections: AtomicU64,
     messages: AtomicU64,
@@ -146,38 +146,40 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    /// Starts the shard threads.
-    pub fn start(config: TrackerConfig, store: Arc<CatalogStore>) -> std::io::Result<Arc<Tracker>> {
+    /// Creates the tracker and its swarm shards; the caller runs each [`Shard`] on an event
+    /// loop (`shards` of 0 means `workers` shards).
+    pub fn new(mut config: TrackerConfig, store: Arc<CatalogStore>, workers: usize) -> (Arc<Tracker>, Vec<Shard>) {
+        if config.shards == 0 {
+            config.shards = workers.max(1);
+        }
+        let mut senders = Vec::new();
         let mut shards = Vec::new();
-        for i in 0..config.shards.max(1) {
-            let (tx, rx) = sync_channel(config.shard_queue);
-            let ctx = ShardContext {
+        for i in 0..config.shards {
+            let (tx, rx) = mpsc::channel(config.shard_queue.max(1));
+            shards.push(Shard {
+                index: i,
                 rx,
                 swarms: Swarms::new(config.swarm.clone()),
                 store: Arc::clone(&store),
                 open: config.open,
                 max_announces: config.max_announces_per_ip,
                 window: config.announce_window,
-                seed: 0x9e37_79b9_7f4a_7c15 ^ (i as u64 + 1),
-            };
-            std::thread::Builder::new().name(format!("vidseed-swarm-{i}")).spawn(move || {
-                // A shard that dies would leave its swarms unanswered forever: stop the node
-                // with the reason instead of limping on.
-                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shard_loop(ctx))).is_err() {
-                    tracing::error!("tracker swarm shard {i} failed; stopping the node");
-                    std::process::exit(70);
-                }
-            })?;
-            shards.push(tx);
+                rng: XorShift(0x9e37_79b9_7f4a_7c15 ^ (i as u64 + 1)),
+                senders: HashMap::new(),
+                rate: HashMap::new(),
+                dropped: 0,
+            });
+            senders.push(tx);
         }
-        Ok(Arc::new(Tracker {
+        let tracker = Arc::new(Tracker {
             config,
-            shards,
+            shards: senders,
             next_conn: AtomicU64::new(1),
             connections: AtomicU64::new(0),
             messages: AtomicU64::new(0),
             per_ip: Mutex::new(HashMap::new()),
-        }))
+        });
+        (tracker, shards)
     }
 
     /// The client's address for a request that came from `peer` (see [`client_ip`]).
@@ -233,7 +235,7 @@ impl Tracker {
         }
     }
 
-    fn shard_of(&self, ih: &Bin20) -> &SyncSender<ShardMsg> {
+    fn shard_of(&self, ih: &Bin20) -> &mpsc::Sender<ShardMsg> {
         &self.shards[usize::from(ih.0[0]) % self.shards.len()]
     }
 
@@ -283,17 +285,8 @@ impl Tracker {
             }
         }
         for shard in &self.shards {
-            // Blocking is acceptable here only if a shard queue is full; try first.
-            let mut msg = ShardMsg::Closed { conn };
-            loop {
-                match shard.try_send(msg) {
-                    Ok(()) | Err(TrySendError::Disconnected(_)) => break,
-                    Err(TrySendError::Full(m)) => {
-                        msg = m;
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                }
-            }
+            // Must arrive (the peers must leave): wait for room rather than drop it.
+            let _ = shard.send(ShardMsg::Closed { conn }).await;
         }
         drop(tx);
         let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
@@ -439,100 +432,118 @@ impl RandomSource for XorShift {
     }
 }
 
-struct ShardContext {
-    rx: Receiver<ShardMsg>,
+/// One shard of the swarms, with everything it owns; run it with [`Shard::run`].
+pub struct Shard {
+    index: usize,
+    rx: mpsc::Receiver<ShardMsg>,
     swarms: Swarms,
     store: Arc<CatalogStore>,
     open: bool,
     max_announces: u32,
     window: Duration,
-    seed: u64,
+    rng: XorShift,
+    senders: HashMap<ConnId, ConnTx>,
+    rate: HashMap<(IpAddr, Bin20), (Instant, u32)>,
+    dropped: u64,
 }
 
-fn shard_loop(mut ctx: ShardContext) {
-    let mut senders: HashMap<ConnId, ConnTx> = HashMap::new();
-    let mut rate: HashMap<(IpAddr, Bin20), (Instant, u32)> = HashMap::new();
-    let mut rng = XorShift(ctx.seed);
-    let mut out = Vec::new();
-    let mut dropped = 0u64;
-    let mut last_clean = Instant::now();
-    let clean_every = Duration::from_secs(10);
-    loop {
-        let msg = match ctx.rx.recv_timeout(clean_every) {
-            Ok(m) => Some(m),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => return,
-        };
-        let now = Instant::now();
-        match msg {
-            Some(ShardMsg::Announce { conn, ip, tx, req }) => {
-                senders.entry(conn).or_insert(tx);
-                let ih = req.info_hash;
-                if ctx.max_announces > 0 && req.answer.is_none() {
-                    let e = rate.entry((ip, ih)).or_insert((now, 0));
-                    if now.duration_since(e.0) >= ctx.window {
-                        *e = (now, 0);
-                    }
-                    e.1 += 1;
-                    if e.1 > ctx.max_announces {
-                        out.push((conn, Reply::Error {
-                            action: Some(Action::Announce),
-                            info_hash: Some(ih),
-                            reason: "too many announces from your address, slow down".into(),
-                        }));
+const CLEAN_EVERY: Duration = Duration::from_secs(10);
+
+impl Shard {
+    /// Which shard this is (shard `i` belongs on worker `i % workers`).
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Serves requests until every sender is gone; cleans expired peers every 10 s.
+    pub async fn run(mut self) {
+        let mut tick = tokio::time::interval(CLEAN_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut out = Vec::new();
+        loop {
+            tokio::select! {
+                biased;
+                msg = self.rx.recv() => {
+                    let Some(msg) = msg else { return };
+                    let now = Instant::now();
+                    self.handle(now, msg, &mut out);
+                    // Drain what is already queued without going back to the scheduler.
+                    for _ in 0..64 {
+                        match self.rx.try_recv() {
+                            Ok(msg) => self.handle(now, msg, &mut out),
+                            Err(_) => break,
+                        }
                     }
                 }
-                if out.is_empty() {
-                    let catalog = ctx.store.load();
-                    let open = ctx.open;
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    self.swarms.clean(now);
+                    let window = self.window;
+                    self.rate.retain(|_, (start, _)| now.duration_since(*start) < window);
+                }
+            }
+        }
+    }
+
+    /// Counts one announce from `ip` for `ih`; true when over the limit.
+    fn over_limit(&mut self, now: Instant, ip: IpAddr, ih: Bin20) -> bool {
+        if self.max_announces == 0 {
+            return false;
+        }
+        let e = self.rate.entry((ip, ih)).or_insert((now, 0));
+        if now.duration_since(e.0) >= self.window {
+            *e = (now, 0);
+        }
+        e.1 += 1;
+        e.1 > self.max_announces
+    }
+
+    fn handle(&mut self, now: Instant, msg: ShardMsg, out: &mut Vec<(ConnId, Reply)>) {
+        match msg {
+            ShardMsg::Announce { conn, ip, tx, req } => {
+                self.senders.entry(conn).or_insert(tx);
+                let ih = req.info_hash;
+                if req.answer.is_none() && self.over_limit(now, ip, ih) {
+                    out.push((conn, Reply::Error {
+                        action: Some(Action::Announce),
+                        info_hash: Some(ih),
+                        reason: "too many announces from your address, slow down".into(),
+                    }));
+                } else {
+                    let catalog = self.store.load();
+                    let open = self.open;
                     let allowed = |ih: &Bin20| open || catalog.tracks(&InfoHash(ih.0));
-                    ctx.swarms.announce(now, &mut rng, conn, req, &allowed, &mut out);
+                    self.swarms.announce(now, &mut self.rng, conn, req, &allowed, out);
                 }
                 for (to, reply) in out.drain(..) {
-                    if let Some(s) = senders.get(&to) {
+                    if let Some(s) = self.senders.get(&to) {
                         if s.try_send(Outgoing::Json(reply.to_json())).is_err() {
-                            dropped += 1;
+                            self.dropped += 1;
                         }
                     }
                 }
             }
-            Some(ShardMsg::HttpAnnounce { req, addr, reply }) => {
-                let ih = req.info_hash;
-                let limited = ctx.max_announces > 0 && {
-                    let e = rate.entry((addr.ip(), ih)).or_insert((now, 0));
-                    if now.duration_since(e.0) >= ctx.window {
-                        *e = (now, 0);
-                    }
-                    e.1 += 1;
-                    e.1 > ctx.max_announces
-                };
-                let result = if limited {
+            ShardMsg::HttpAnnounce { req, addr, reply } => {
+                let result = if self.over_limit(now, addr.ip(), req.info_hash) {
                     Err("too many announces from your address, slow down")
                 } else {
-                    let catalog = ctx.store.load();
-                    let open = ctx.open;
+                    let catalog = self.store.load();
+                    let open = self.open;
                     let allowed = |ih: &Bin20| open || catalog.tracks(&InfoHash(ih.0));
-                    ctx.swarms.http_announce(now, &mut rng, &req, addr, &allowed)
+                    self.swarms.http_announce(now, &mut self.rng, &req, addr, &allowed)
                 };
                 let _ = reply.send(result);
             }
-            Some(ShardMsg::Scrape { hashes, reply }) => {
-                let _ = reply.send(hashes.iter().map(|h| ctx.swarms.counts(h)).collect());
+            ShardMsg::Scrape { hashes, reply } => {
+                let _ = reply.send(hashes.iter().map(|h| self.swarms.counts(h)).collect());
             }
-            Some(ShardMsg::Closed { conn }) => {
-                ctx.swarms.connection_closed(conn);
-                senders.remove(&conn);
+            ShardMsg::Closed { conn } => {
+                self.swarms.connection_closed(conn);
+                self.senders.remove(&conn);
             }
-            Some(ShardMsg::Stats { reply }) => {
-                let _ = reply.send((ctx.swarms.stats(), dropped));
+            ShardMsg::Stats { reply } => {
+                let _ = reply.send((self.swarms.stats(), self.dropped));
             }
-            None => {}
-        }
-        if now.duration_since(last_clean) >= clean_every {
-            ctx.swarms.clean(now);
-            let window = ctx.window;
-            rate.retain(|_, (start, _)| now.duration_since(*start) < window);
-            last_clean = now;
         }
     }
 }
