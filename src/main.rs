@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Publish every file under MEDIA_DIR and serve it: both planes in one process.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print the default configuration file, commented.
     PrintConfig,
 }
@@ -84,7 +84,7 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::PrintConfig => {
             print!("{DEFAULT_CONFIG_TOML}");
             Ok(())
