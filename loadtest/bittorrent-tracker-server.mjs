@@ -7,7 +7,8 @@
 // ES modules ignore NODE_PATH, so it is imported by a path relative to this file; set
 // BITTORRENT_TRACKER_DIR to use another copy of the package. It accepts the upgrade on any path
 // (so ws://HOST:PORT/tracker/socket works), tracks every info-hash, and prints "listening PORT"
-// once it accepts connections. SIGTERM/SIGINT close it.
+// once it accepts connections. SIGTERM/SIGINT close it; SIGUSR2 prints its memory use (after a
+// garbage collection when started with `node --expose-gc`).
 
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -44,3 +45,10 @@ function stop () {
 }
 process.on('SIGTERM', stop)
 process.on('SIGINT', stop)
+// SIGUSR2: collect garbage (if node runs with --expose-gc) and print the memory use, so that a
+// memory measurement counts live objects rather than garbage not yet collected.
+process.on('SIGUSR2', () => {
+  if (typeof globalThis.gc === 'function') globalThis.gc()
+  const m = process.memoryUsage()
+  console.log(`memory rss=${m.rss} heapUsed=${m.heapUsed} external=${m.external} gc=${typeof globalThis.gc === 'function'}`)
+})

@@ -24,7 +24,7 @@ use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -116,6 +116,10 @@ struct Args {
     /// Print one JSON object instead of the human-readable report.
     #[arg(long)]
     json: bool,
+    /// Every this many seconds, print the responses per second of the last interval to stderr
+    /// (and list them in the report), as aquatic's tool does every 5 s; 0: off.
+    #[arg(long, default_value_t = 0.0)]
+    report_every: f64,
     /// Free-form name of the run, echoed in the report.
     #[arg(long, default_value = "")]
     label: String,
@@ -636,6 +640,8 @@ struct Shared {
     stall: Duration,
     timeout: Duration,
     connect_slots: Semaphore,
+    /// Messages read so far by all connections (for the interval reports).
+    live_responses: AtomicU64,
 }
 
 impl Shared {
@@ -782,6 +788,7 @@ async fn run_connection(i: usize, sh: Arc<Shared>, first: Option<Ws>, deadline: 
             Ok(Ok(())) => match read_one(w, Instant::now() + sh.stall, deadline).await {
                 Read::Message(msg, len) => {
                     st.count(&msg, len);
+                    sh.live_responses.fetch_add(1, Ordering::Relaxed);
                     if let Incoming::Offer(o) = msg {
                         answer_to = Some(o);
                     }
@@ -955,6 +962,10 @@ fn validate(a: &Args) -> Result<()> {
         a.ready_file.is_none() || a.idle,
         "--ready-file only makes sense with --idle"
     );
+    ensure!(
+        a.report_every == 0.0 || (a.report_every.is_finite() && a.report_every >= 0.1),
+        "--report-every must be 0 or at least 0.1 s"
+    );
     Ok(())
 }
 
@@ -971,6 +982,8 @@ struct Report<'a> {
     cpu_s: Option<f64>,
     /// Idle mode: announces that got an announce response.
     announced: usize,
+    /// Responses per second of each `--report-every` interval.
+    intervals: Vec<f64>,
     st: Stats,
 }
 
@@ -1026,6 +1039,7 @@ impl Report<'_> {
             "client_cpu_s": self.cpu_s.map(round3),
             "client_cpu_share": self.cpu_share().map(round3),
             "first_error": st.first_error,
+            "interval_responses_per_s": self.intervals,
             "error_reasons": st.reasons,
         });
         v.to_string()
@@ -1117,6 +1131,35 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
+/// Prints the responses per second of every interval until `deadline` to stderr, and returns
+/// them (a last interval shorter than half the others is left out).
+async fn report_intervals(
+    sh: Arc<Shared>,
+    every: Duration,
+    start: Instant,
+    deadline: Instant,
+) -> Vec<f64> {
+    let mut out = Vec::new();
+    let mut last = (start, sh.live_responses.load(Ordering::Relaxed));
+    while last.0 < deadline {
+        let next = (last.0 + every).min(deadline);
+        sleep(next.saturating_duration_since(Instant::now())).await;
+        let now = (Instant::now(), sh.live_responses.load(Ordering::Relaxed));
+        let secs = now.0.duration_since(last.0).as_secs_f64();
+        if secs >= every.as_secs_f64() / 2.0 {
+            let rate = (now.1 - last.1) as f64 / secs;
+            eprintln!(
+                "tracker-load: {:6.1} s {:9.0} responses/s",
+                now.0.duration_since(start).as_secs_f64(),
+                rate
+            );
+            out.push(round1(rate));
+        }
+        last = now;
+    }
+    out
+}
+
 async fn run(args: &Args) -> Result<Report<'_>> {
     let target = parse_url(&args.url)?;
     let hashes = load_hashes(args)?;
@@ -1134,6 +1177,7 @@ async fn run(args: &Args) -> Result<Report<'_>> {
         stall: Duration::from_secs_f64(args.stall_timeout),
         timeout: Duration::from_secs_f64(args.timeout),
         connect_slots: Semaphore::new(CONNECT_PARALLELISM),
+        live_responses: AtomicU64::new(0),
     });
     if args.idle {
         return run_idle(args, sh, torrents).await;
@@ -1174,6 +1218,14 @@ async fn run(args: &Args) -> Result<Report<'_>> {
     let cpu0 = own_cpu_seconds();
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(args.duration);
+    let reporter = (args.report_every > 0.0).then(|| {
+        tokio::spawn(report_intervals(
+            Arc::clone(&sh),
+            Duration::from_secs_f64(args.report_every),
+            start,
+            deadline,
+        ))
+    });
     let tasks: Vec<_> = first
         .into_iter()
         .enumerate()
@@ -1185,6 +1237,10 @@ async fn run(args: &Args) -> Result<Report<'_>> {
     }
     let elapsed = start.elapsed().as_secs_f64();
     let cpu_s = own_cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
+    let intervals = match reporter {
+        Some(r) => r.await.unwrap_or_default(),
+        None => Vec::new(),
+    };
     Ok(Report {
         args,
         torrents,
@@ -1193,6 +1249,7 @@ async fn run(args: &Args) -> Result<Report<'_>> {
         elapsed,
         cpu_s,
         announced: 0,
+        intervals,
         st: total,
     })
 }
@@ -1244,6 +1301,7 @@ async fn run_idle(args: &Args, sh: Arc<Shared>, torrents: usize) -> Result<Repor
         elapsed,
         cpu_s,
         announced,
+        intervals: Vec::new(),
         st: total,
     })
 }

@@ -115,6 +115,9 @@ pub struct Swarms {
     conns: HashMap<ConnId, Vec<(Bin20, Bin20)>>,
 }
 
+/// Offers of one peer awaiting answers; the oldest are forgotten beyond this.
+const MAX_PENDING_OFFERS: usize = 256;
+
 const NO_OFFER: &str = "Could not find the offer corresponding to your answer. It may have expired.";
 
 impl Swarms {
@@ -205,6 +208,11 @@ impl Swarms {
             if let Some(me) = torrent.peers.get_mut(&req.peer_id) {
                 me.expecting.retain(|e| e.2 > now);
                 me.expecting.extend(expecting);
+                // Bounded even for a client that offers faster than offers expire.
+                if me.expecting.len() > MAX_PENDING_OFFERS {
+                    let excess = me.expecting.len() - MAX_PENDING_OFFERS;
+                    me.expecting.drain(..excess);
+                }
             }
         }
         out.push((conn, Reply::Announce { info_hash: ih, counts: torrent.counts(), interval: self.config.interval }));

@@ -260,3 +260,28 @@ fn http_peers_share_the_swarm_but_never_get_offers() {
     other.info_hash = b(3);
     assert_eq!(w.s.http_announce(w.now, &mut w.rng, &other, addr1, &allowed), Err("info_hash is not tracked here"));
 }
+
+#[test]
+fn pending_offers_stay_bounded() {
+    let mut w = World::new();
+    for p in 2..=12u8 {
+        w.send(u64::from(p), announce(p, Event::Started, Some(1), &[]));
+    }
+    let mut last = Vec::new();
+    for round in 0..40u8 {
+        let offers: Vec<u8> = (0..10).map(|i| round.wrapping_mul(10).wrapping_add(i)).collect();
+        last = w.send(1, announce(1, Event::Update, Some(1), &offers));
+    }
+    let t = w.s.torrents.get(&b(IH)).unwrap();
+    assert_eq!(t.peers.get(&b(1)).unwrap().expecting.len(), MAX_PENDING_OFFERS);
+    // The newest offers can still be answered.
+    let (to, offer_id) = last
+        .iter()
+        .find_map(|(c, r)| match r {
+            Reply::Offer { offer_id, .. } => Some((*c, *offer_id)),
+            _ => None,
+        })
+        .unwrap();
+    let out = w.send(to, answer(to as u8, 1, offer_id.0[0]));
+    assert!(matches!(&out[0], (1, Reply::Answer { .. })), "{out:?}");
+}
