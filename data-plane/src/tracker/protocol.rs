@@ -8,7 +8,6 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::sync::Arc;
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -54,7 +53,10 @@ pub fn write_bin20(out: &mut String, b: &Bin20) {
             b'"' => out.push_str("\\\""),
             b'\\' => out.push_str("\\\\"),
             0..=0x1f | 0x7f => {
-                let _ = write!(out, "\\u{byte:04x}");
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(byte >> 4)]));
+                out.push(char::from(HEX[usize::from(byte & 15)]));
             }
             _ => out.push(char::from(byte)),
         }
@@ -76,8 +78,8 @@ pub enum Event {
 #[derive(Clone, Debug)]
 pub struct Offer {
     pub offer_id: Bin20,
-    /// The `{type, sdp}` object exactly as sent.
-    pub offer: Arc<RawValue>,
+    /// The `{type, sdp}` object exactly as sent (relayed to one peer: moved, never copied).
+    pub offer: Box<RawValue>,
 }
 
 /// The answer part of an announce that answers a forwarded offer.
@@ -85,7 +87,7 @@ pub struct Offer {
 pub struct Answer {
     pub to_peer_id: Bin20,
     pub offer_id: Bin20,
-    pub answer: Arc<RawValue>,
+    pub answer: Box<RawValue>,
 }
 
 /// `action: "announce"`.
@@ -163,7 +165,7 @@ struct RawMessage<'a> {
     #[serde(default)]
     offers: Option<&'a RawValue>,
     #[serde(default)]
-    answer: Option<&'a RawValue>,
+    answer: Option<Box<RawValue>>,
 }
 
 /// Limits the parser enforces.
@@ -253,7 +255,7 @@ pub fn parse_request(bytes: &[u8], limits: &ParseLimits) -> Result<Request, Pars
     if offers.len() > limits.max_offers {
         return Err(err(a, ih, format!("too many offers (at most {})", limits.max_offers)));
     }
-    let offers = offers.into_iter().map(|o| Offer { offer_id: o.offer_id, offer: Arc::from(o.offer) }).collect();
+    let offers = offers.into_iter().map(|o| Offer { offer_id: o.offer_id, offer: o.offer }).collect();
     let answer = match raw.answer {
         None => None,
         Some(r) if r.get() == "null" => None,
@@ -266,8 +268,7 @@ pub fn parse_request(bytes: &[u8], limits: &ParseLimits) -> Result<Request, Pars
                 Ok(Some(o)) => o,
                 _ => return Err(err(a, ih, "invalid offer_id")),
             };
-            let answer: Box<RawValue> = RawValue::from_string(r.get().to_owned()).map_err(|_| err(a, ih, "invalid answer"))?;
-            Some(Answer { to_peer_id, offer_id, answer: Arc::from(answer) })
+            Some(Answer { to_peer_id, offer_id, answer: r })
         }
     };
     Ok(Request::Announce(AnnounceRequest { info_hash, peer_id, event, left, offers, answer }))
@@ -284,8 +285,8 @@ pub struct Counts {
 #[derive(Clone, Debug)]
 pub enum Reply {
     Announce { info_hash: Bin20, counts: Counts, interval: u32 },
-    Offer { info_hash: Bin20, peer_id: Bin20, offer_id: Bin20, offer: Arc<RawValue> },
-    Answer { info_hash: Bin20, peer_id: Bin20, offer_id: Bin20, answer: Arc<RawValue> },
+    Offer { info_hash: Bin20, peer_id: Bin20, offer_id: Bin20, offer: Box<RawValue> },
+    Answer { info_hash: Bin20, peer_id: Bin20, offer_id: Bin20, answer: Box<RawValue> },
     Scrape { files: Vec<(Bin20, Counts)>, min_request_interval: u32 },
     Error { action: Option<Action>, info_hash: Option<Bin20>, reason: Cow<'static, str> },
 }

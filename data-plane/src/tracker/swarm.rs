@@ -74,8 +74,9 @@ struct Peer {
     addr: Option<SocketAddr>,
     seeder: bool,
     valid_until: Instant,
-    /// Offers forwarded from this peer still awaiting an answer: (to peer, offer id, until).
-    expecting: Vec<(Bin20, Bin20, Instant)>,
+    /// Offers forwarded from this peer still awaiting an answer: (to peer, offer id) → until.
+    /// A map, so that an answer is found in O(1) however many offers are pending.
+    expecting: IndexMap<(Bin20, Bin20), Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -183,7 +184,7 @@ impl Swarms {
                 torrent.seeders += usize::from(seeder);
                 torrent.peers.insert(
                     req.peer_id,
-                    Peer { conn, addr: None, seeder, valid_until: now + self.config.peer_timeout, expecting: Vec::new() },
+                    Peer { conn, addr: None, seeder, valid_until: now + self.config.peer_timeout, expecting: IndexMap::new() },
                 );
             }
         }
@@ -191,7 +192,7 @@ impl Swarms {
             let n = torrent.peers.len();
             let start = (rng.next_u64() % n as u64) as usize;
             let until = now + self.config.offer_timeout;
-            let mut expecting = Vec::new();
+            let mut expecting = Vec::with_capacity(req.offers.len());
             let mut offers = req.offers.into_iter();
             for i in 0..n {
                 let (to_id, to) = torrent.peers.get_index((start + i) % n).map(|(k, v)| (*k, v)).unwrap_or_else(|| unreachable!());
@@ -206,12 +207,15 @@ impl Swarms {
                 ));
             }
             if let Some(me) = torrent.peers.get_mut(&req.peer_id) {
-                me.expecting.retain(|e| e.2 > now);
-                me.expecting.extend(expecting);
-                // Bounded even for a client that offers faster than offers expire.
-                if me.expecting.len() > MAX_PENDING_OFFERS {
-                    let excess = me.expecting.len() - MAX_PENDING_OFFERS;
+                // Bounded even for a client that offers faster than offers expire: past the cap
+                // the older half is forgotten at once (amortised O(1) per offer).
+                if me.expecting.len() + expecting.len() > MAX_PENDING_OFFERS {
+                    let keep = MAX_PENDING_OFFERS / 2;
+                    let excess = me.expecting.len().saturating_sub(keep);
                     me.expecting.drain(..excess);
+                }
+                for (to, offer_id, until) in expecting {
+                    me.expecting.insert((to, offer_id), until);
                 }
             }
         }
@@ -229,9 +233,8 @@ impl Swarms {
     ) {
         let target = self.torrents.get_mut(&ih).and_then(|t| t.peers.get_mut(&answer.to_peer_id));
         let found = target.and_then(|p| {
-            let pos = p.expecting.iter().position(|e| e.0 == from && e.1 == answer.offer_id && e.2 > now)?;
-            p.expecting.swap_remove(pos);
-            Some(p.conn)
+            let until = p.expecting.swap_remove(&(from, answer.offer_id))?;
+            (until > now).then_some(p.conn)
         });
         match found {
             Some(to_conn) => out.push((
@@ -279,7 +282,7 @@ impl Swarms {
                 torrent.seeders += usize::from(seeder);
                 torrent.peers.insert(
                     req.peer_id,
-                    Peer { conn: HTTP_CONN, addr: Some(addr), seeder, valid_until: now + self.config.peer_timeout, expecting: Vec::new() },
+                    Peer { conn: HTTP_CONN, addr: Some(addr), seeder, valid_until: now + self.config.peer_timeout, expecting: IndexMap::new() },
                 );
             }
         }
@@ -345,7 +348,7 @@ impl Swarms {
                 if p.valid_until <= now {
                     gone.push((*id, p.conn));
                 } else {
-                    p.expecting.retain(|e| e.2 > now);
+                    p.expecting.retain(|_, until| *until > now);
                 }
             }
             for (id, conn) in gone {

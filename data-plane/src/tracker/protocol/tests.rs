@@ -119,7 +119,7 @@ fn replies_are_json_with_binary_strings() {
     assert_eq!(v["complete"], 2);
     assert_eq!(v["incomplete"], 3);
     assert_eq!(v["info_hash"].as_str().unwrap(), "\u{ff}".repeat(20));
-    let offer: Arc<RawValue> = Arc::from(RawValue::from_string(r#"{"type":"offer","sdp":"a\"b"}"#.into()).unwrap());
+    let offer: Box<RawValue> = RawValue::from_string(r#"{"type":"offer","sdp":"a\"b"}"#.into()).unwrap();
     let r = Reply::Offer { info_hash: bin(0), peer_id: bin(b'"'), offer_id: bin(b'\\'), offer };
     let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
     assert_eq!(v["offer"]["sdp"], "a\"b");

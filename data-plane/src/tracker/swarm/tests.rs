@@ -1,5 +1,3 @@
-use std::sync::Arc;
-
 use serde_json::value::RawValue;
 
 use super::*;
@@ -19,8 +17,8 @@ fn b(x: u8) -> Bin20 {
 
 const IH: u8 = 0xaa;
 
-fn sdp(s: &str) -> Arc<RawValue> {
-    Arc::from(RawValue::from_string(format!(r#"{{"type":"offer","sdp":"{s}"}}"#)).unwrap())
+fn sdp(s: &str) -> Box<RawValue> {
+    RawValue::from_string(format!(r#"{{"type":"offer","sdp":"{s}"}}"#)).unwrap()
 }
 
 fn announce(peer: u8, event: Event, left: Option<u64>, offers: &[u8]) -> AnnounceRequest {
@@ -273,7 +271,7 @@ fn pending_offers_stay_bounded() {
         last = w.send(1, announce(1, Event::Update, Some(1), &offers));
     }
     let t = w.s.torrents.get(&b(IH)).unwrap();
-    assert_eq!(t.peers.get(&b(1)).unwrap().expecting.len(), MAX_PENDING_OFFERS);
+    assert!(t.peers.get(&b(1)).unwrap().expecting.len() <= MAX_PENDING_OFFERS);
     // The newest offers can still be answered.
     let (to, offer_id) = last
         .iter()
