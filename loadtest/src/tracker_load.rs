@@ -1,4 +1,4 @@
-//! `tracker-load`: WebTorrent tracker load generator over plain `ws://` (does I/O).
+//! `tracker-load`: WebTorrent tracker load generator over `ws://` and `wss://` (does I/O).
 //!
 //! It follows the closed loop of aquatic_ws_load_test, so that its "responses per second" can be
 //! compared with the published aquatic tables, but without TLS, so that the same client drives
@@ -59,7 +59,8 @@ const MAX_REASONS: usize = 32;
     about = "WebTorrent (WebSocket) tracker load generator, aquatic_ws_load_test's loop over ws:// (loopback targets only)"
 )]
 struct Args {
-    /// Target URL, `ws://127.0.0.1:PORT/path` (e.g. `/tracker/socket`).
+    /// Target URL, `ws://127.0.0.1:PORT/path` (e.g. `/tracker/socket`) or `wss://…` (TLS;
+    /// certificates are not verified — loopback test servers only).
     #[arg(long)]
     url: String,
     /// Number of WebSocket connections (one peer each).
@@ -130,6 +131,11 @@ struct Args {
 
 struct Target {
     addr: SocketAddr,
+    /// `wss://`: TLS (certificates are not verified: targets are loopback test servers, often
+    /// with self-signed certificates, as aquatic_ws_load_test does).
+    tls: bool,
+    /// The host name for TLS's server name indication.
+    server_name: String,
     /// Value of the `Host` header (the authority as written in the URL).
     host: String,
     /// Request target of the upgrade request.
@@ -137,9 +143,11 @@ struct Target {
 }
 
 fn parse_url(url: &str) -> Result<Target> {
-    let rest = url
-        .strip_prefix("ws://")
-        .context("only plain ws:// URLs are supported")?;
+    let (tls, rest) = if let Some(rest) = url.strip_prefix("wss://") {
+        (true, rest)
+    } else {
+        (false, url.strip_prefix("ws://").context("the URL must start with ws:// or wss://")?)
+    };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -161,7 +169,12 @@ fn parse_url(url: &str) -> Result<Target> {
     let host_port = if has_port {
         authority.to_string()
     } else {
-        format!("{authority}:80")
+        format!("{authority}:{}", if tls { 443 } else { 80 })
+    };
+    let server_name = if let Some(rest) = authority.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default().to_string()
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h).to_string()
     };
     let addrs: Vec<SocketAddr> = host_port
         .to_socket_addrs()
@@ -172,6 +185,8 @@ fn parse_url(url: &str) -> Result<Target> {
     };
     Ok(Target {
         addr,
+        tls,
+        server_name,
         host: authority.to_string(),
         path: path.to_string(),
     })
@@ -625,7 +640,58 @@ fn own_cpu_seconds() -> Option<f64> {
 // ---------------------------------------------------------------------------------------------
 // Connections
 
-type Ws = FragmentCollector<TcpStream>;
+type Stream = tokio_util::either::Either<TcpStream, tokio_rustls::client::TlsStream<TcpStream>>;
+type Ws = FragmentCollector<Stream>;
+
+/// Accepts any server certificate (loopback test servers only; see `Target::tls`).
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The TLS client configuration for `wss://` targets.
+fn tls_connector() -> Result<tokio_rustls::TlsConnector> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
 
 struct Shared {
     target: Target,
@@ -664,8 +730,16 @@ async fn connect(sh: &Shared, i: usize) -> Result<Ws> {
             sock.bind(SocketAddr::new(ip, 0))
                 .with_context(|| format!("cannot bind to {ip}"))?;
         }
-        let mut stream = sock.connect(sh.target.addr).await.context("connect")?;
-        stream.set_nodelay(true)?;
+        let tcp = sock.connect(sh.target.addr).await.context("connect")?;
+        tcp.set_nodelay(true)?;
+        let mut stream: Stream = if sh.target.tls {
+            let name = rustls::pki_types::ServerName::try_from(sh.target.server_name.clone())
+                .context("the URL's host is not a valid TLS server name")?;
+            let connector = tls_connector()?;
+            tokio_util::either::Either::Right(connector.connect(name, tcp).await.context("TLS handshake")?)
+        } else {
+            tokio_util::either::Either::Left(tcp)
+        };
         let req = format!(
             "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: {}\r\nSec-WebSocket-Version: 13\r\nUser-Agent: tracker-load\r\n\r\n",
@@ -1588,7 +1662,13 @@ mod tests {
             "/tracker/socket"
         );
         assert_eq!(parse_url("ws://127.0.0.1:9001").unwrap().path, "/");
-        assert!(parse_url("wss://127.0.0.1:9001/").is_err());
+        let t = parse_url("wss://127.0.0.1:9001/").unwrap();
+        assert!(t.tls);
+        assert_eq!(t.server_name, "127.0.0.1");
+        let t = parse_url("wss://localhost/announce").unwrap();
+        assert_eq!((t.addr.port(), t.server_name.as_str()), (443, "localhost"));
+        assert!(!parse_url("ws://[::1]:9/").unwrap().tls);
+        assert!(parse_url("http://127.0.0.1:9001/").is_err());
         assert!(parse_url("http://127.0.0.1:9001/").is_err());
         assert!(parse_url("ws://192.0.2.1:9001/").is_err());
     }
