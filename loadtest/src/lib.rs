@@ -1,0 +1,3 @@
+//! Shared pieces of vidseed's load generators (`webseed-load`, `tracker-load`).
+
+pub mod rng;
