@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -148,48 +148,8 @@ fn parse_url(url: &str) -> Result<Target> {
     } else {
         (false, url.strip_prefix("ws://").context("the URL must start with ws:// or wss://")?)
     };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    ensure!(!authority.is_empty(), "URL has no host");
-    ensure!(
-        !authority.contains('@'),
-        "user info in the URL is not supported"
-    );
-    ensure!(
-        !path.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'#'),
-        "the path must be percent-encoded (no spaces, control characters or fragment)"
-    );
-    let has_port = if authority.starts_with('[') {
-        authority.contains("]:")
-    } else {
-        authority.contains(':')
-    };
-    let host_port = if has_port {
-        authority.to_string()
-    } else {
-        format!("{authority}:{}", if tls { 443 } else { 80 })
-    };
-    let server_name = if let Some(rest) = authority.strip_prefix('[') {
-        rest.split(']').next().unwrap_or_default().to_string()
-    } else {
-        authority.rsplit_once(':').map_or(authority, |(h, _)| h).to_string()
-    };
-    let addrs: Vec<SocketAddr> = host_port
-        .to_socket_addrs()
-        .with_context(|| format!("cannot resolve {authority}"))?
-        .collect();
-    let Some(addr) = addrs.iter().copied().find(|a| a.ip().is_loopback()) else {
-        bail!("refusing {authority}: only loopback targets (127.0.0.0/8, ::1) are allowed");
-    };
-    Ok(Target {
-        addr,
-        tls,
-        server_name,
-        host: authority.to_string(),
-        path: path.to_string(),
-    })
+    let t = parse_loopback(rest, if tls { 443 } else { 80 })?;
+    Ok(Target { addr: t.addr, tls, server_name: t.server_name, host: t.host, path: t.path })
 }
 
 /// The local address of connection `i` when spreading over `n` source addresses
@@ -208,6 +168,7 @@ fn source_addr(i: usize, n: usize) -> Option<IpAddr> {
 // Random numbers
 
 use vidseed_loadtest::rng::Rng;
+use vidseed_loadtest::target::parse_loopback;
 
 /// Gamma(shape, scale) by Marsaglia and Tsang's method ("A simple method for generating gamma
 /// variables", 2000). For shape < 1 it samples shape + 1 and multiplies by U^(1/shape).

@@ -16,14 +16,14 @@
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Write as _;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use clap::Parser;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -91,59 +91,17 @@ struct Args {
 // ---------------------------------------------------------------------------------------------
 // Target URL
 
-struct Target {
-    addr: SocketAddr,
-    /// Value of the `Host` header (the authority as written in the URL).
-    host: String,
-    /// Request target, sent verbatim.
-    path: String,
-}
 
 fn parse_url(url: &str) -> Result<Target> {
-    let rest = url
-        .strip_prefix("http://")
-        .context("only plain http:// URLs are supported")?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    ensure!(!authority.is_empty(), "URL has no host");
-    ensure!(
-        !authority.contains('@'),
-        "user info in the URL is not supported"
-    );
-    ensure!(
-        !path.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'#'),
-        "the path must be percent-encoded (no spaces, control characters or fragment)"
-    );
-    let has_port = if authority.starts_with('[') {
-        authority.contains("]:")
-    } else {
-        authority.contains(':')
-    };
-    let host_port = if has_port {
-        authority.to_string()
-    } else {
-        format!("{authority}:80")
-    };
-    let addrs: Vec<SocketAddr> = host_port
-        .to_socket_addrs()
-        .with_context(|| format!("cannot resolve {authority}"))?
-        .collect();
-    let Some(addr) = addrs.iter().copied().find(|a| a.ip().is_loopback()) else {
-        bail!("refusing {authority}: only loopback targets (127.0.0.0/8, ::1) are allowed");
-    };
-    Ok(Target {
-        addr,
-        host: authority.to_string(),
-        path: path.to_string(),
-    })
+    let rest = url.strip_prefix("http://").context("only plain http:// URLs are supported")?;
+    parse_loopback(rest, 80)
 }
 
 // ---------------------------------------------------------------------------------------------
 // Random ranges
 
 use vidseed_loadtest::rng::Rng;
+use vidseed_loadtest::target::{parse_loopback, Target};
 
 #[derive(Clone, Copy)]
 struct RangePlan {
