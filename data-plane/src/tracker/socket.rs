@@ -288,6 +288,9 @@ impl Tracker {
             // Must arrive (the peers must leave): wait for room rather than drop it.
             let _ = shard.send(ShardMsg::Closed { conn }).await;
         }
+        // Every sender must go for the writer to finish: ours, the one for control frames, and the
+        // shards' (dropped when they handle `Closed`).
+        drop(send_fn);
         drop(tx);
         let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
         self.connections.fetch_sub(1, Ordering::Relaxed);
