@@ -55,6 +55,8 @@
 # Exit status: 0 if every run finished and counted no disconnects, 1 otherwise.
 
 set -euo pipefail
+# Shared helpers: log, stop_pid, port_busy, CPU accounting from /proc, wait_idle, jnum.
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 export LC_ALL=C
 
 SERVERS=${SERVERS:-"vidseed bittorrent-tracker aquatic"}
@@ -88,7 +90,6 @@ OUT=${OUT:-}
 KEEP_TMP=${KEEP_TMP:-0}
 VIDSEED_ARGS=${VIDSEED_ARGS:-}
 
-log() { printf '%s\n' "$*" >&2; }
 die() { log "tracker-vs-others: $*"; exit 1; }
 
 for v in REPEATS DURATION CONNS THREADS OFFERS FILES FILE_KB SOURCE_IPS REPORT_EVERY IDLE_PEERS IDLE_HOLD \
@@ -104,7 +105,6 @@ for s in $SERVERS; do
 done
 case $VIDSEED_LIMITS in off | default) ;; *) die "VIDSEED_LIMITS must be off or default" ;; esac
 case $AQUATIC in 0 | 1 | auto) ;; *) die "AQUATIC must be 0, 1 or auto" ;; esac
-has_server() { [[ " $SERVERS " == *" $1 "* ]]; }
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 [[ -f Cargo.toml && -d loadtest ]] || die "cannot find the repository root"
@@ -140,20 +140,6 @@ TMP=""
 declare -A PID=()
 LOAD_PID="" # a load generator running in the background (idle test)
 
-stop_pid() { # pid: TERM, wait up to 5 s, then KILL
-    local pid=$1 i
-    [[ -n $pid ]] && kill -0 "$pid" 2> /dev/null || return 0
-    kill -TERM "$pid" 2> /dev/null || true
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2> /dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2> /dev/null; then
-        kill -KILL "$pid" 2> /dev/null || true
-    fi
-    wait "$pid" 2> /dev/null || true
-}
-
 stop_server() { # name
     stop_pid "${PID[$1]:-}"
     PID[$1]=""
@@ -181,8 +167,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT
 trap 'exit 143' TERM
-
-port_busy() { (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null; }
 
 # ------------------------------------------------------------------------------------------------
 # Tools
@@ -381,15 +365,6 @@ server_url() {
 # ------------------------------------------------------------------------------------------------
 # CPU and memory accounting
 
-proc_ticks() { # pid -> utime+stime of the process (all its threads), in clock ticks
-    local stat
-    stat=$(cat "/proc/$1/stat" 2> /dev/null) || { echo 0; return; }
-    stat=${stat##*) } # fields from 3 (state) on; comm may contain spaces
-    # shellcheck disable=SC2086
-    set -- $stat
-    echo $((${12} + ${13})) # fields 14 (utime) and 15 (stime)
-}
-
 busy_ticks() { # all CPUs, ticks since boot from /proc/stat: "user+nice+system irq+softirq"
     # (softirq time, e.g. loopback TCP receive work, is charged to no process)
     awk '/^cpu / { print $2 + $3 + $4, $7 + $8; exit }' /proc/stat
@@ -410,24 +385,9 @@ settle_memory() { # server: let a garbage-collected server collect first (node: 
     done
 }
 
-wait_idle() { # name pid: until the server used < 3 % of a CPU over 1 s, at most 60 s
-    local name=$1 pid=$2 a b i
-    for ((i = 0; i < 60; i++)); do
-        a=$(proc_ticks "$pid")
-        sleep 1
-        b=$(proc_ticks "$pid")
-        if (((b - a) * 100 < 3 * CLK_TCK)); then
-            return 0
-        fi
-    done
-    log "  warning: $name still busy after 60 s (measurements will include that work)"
-}
-
 others_now() { # what else is using CPU: the busiest processes other than ours, for the log
     ps -eo pcpu=,comm= --sort=-pcpu 2> /dev/null | awk '$1 > 5 { printf "%s%s %s%%", sep, $2, $1; sep = ", " }' | head -c 200
 }
-
-jnum() { sed -n 's/.*"'"$1"'":\([-0-9.eE+]*\).*/\1/p' <<< "$2"; }
 
 vidseed_dropped() { # replies vidseed has shed so far (full per-connection queues), from /tracker/stats
     local stats

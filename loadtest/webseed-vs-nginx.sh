@@ -33,6 +33,8 @@
 # Exit status: 0 if every run finished without errors, 1 otherwise.
 
 set -euo pipefail
+# Shared helpers: log, stop_pid, port_busy, CPU accounting from /proc, wait_idle, jnum.
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 export LC_ALL=C
 export PATH="$PATH:/usr/sbin:/sbin"
 
@@ -58,7 +60,6 @@ VIDSEED_ARGS=${VIDSEED_ARGS:-}
 FILE_NAME=big.bin
 URL_PATH=/static/webseed/$FILE_NAME
 
-log() { printf '%s\n' "$*" >&2; }
 die() { log "webseed-vs-nginx: $*"; exit 1; }
 
 for v in FILE_MB REPEATS CONNS THREADS DURATION PORT_NGINX PORT_VIDSEED PORT_CONTROL READY_TIMEOUT PAUSE; do
@@ -72,7 +73,6 @@ done
 for s in $SERVERS; do
     case $s in nginx | vidseed) ;; *) die "unknown server '$s' (nginx vidseed)" ;; esac
 done
-has_server() { [[ " $SERVERS " == *" $1 "* ]]; }
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 [[ -f Cargo.toml && -d loadtest ]] || die "cannot find the repository root"
@@ -92,22 +92,6 @@ CLK_TCK=$(getconf CLK_TCK)
 TMP=""
 NGINX_PID=""
 VIDSEED_PID=""
-
-stop_pid() { # pid: TERM, wait up to 5 s, then KILL (children too)
-    local pid=$1 kids i
-    [[ -n $pid ]] && kill -0 "$pid" 2> /dev/null || return 0
-    kids=$(pgrep -P "$pid" || true)
-    kill -TERM "$pid" 2> /dev/null || true
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2> /dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2> /dev/null; then
-        kill -KILL "$pid" 2> /dev/null || true
-    fi
-    for k in $kids; do kill -KILL "$k" 2> /dev/null || true; done
-    wait "$pid" 2> /dev/null || true
-}
 
 stop_servers() {
     stop_pid "$NGINX_PID"
@@ -132,8 +116,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT
 trap 'exit 143' TERM
-
-port_busy() { (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null; }
 
 # ------------------------------------------------------------------------------------------------
 # Tools
@@ -270,24 +252,6 @@ server_url() {
 # ------------------------------------------------------------------------------------------------
 # CPU accounting
 
-proc_ticks() { # pid -> utime+stime of the process (all its threads), in clock ticks
-    local stat
-    stat=$(cat "/proc/$1/stat" 2> /dev/null) || { echo 0; return; }
-    stat=${stat##*) } # fields from 3 (state) on; comm may contain spaces
-    # shellcheck disable=SC2086
-    set -- $stat
-    echo $((${12} + ${13})) # fields 14 (utime) and 15 (stime)
-}
-
-tree_ticks() { # pid -> ticks of the process and its direct children (nginx workers)
-    local total c
-    total=$(proc_ticks "$1")
-    for c in $(pgrep -P "$1" || true); do
-        total=$((total + $(proc_ticks "$c")))
-    done
-    echo "$total"
-}
-
 snap_times() { # file: the `times` builtin, run in this shell (not a subshell) so that it sees the
     # user+sys time of this shell's finished children, i.e. of the load generator
     times > "$1"
@@ -300,20 +264,6 @@ times_children_s() { # file -> children user+sys seconds
 # ------------------------------------------------------------------------------------------------
 # Runs
 
-wait_idle() { # name pid: until the server used < 3 % of a CPU over 1 s (start-up work such as
-    # hashing must not be charged to the first run), at most 60 s
-    local name=$1 pid=$2 a b i
-    for ((i = 0; i < 60; i++)); do
-        a=$(tree_ticks "$pid")
-        sleep 1
-        b=$(tree_ticks "$pid")
-        if (((b - a) * 100 < 3 * CLK_TCK)); then
-            return 0
-        fi
-    done
-    log "  warning: $name still busy after 60 s (measurements will include that work)"
-}
-
 scenario_args() {
     case $1 in
         16k) echo "--range-size 16384" ;;
@@ -322,8 +272,6 @@ scenario_args() {
         cors16k) echo "--range-size 16384 --preflight" ;;
     esac
 }
-
-jnum() { sed -n 's/.*"'"$1"'":\([-0-9.eE+]*\).*/\1/p' <<< "$2"; }
 
 ANY_ERRORS=0
 

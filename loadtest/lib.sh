@@ -1,0 +1,58 @@
+# Helpers shared by the load-test scripts (sourced, not run). They expect SERVERS and CLK_TCK
+# to be set by the script before they are called.
+
+log() { printf '%s\n' "$*" >&2; }
+
+has_server() { [[ " $SERVERS " == *" $1 "* ]]; }
+
+stop_pid() { # pid: TERM, wait up to 5 s, then KILL (children too)
+    local pid=$1 kids i
+    [[ -n $pid ]] && kill -0 "$pid" 2> /dev/null || return 0
+    kids=$(pgrep -P "$pid" || true)
+    kill -TERM "$pid" 2> /dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2> /dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2> /dev/null; then
+        kill -KILL "$pid" 2> /dev/null || true
+    fi
+    for k in $kids; do kill -KILL "$k" 2> /dev/null || true; done
+    wait "$pid" 2> /dev/null || true
+}
+
+port_busy() { (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null; }
+
+proc_ticks() { # pid -> utime+stime of the process (all its threads), in clock ticks
+    local stat
+    stat=$(cat "/proc/$1/stat" 2> /dev/null) || { echo 0; return; }
+    stat=${stat##*) } # fields from 3 (state) on; comm may contain spaces
+    # shellcheck disable=SC2086
+    set -- $stat
+    echo $((${12} + ${13})) # fields 14 (utime) and 15 (stime)
+}
+
+tree_ticks() { # pid -> ticks of the process and its direct children (nginx workers)
+    local total c
+    total=$(proc_ticks "$1")
+    for c in $(pgrep -P "$1" || true); do
+        total=$((total + $(proc_ticks "$c")))
+    done
+    echo "$total"
+}
+
+wait_idle() { # name pid: until the server used < 3 % of a CPU over 1 s (start-up work such as
+    # hashing must not be charged to the first run), at most 60 s
+    local name=$1 pid=$2 a b i
+    for ((i = 0; i < 60; i++)); do
+        a=$(tree_ticks "$pid")
+        sleep 1
+        b=$(tree_ticks "$pid")
+        if (((b - a) * 100 < 3 * CLK_TCK)); then
+            return 0
+        fi
+    done
+    log "  warning: $name still busy after 60 s (measurements will include that work)"
+}
+
+jnum() { sed -n 's/.*"'"$1"'":\([-0-9.eE+]*\).*/\1/p' <<< "$2"; }
