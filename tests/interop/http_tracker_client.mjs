@@ -18,17 +18,17 @@ function start (peerByte, port, left) {
     client.on('error', reject)
     client.on('warning', reject)
     client.on('peer', (addr) => seen.peers.push(addr))
-    client.on('update', (data) => { seen.update = { complete: data.complete, incomplete: data.incomplete } })
+    // Resolves once the tracker has answered the first announce (no fixed wait).
+    client.on('update', (data) => {
+      seen.update = { complete: data.complete, incomplete: data.incomplete }
+      resolve({ client, seen })
+    })
     client.start()
-    resolve({ client, seen })
   })
 }
 
-const settle = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const a = await start(0x0a, 6881, 100)
-await settle(500)
 const b = await start(0x0b, 6882, 0)
-await settle(500)
 const scrape = await new Promise((resolve, reject) => {
   b.client.once('scrape', (data) => resolve({ complete: data.complete, incomplete: data.incomplete, downloaded: data.downloaded }))
   b.client.once('warning', reject)
