@@ -245,22 +245,19 @@ impl Tracker {
         ws.set_auto_close(true);
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
         self.connections.fetch_add(1, Ordering::Relaxed);
-        let (read, mut write) = ws.split(tokio::io::split);
-        let mut read = FragmentCollectorRead::new(read);
-        let (tx, mut rx) = mpsc::channel::<Outgoing>(self.config.send_queue);
-        let writer = tokio::spawn(async move {
-            while let Some(out) = rx.recv().await {
-                let frame = match out {
-                    Outgoing::Json(s) => Frame::text(Payload::Owned(s.into_bytes())),
-                    Outgoing::Control(f) => f,
-                };
-                let closing = frame.opcode == OpCode::Close;
-                let sent = tokio::time::timeout(Duration::from_secs(10), write.write_frame(frame)).await;
-                if !matches!(sent, Ok(Ok(()))) || closing {
-                    break;
-                }
-            }
+        // The read half stays fastwebsockets' (frame parsing, fragments, auto pong/close); the
+        // write half is the raw stream, so that the writer can put every reply queued for this
+        // connection into one buffer and one write (see `write_replies`).
+        let raw_write = std::cell::Cell::new(None);
+        let (read, _) = ws.split(|s| {
+            let (r, w) = tokio::io::split(s);
+            raw_write.set(Some(w));
+            (r, tokio::io::sink())
         });
+        let Some(write) = raw_write.take() else { return };
+        let mut read = FragmentCollectorRead::new(read);
+        let (tx, rx) = mpsc::channel::<Outgoing>(self.config.send_queue);
+        let writer = tokio::spawn(write_replies(write, rx));
         let control_tx = tx.clone();
         let mut send_fn = move |f: Frame<'_>| {
             let tx = control_tx.clone();
@@ -418,6 +415,44 @@ impl Tracker {
     }
 }
 
+/// Largest batch of replies the writer gathers before writing (more stay queued for the next).
+const WRITE_BATCH: usize = 64 * 1024;
+
+/// A connection's writer: waits for a reply, takes every other one already queued (up to
+/// [`WRITE_BATCH`] bytes), frames them all into one buffer and writes it at once. Under load a
+/// peer gets many replies per system call (and reads them with one); an idle one holds no buffer.
+async fn write_replies<W: tokio::io::AsyncWrite + Unpin>(mut write: W, mut rx: mpsc::Receiver<Outgoing>) {
+    use tokio::io::AsyncWriteExt;
+    while let Some(first) = rx.recv().await {
+        let mut buf = Vec::with_capacity(1024);
+        let mut closing = append_frame(&mut buf, first);
+        while !closing && buf.len() < WRITE_BATCH {
+            match rx.try_recv() {
+                Ok(next) => closing = append_frame(&mut buf, next),
+                Err(_) => break,
+            }
+        }
+        let sent = tokio::time::timeout(Duration::from_secs(10), write.write_all(&buf)).await;
+        if !matches!(sent, Ok(Ok(()))) || closing {
+            let _ = tokio::time::timeout(Duration::from_secs(1), write.shutdown()).await;
+            break;
+        }
+    }
+}
+
+/// Appends one unmasked (server) frame; true if it is a close frame, after which nothing is sent.
+fn append_frame(buf: &mut Vec<u8>, out: Outgoing) -> bool {
+    let (opcode, payload): (OpCode, &[u8]) = match &out {
+        Outgoing::Json(s) => (OpCode::Text, s.as_bytes()),
+        Outgoing::Control(f) => (f.opcode, &f.payload),
+    };
+    let mut head = [0u8; 10];
+    let n = Frame::new(true, opcode, None, Payload::Borrowed(payload)).fmt_head(&mut head);
+    buf.extend_from_slice(&head[..n]);
+    buf.extend_from_slice(payload);
+    opcode == OpCode::Close
+}
+
 fn status(code: StatusCode) -> Response<()> {
     let mut r = Response::new(());
     *r.status_mut() = code;
@@ -562,6 +597,30 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn frames_are_appended_unmasked_with_the_shortest_length_field() {
+        for (len, head) in [(0usize, 2usize), (125, 2), (126, 4), (65535, 4), (65536, 10)] {
+            let mut buf = vec![0xAA];
+            let closing = append_frame(&mut buf, Outgoing::Json("x".repeat(len)));
+            assert!(!closing);
+            assert_eq!(buf.len(), 1 + head + len, "{len}");
+            assert_eq!(buf[1], 0x81, "FIN + text");
+            let declared = match head {
+                2 => usize::from(buf[2]),
+                4 => usize::from(u16::from_be_bytes([buf[3], buf[4]])),
+                _ => usize::try_from(u64::from_be_bytes(buf[3..11].try_into().unwrap())).unwrap(),
+            };
+            assert_eq!(buf[2] & 0x80, 0, "no mask bit");
+            assert_eq!(declared, len);
+            if head > 2 {
+                assert_eq!(buf[2], if head == 4 { 126 } else { 127 });
+            }
+        }
+        let mut buf = Vec::new();
+        assert!(append_frame(&mut buf, Outgoing::Control(Frame::close(1003, b"bad"))));
+        assert_eq!(&buf[..], &[0x88, 5, 0x03, 0xEB, b'b', b'a', b'd']);
     }
 
     #[test]
