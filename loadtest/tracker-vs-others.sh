@@ -32,6 +32,9 @@
 #                         shipped limits (64 connections and 15 announces per IP and info-hash
 #                         per 5 min), which refuse almost all of a load test's announces
 #   FILES [200], FILE_KB [4]   files published by vidseed (their info-hashes are the torrents)
+#   TORRENTS []           if set: that many random info-hashes instead of published files, and
+#                         vidseed runs as an open tracker (`open = true`), like the others; for
+#                         large torrent pools (aquatic's load test uses 10 000)
 #   SOURCE_IPS [1]        local source addresses the load runs spread over (127.0.1.1, …)
 #   REPORT_EVERY [5]      seconds per throughput sample within a run (0: none); the samples
 #                         show whether a server slows down as its state grows
@@ -70,6 +73,7 @@ SHARDS=${SHARDS:-}
 VIDSEED_LIMITS=${VIDSEED_LIMITS:-off}
 FILES=${FILES:-200}
 FILE_KB=${FILE_KB:-4}
+TORRENTS=${TORRENTS:-}
 SOURCE_IPS=${SOURCE_IPS:-1}
 REPORT_EVERY=${REPORT_EVERY:-5}
 IDLE=${IDLE:-1}
@@ -99,6 +103,7 @@ done
 ((REPEATS > 0 && DURATION > 0 && CONNS > 0 && FILES > 0 && FILE_KB > 0 && SOURCE_IPS > 0)) ||
     die "REPEATS, DURATION, CONNS, FILES, FILE_KB and SOURCE_IPS must be positive"
 [[ -z $SHARDS || $SHARDS =~ ^[0-9]+$ ]] || die "SHARDS must be a whole number"
+[[ -z $TORRENTS || $TORRENTS =~ ^[1-9][0-9]*$ ]] || die "TORRENTS must be a positive number"
 for w in $WORKERS; do [[ $w =~ ^[1-9][0-9]*$ ]] || die "WORKERS must list positive numbers"; done
 for s in $SERVERS; do
     case $s in vidseed | bittorrent-tracker | aquatic) ;; *) die "unknown server '$s' (vidseed bittorrent-tracker aquatic)" ;; esac
@@ -230,16 +235,14 @@ IH_FILE=$TMP/info-hashes.txt
 # ------------------------------------------------------------------------------------------------
 # Info-hashes: vidseed's published files, or random ones without vidseed
 
-if has_server vidseed; then
+if has_server vidseed && [[ -z $TORRENTS ]]; then
     log "creating $FILES random files of $FILE_KB KiB in $MEDIA"
     for ((i = 0; i < FILES; i++)); do
         head -c "$((FILE_KB * 1024))" /dev/urandom > "$MEDIA/file-$i.bin"
     done
 else
-    for ((i = 0; i < FILES; i++)); do
-        od -An -tx1 -N20 /dev/urandom | tr -d ' \n'
-        echo
-    done > "$IH_FILE"
+    # One od for all: 20 random bytes per line, as hex.
+    od -An -v -tx1 -w20 -N$((20 * ${TORRENTS:-$FILES})) /dev/urandom | tr -d ' ' > "$IH_FILE"
 fi
 
 # ------------------------------------------------------------------------------------------------
@@ -282,6 +285,7 @@ start_vidseed() { # workers
     {
         echo "[tracker]"
         [[ -n $SHARDS ]] && echo "shards = $SHARDS"
+        [[ -n $TORRENTS ]] && echo "open = true"
         if [[ $VIDSEED_LIMITS == off ]]; then
             echo "max_connections_per_ip = 1000000"
             echo "max_announces_per_ip = 0"
@@ -295,6 +299,10 @@ start_vidseed() { # workers
         --data-workers "$w" \
         --config "$cfg" $VIDSEED_ARGS > "$TMP/vidseed-w$w.log" 2>&1 &
     PID[vidseed]=$!
+    if [[ -n $TORRENTS ]]; then # open tracker: ready when the data plane listens
+        wait_port vidseed "${PID[vidseed]}" "$TMP/vidseed-w$w.log" "$PORT_VIDSEED"
+        return
+    fi
     # Ready when the API lists every file with its info-hash (the files are hashed first).
     deadline=$((SECONDS + READY_TIMEOUT))
     while ((SECONDS < deadline)); do
@@ -467,7 +475,7 @@ run_one() { # server workers repeat
     [[ $d0 != NA && $d1 != NA ]] && dropped=$((d1 - d0))
     if [[ $rc -ne 0 || -z $json ]]; then
         log "  $server w=$w #$rep: load generator failed (exit $rc): $(head -c 300 "$TMP/load.err")"
-        printf '%s\t%s\t%s\tNA\tNA\tNA\tNA\tNA\tNA\tfail\tNA\tNA\tNA\tNA\tNA\tNA\n' "$w" "$server" "$rep" >> "$RESULTS"
+        printf '%s\t%s\t%s\tNA\tNA\tNA\tNA\tNA\tNA\tfail\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n' "$w" "$server" "$rep" >> "$RESULTS"
         ANY_ERRORS=1
         return 0
     fi
@@ -493,8 +501,11 @@ run_one() { # server workers repeat
             other = el > 0 ? (busy / tck - cpu - client) / el : 0
             if (other < 0) other = 0
             sirq = el > 0 ? soft / tck / el : 0
-            printf "%s\t%s\t%s\t%s\t%s\t%s\t%.3f\t%.3f\t%.3f\t%s\t%s\t%s\t%.3f\t%s\t%s\t%s\n",
-                w, server, rep, rps, qps, per, share, cshare, other, errors, disc, stalls, sirq, rss, loadavg, dropped
+            # Responses that are not a `failure reason`: servers differ in which requests get an
+            # error reply and which get none (vidseed answers an answer it cannot relay).
+            okrps = resp > 0 ? rps * (resp - errors) / resp : 0
+            printf "%s\t%s\t%s\t%s\t%s\t%s\t%.3f\t%.3f\t%.3f\t%s\t%s\t%s\t%.3f\t%s\t%s\t%s\t%.1f\n",
+                w, server, rep, rps, qps, per, share, cshare, other, errors, disc, stalls, sirq, rss, loadavg, dropped, okrps
             printf "  %-18s w=%s #%s %8.0f resp/s %8.0f req/s  server CPU %5.2f s = %6s us/resp (%3.0f%% of a core)  client %3.0f%%  others %3.0f%%  softirq %3.0f%%  RssAnon %6.1f MiB  errors %s disc %s stalls %s (load %s)\n",
                 server, w, rep, rps, qps, cpu, per, share * 100, cshare * 100, other * 100, sirq * 100, rss / 1024, errors, disc, stalls, loadavg | "cat 1>&2"
         }' >> "$RESULTS"
@@ -592,7 +603,7 @@ function median(list,    n, a, i, j, t) {
 function add(key, v) { if (v != "NA" && v != "") vals[key] = vals[key] " " v }
 function ratio(a, b) { return (a == "NA" || b == "NA" || b + 0 == 0) ? "NA" : sprintf("%.2f", a / b) }
 function fmt(v, f) { return v == "NA" ? "NA" : sprintf(f, v) }
-BEGIN { nm = split("rps qps cpuresp share client other sirq rss dropped", metric, " ") }
+BEGIN { nm = split("rps qps cpuresp share client other sirq rss dropped okrps", metric, " ") }
 {
     g = $1
     if (!(g in seen)) { seen[g] = 1; order[++ng] = g }
@@ -600,26 +611,26 @@ BEGIN { nm = split("rps qps cpuresp share client other sirq rss dropped", metric
     if (!(k in hasrun)) { hasrun[k] = 1; srvorder[g] = srvorder[g] " " $2 }
     add(k SUBSEP "rps", $4); add(k SUBSEP "qps", $5); add(k SUBSEP "cpuresp", $6)
     add(k SUBSEP "share", $7); add(k SUBSEP "client", $8); add(k SUBSEP "other", $9)
-    add(k SUBSEP "sirq", $13); add(k SUBSEP "rss", $14); add(k SUBSEP "dropped", $16)
+    add(k SUBSEP "sirq", $13); add(k SUBSEP "rss", $14); add(k SUBSEP "dropped", $16); add(k SUBSEP "okrps", $17)
     if ($10 == "fail") failed[k]++; else { err[k] += $10; disc[k] += $11; stalls[k] += $12 }
 }
 END {
     for (i = 1; i <= ng; i++) {
         w = order[i]
         printf "\n== load: vidseed workers=%s, %s conns x %s threads, %s offers, %s s, median of %s ==\n", w, conns, threads, offers, dur, reps
-        printf "%-20s %9s %9s %11s %8s %8s %8s %9s %8s %8s %5s %6s\n", "server", "resp/s", "req/s", "CPU us/resp", "server %", "client %", "others %", "softirq %", "RSS MiB", "errors", "disc", "stalls"
+        printf "%-20s %9s %9s %11s %11s %8s %8s %8s %9s %8s %8s %5s %6s\n", "server", "resp/s", "req/s", "non-error/s", "CPU us/resp", "server %", "client %", "others %", "softirq %", "RSS MiB", "errors", "disc", "stalls"
         delete med
         ns = split(srvorder[w], srv, " ")
         for (j = 1; j <= ns; j++) {
             k = w SUBSEP srv[j]
             for (m = 1; m <= nm; m++) med[srv[j], metric[m]] = median(vals[k SUBSEP metric[m]])
             e = err[k] + 0; if (failed[k]) e = e " +" failed[k] " failed"
-            printf "%-20s %9s %9s %11s %8s %8s %8s %9s %8s %8s %5s %6s\n", srv[j],
-                fmt(med[srv[j], "rps"], "%.0f"), fmt(med[srv[j], "qps"], "%.0f"), fmt(med[srv[j], "cpuresp"], "%.2f"),
+            printf "%-20s %9s %9s %11s %11s %8s %8s %8s %9s %8s %8s %5s %6s\n", srv[j],
+                fmt(med[srv[j], "rps"], "%.0f"), fmt(med[srv[j], "qps"], "%.0f"), fmt(med[srv[j], "okrps"], "%.0f"), fmt(med[srv[j], "cpuresp"], "%.2f"),
                 fmt(med[srv[j], "share"] * 100, "%.0f"), fmt(med[srv[j], "client"] * 100, "%.0f"), fmt(med[srv[j], "other"] * 100, "%.0f"),
                 fmt(med[srv[j], "sirq"] * 100, "%.0f"), fmt(med[srv[j], "rss"] / 1024, "%.1f"), e, disc[k] + 0, stalls[k] + 0
-            machine[++nl] = sprintf("RESULT server=%s workers=%s resp_per_s=%s req_per_s=%s cpu_us_per_resp=%s server_cpu_share=%s client_cpu_share=%s others_cpu_share=%s softirq_share=%s rss_anon_kib=%s errors=%s disconnects=%s%s",
-                srv[j], w, med[srv[j], "rps"], med[srv[j], "qps"], med[srv[j], "cpuresp"], med[srv[j], "share"],
+            machine[++nl] = sprintf("RESULT server=%s workers=%s resp_per_s=%s non_error_resp_per_s=%s req_per_s=%s cpu_us_per_resp=%s server_cpu_share=%s client_cpu_share=%s others_cpu_share=%s softirq_share=%s rss_anon_kib=%s errors=%s disconnects=%s%s",
+                srv[j], w, med[srv[j], "rps"], med[srv[j], "okrps"], med[srv[j], "qps"], med[srv[j], "cpuresp"], med[srv[j], "share"],
                 med[srv[j], "client"], med[srv[j], "other"], med[srv[j], "sirq"], med[srv[j], "rss"], err[k] + 0 + failed[k], disc[k] + 0,
                 med[srv[j], "dropped"] == "NA" ? "" : " dropped_replies=" med[srv[j], "dropped"])
         }
@@ -627,8 +638,9 @@ END {
             o = srv[j]
             if (o == "vidseed" || !((w SUBSEP "vidseed") in hasrun)) continue
             r_rps = ratio(med["vidseed", "rps"], med[o, "rps"]); r_cpu = ratio(med["vidseed", "cpuresp"], med[o, "cpuresp"])
-            printf "vidseed/%s: resp/s %s, CPU/resp %s  (>1 is better for resp/s, worse for CPU/resp)\n", o, r_rps, r_cpu
-            machine[++nl] = sprintf("RATIO vidseed/%s workers=%s resp_per_s=%s cpu_per_resp=%s", o, w, r_rps, r_cpu)
+            r_ok = ratio(med["vidseed", "okrps"], med[o, "okrps"])
+            printf "vidseed/%s: resp/s %s, non-error resp/s %s, CPU/resp %s  (>1 is better for resp/s, worse for CPU/resp)\n", o, r_rps, r_ok, r_cpu
+            machine[++nl] = sprintf("RATIO vidseed/%s workers=%s resp_per_s=%s non_error_resp_per_s=%s cpu_per_resp=%s", o, w, r_rps, r_ok, r_cpu)
         }
     }
     print ""

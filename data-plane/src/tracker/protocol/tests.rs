@@ -137,6 +137,24 @@ fn replies_are_json_with_binary_strings() {
     assert_eq!(v["flags"]["min_request_interval"], 600);
 }
 
+#[test]
+fn what_browsers_send_takes_the_one_pass_path() {
+    let id = js_bin_str(&bin(1));
+    let browser = [
+        serde_json::json!({"action": "announce", "info_hash": js_bin_str(&bin(2)), "peer_id": id, "numwant": 5,
+            "uploaded": 0, "downloaded": 0, "left": 1000, "event": "started",
+            "offers": [{"offer": {"type": "offer", "sdp": "v=0"}, "offer_id": js_bin_str(&bin(3))}]}),
+        serde_json::json!({"action": "announce", "info_hash": js_bin_str(&bin(2)), "peer_id": id,
+            "to_peer_id": js_bin_str(&bin(4)), "answer": {"type": "answer", "sdp": "v=0"}, "offer_id": js_bin_str(&bin(3))}),
+        serde_json::json!({"action": "announce", "info_hash": js_bin_str(&bin(2)), "peer_id": id, "numwant": 5,
+            "uploaded": 10, "downloaded": 20, "left": null, "offers": []}),
+    ];
+    for m in browser {
+        let text = m.to_string();
+        assert!(parse_announce_fast(text.as_bytes(), &limits()).is_some(), "{text}");
+    }
+}
+
 proptest::proptest! {
     #[test]
     fn parser_never_panics_and_replies_are_json(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
@@ -156,6 +174,49 @@ proptest::proptest! {
         proptest::prop_assert_eq!(a.peer_id, Bin20(peer));
         proptest::prop_assert_eq!(a.left, left);
         fuzz_one(v.to_string().as_bytes());
+    }
+
+    /// Announces with each field drawn from good, null, missing and wrong values: whenever the
+    /// one-pass parser accepts one, the checked parser must read exactly the same request (the
+    /// one-pass parser may pass a message on to the checked one, never read it differently).
+    #[test]
+    fn one_pass_and_checked_parsers_agree(
+        picks in proptest::collection::vec(0usize..6, 10),
+        n_offers in 0usize..13,
+        peer in proptest::array::uniform20(proptest::prelude::any::<u8>()),
+    ) {
+        let id = js_bin_str(&Bin20(peer));
+        let choose = |k: usize, options: Vec<Option<serde_json::Value>>| options[picks[k] % options.len()].clone();
+        let fields: Vec<(&str, Option<serde_json::Value>)> = vec![
+            ("action", choose(0, vec![Some(serde_json::json!("announce")), Some(serde_json::json!("announce")), Some(serde_json::json!("scrape")), Some(serde_json::json!(7)), None])),
+            ("info_hash", choose(1, vec![Some(serde_json::json!(js_bin_str(&bin(3)))), Some(serde_json::json!("short")), Some(serde_json::json!([js_bin_str(&bin(3))])), Some(serde_json::json!(null)), None])),
+            ("peer_id", choose(2, vec![Some(serde_json::json!(id.clone())), Some(serde_json::json!("\u{100}".repeat(20))), None])),
+            ("event", choose(3, vec![Some(serde_json::json!("started")), Some(serde_json::json!("completed")), Some(serde_json::json!("paused")), Some(serde_json::json!("bogus")), Some(serde_json::json!(null)), None])),
+            ("left", choose(4, vec![Some(serde_json::json!(0)), Some(serde_json::json!(12.5)), Some(serde_json::json!(-1)), Some(serde_json::json!("5")), Some(serde_json::json!(null)), None])),
+            ("answer", choose(5, vec![Some(serde_json::json!({"type": "answer", "sdp": "a"})), Some(serde_json::json!(null)), None])),
+            ("to_peer_id", choose(6, vec![Some(serde_json::json!(id.clone())), Some(serde_json::json!(1)), None])),
+            ("offer_id", choose(7, vec![Some(serde_json::json!(js_bin_str(&bin(9)))), Some(serde_json::json!(null)), None])),
+            ("numwant", choose(8, vec![Some(serde_json::json!(50)), Some(serde_json::json!("x")), None])),
+            ("offers", choose(9, vec![
+                Some(serde_json::json!((0..n_offers).map(|i| serde_json::json!({"offer": {"sdp": i}, "offer_id": js_bin_str(&bin(i as u8))})).collect::<Vec<_>>())),
+                Some(serde_json::json!([{"offer": 1}])),
+                Some(serde_json::json!(null)),
+                None,
+            ])),
+        ];
+        let mut obj = serde_json::Map::new();
+        for (k, v) in fields {
+            if let Some(v) = v {
+                obj.insert(k.to_owned(), v);
+            }
+        }
+        let text = serde_json::Value::Object(obj).to_string();
+        let fast = parse_announce_fast(text.as_bytes(), &limits());
+        let checked = parse_request_checked(text.as_bytes(), &limits());
+        if let Some(fast) = &fast {
+            proptest::prop_assert_eq!(format!("{:?}", Ok::<_, ParseError>(Request::Announce(fast.clone()))), format!("{checked:?}"));
+        }
+        fuzz_one(text.as_bytes());
     }
 
     #[test]
