@@ -5,6 +5,7 @@
 //! one process) and a later network channel speak exactly the same messages.
 
 pub mod catalog;
+pub mod channel;
 pub mod content_type;
 pub mod info_hash;
 pub mod protocol;
