@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod config;
+pub mod control;
 pub mod sendfile;
 pub mod server;
 pub mod sigbus;

@@ -1,0 +1,285 @@
+//! The data node's end of the catalog channel (does I/O): connects to the control plane over
+//! QUIC, trusts only the pinned certificate, says hello with the node's token and folders,
+//! applies every update to the served catalog atomically and acknowledges it, reports its
+//! counters at the interval the control plane asks for, and, whenever the control plane is
+//! away, keeps serving the last catalog and reconnects with backoff and jitter.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::pin::Pin as StdPin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use vidseed_shared::channel::{self, ControlMessage, NodeMessage, NodeStats, NodeUpdate, Resume, CHANNEL_VERSION};
+use vidseed_shared::{CatalogUpdate, FileIdentity, RejectedFile};
+
+use super::node_catalog::{FolderMapping, NodeCatalog};
+use super::pin::{Pin, PinVerifier};
+use crate::catalog::CatalogStore;
+
+/// Where the control plane is and who this node is.
+#[derive(Clone, Debug)]
+pub struct ChannelConfig {
+    /// The control plane's channel address, `host:port` (UDP).
+    pub control: String,
+    pub pin: Pin,
+    pub node: String,
+    pub token: String,
+    pub folders: Vec<FolderMapping>,
+}
+
+/// Gathers the node's counters for a stats report.
+pub type StatsSource = Arc<dyn Fn() -> StdPin<Box<dyn Future<Output = NodeStats> + Send>> + Send + Sync>;
+
+/// What the channel is doing, for logs, stats and tests.
+#[derive(Debug, Default)]
+pub struct ChannelStatus {
+    pub connected: AtomicBool,
+    /// The last update applied (0: none yet).
+    pub seq: AtomicU64,
+    /// Why the last connection attempt or session ended.
+    pub last_error: Mutex<Option<String>>,
+}
+
+/// The running channel; [`ChannelClient::shutdown`] stops it.
+pub struct ChannelClient {
+    stop: watch::Sender<bool>,
+    thread: Option<JoinHandle<()>>,
+    status: Arc<ChannelStatus>,
+}
+
+impl ChannelClient {
+    /// Starts the channel on its own thread.
+    pub fn start(config: ChannelConfig, store: Arc<CatalogStore>, stats: StatsSource) -> std::io::Result<ChannelClient> {
+        let (stop, stop_rx) = watch::channel(false);
+        let status = Arc::new(ChannelStatus::default());
+        let st = Arc::clone(&status);
+        let thread = std::thread::Builder::new().name("vidseed-channel".into()).spawn(move || {
+            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt.block_on(run(config, store, stats, st, stop_rx)),
+                Err(e) => tracing::error!("catalog channel cannot start its event loop: {e}"),
+            }
+        })?;
+        Ok(ChannelClient { stop, thread: Some(thread), status })
+    }
+
+    pub fn status(&self) -> &Arc<ChannelStatus> {
+        &self.status
+    }
+
+    pub fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Why a session ended.
+#[derive(Debug, thiserror::Error)]
+enum SessionError {
+    #[error("the control plane refused this node: {0}")]
+    Refused(String),
+    #[error("{0}")]
+    Io(String),
+    #[error("protocol error: {0}")]
+    Protocol(String),
+}
+
+impl From<std::io::Error> for SessionError {
+    fn from(e: std::io::Error) -> Self {
+        SessionError::Io(e.to_string())
+    }
+}
+
+const BACKOFF_MIN: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(8);
+
+async fn run(cfg: ChannelConfig, store: Arc<CatalogStore>, stats: StatsSource, status: Arc<ChannelStatus>, mut stop: watch::Receiver<bool>) {
+    let mut node = NodeCatalog::default();
+    let mut position: Option<Resume> = None;
+    let mut backoff = BACKOFF_MIN;
+    let mut rng = seed();
+    loop {
+        let mut welcomed = false;
+        let result = tokio::select! {
+            r = session(&cfg, &store, &stats, &status, &mut node, &mut position, &mut welcomed) => r,
+            _ = stop.changed() => return,
+        };
+        status.connected.store(false, Ordering::Relaxed);
+        if welcomed {
+            backoff = BACKOFF_MIN;
+        }
+        let why = match result {
+            Ok(()) => "the control plane closed the channel".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        // Jitter: somewhere between half and all of the backoff, so nodes do not reconnect in step.
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let delay = backoff / 2 + Duration::from_millis(rng % (backoff.as_millis() as u64 / 2 + 1));
+        tracing::warn!(
+            "catalog channel to {}: {why}; serving the last catalog (update {}), retrying in {} ms",
+            cfg.control,
+            status.seq.load(Ordering::Relaxed),
+            delay.as_millis()
+        );
+        *status.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+fn seed() -> u64 {
+    let mut b = [0u8; 8];
+    let _ = getrandom::fill(&mut b);
+    u64::from_le_bytes(b) | 1
+}
+
+fn endpoint_for(addr: SocketAddr, cfg: &ChannelConfig) -> Result<quinn::Endpoint, SessionError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut crypto = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| SessionError::Io(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PinVerifier::new(cfg.pin, provider)))
+        .with_no_client_auth();
+    crypto.alpn_protocols = vec![channel::ALPN.to_vec()];
+    let quic = quinn::crypto::rustls::QuicClientConfig::try_from(crypto).map_err(|e| SessionError::Io(e.to_string()))?;
+    let mut client = quinn::ClientConfig::new(Arc::new(quic));
+    let mut transport = quinn::TransportConfig::default();
+    transport.keep_alive_interval(Some(Duration::from_secs(2)));
+    transport.max_idle_timeout(Some(quinn::IdleTimeout::from(quinn::VarInt::from_u32(8_000))));
+    client.transport_config(Arc::new(transport));
+    let bind: SocketAddr = if addr.is_ipv6() { "[::]:0".parse() } else { "0.0.0.0:0".parse() }.map_err(|_| SessionError::Io("bad bind address".into()))?;
+    let mut endpoint = quinn::Endpoint::client(bind)?;
+    endpoint.set_default_client_config(client);
+    Ok(endpoint)
+}
+
+/// Reads one frame from the stream.
+async fn read_frame(recv: &mut quinn::RecvStream) -> Result<ControlMessage, SessionError> {
+    let mut header = [0u8; 4];
+    recv.read_exact(&mut header).await.map_err(read_error)?;
+    let len = channel::frame_len(header).map_err(|e| SessionError::Protocol(e.to_string()))?;
+    let mut body = vec![0u8; len];
+    recv.read_exact(&mut body).await.map_err(read_error)?;
+    channel::decode(&body).map_err(|e| SessionError::Protocol(e.to_string()))
+}
+
+fn read_error(e: quinn::ReadExactError) -> SessionError {
+    match e {
+        quinn::ReadExactError::ReadError(quinn::ReadError::ConnectionLost(quinn::ConnectionError::ApplicationClosed(c))) => {
+            let reason = String::from_utf8_lossy(&c.reason).into_owned();
+            if reason.is_empty() {
+                SessionError::Io("the control plane closed the channel".into())
+            } else {
+                SessionError::Refused(reason)
+            }
+        }
+        other => SessionError::Io(other.to_string()),
+    }
+}
+
+async fn send(stream: &mut quinn::SendStream, msg: &NodeMessage) -> Result<(), SessionError> {
+    stream.write_all(&channel::encode(msg)).await.map_err(|e| SessionError::Io(e.to_string()))
+}
+
+fn disk_identity(p: &Path) -> Result<FileIdentity, String> {
+    let meta = std::fs::metadata(p).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    Ok(FileIdentity::from_metadata(&meta))
+}
+
+async fn session(
+    cfg: &ChannelConfig,
+    store: &CatalogStore,
+    stats: &StatsSource,
+    status: &ChannelStatus,
+    node: &mut NodeCatalog,
+    position: &mut Option<Resume>,
+    welcomed: &mut bool,
+) -> Result<(), SessionError> {
+    let addr = tokio::net::lookup_host(&cfg.control)
+        .await?
+        .next()
+        .ok_or_else(|| SessionError::Io(format!("{} resolves to no address", cfg.control)))?;
+    let endpoint = endpoint_for(addr, cfg)?;
+    let conn = endpoint
+        .connect(addr, "vidseed-control")
+        .map_err(|e| SessionError::Io(e.to_string()))?
+        .await
+        .map_err(|e| SessionError::Io(format!("cannot connect: {e}")))?;
+    let (mut tx, mut rx) = conn.open_bi().await.map_err(|e| SessionError::Io(e.to_string()))?;
+    let hello = NodeMessage::Hello {
+        version: CHANNEL_VERSION,
+        node: cfg.node.clone(),
+        token: cfg.token.clone(),
+        folders: cfg.folders.iter().map(|f| f.library.trim_matches('/').to_owned()).collect(),
+        resume: position.clone(),
+    };
+    send(&mut tx, &hello).await?;
+    let (log_id, interval) = match read_frame(&mut rx).await? {
+        ControlMessage::Welcome { version, log_id, stats_interval_secs } => {
+            if version != CHANNEL_VERSION {
+                return Err(SessionError::Protocol(format!("the control plane speaks version {version}, this node {CHANNEL_VERSION}")));
+            }
+            (log_id, Duration::from_secs(u64::from(stats_interval_secs.max(1))))
+        }
+        ControlMessage::Refused { reason } => return Err(SessionError::Refused(reason)),
+        ControlMessage::Update { .. } => return Err(SessionError::Protocol("an update before the welcome".into())),
+    };
+    *welcomed = true;
+    status.connected.store(true, Ordering::Relaxed);
+    tracing::info!("catalog channel: connected to the control plane at {} as node {:?}", cfg.control, cfg.node);
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            msg = read_frame(&mut rx) => match msg? {
+                ControlMessage::Update { seq, update } => {
+                    let snapshot = matches!(update, NodeUpdate::Snapshot { .. });
+                    let started = std::time::Instant::now();
+                    node.apply(update, &cfg.folders, &disk_identity);
+                    let (catalog, mut rejected) = node.catalog(seq, &cfg.folders);
+                    let files_served = match store.apply_update(CatalogUpdate::Snapshot { catalog }) {
+                        Ok(ack) => {
+                            rejected.extend(ack.rejected);
+                            ack.files_served
+                        }
+                        Err(refused) => {
+                            tracing::error!("catalog update {seq} refused, the last good catalog stays: {}", refused.reason);
+                            rejected.push(RejectedFile { url_path: "*".into(), reason: refused.reason });
+                            store.load().len()
+                        }
+                    };
+                    tracing::info!(
+                        "catalog update {seq} ({}) applied in {} ms: {files_served} file(s) served, {} not",
+                        if snapshot { "snapshot" } else { "delta" },
+                        started.elapsed().as_millis(),
+                        rejected.len()
+                    );
+                    status.seq.store(seq, Ordering::Relaxed);
+                    *position = Some(Resume { log_id: log_id.clone(), seq });
+                    send(&mut tx, &NodeMessage::Ack { seq, files_served, rejected }).await?;
+                }
+                ControlMessage::Refused { reason } => return Err(SessionError::Refused(reason)),
+                ControlMessage::Welcome { .. } => return Err(SessionError::Protocol("a second welcome".into())),
+            },
+            _ = tick.tick() => {
+                let report = stats().await;
+                send(&mut tx, &NodeMessage::Stats(report)).await?;
+            }
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! The data node's side of the control plane: the catalog channel (QUIC), the certificate pin
+//! it trusts, and the node's view of the library that becomes its served catalog.
+
+pub mod client;
+pub mod node_catalog;
+pub mod pin;
+
+pub use client::{ChannelClient, ChannelConfig, ChannelStatus, StatsSource};
+pub use node_catalog::{local_path, FolderMapping, NodeCatalog};
+pub use pin::Pin;

@@ -1,0 +1,133 @@
+//! What a data node knows of the control plane's library, updated by the channel's snapshots and
+//! deltas, and turned into the [`Catalog`] the node serves. Pure except for the `stat` closure
+//! the caller passes in (the node's disk).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use vidseed_shared::channel::{Change, NodeUpdate, PublishedFile, TrackerSettings};
+use vidseed_shared::{Catalog, CatalogFile, FileIdentity, InfoHash, RejectedFile};
+
+/// A library folder this node holds and where it keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FolderMapping {
+    /// Library-relative folder ("" for the whole library).
+    pub library: String,
+    /// The directory on this node's disk that holds it.
+    pub path: PathBuf,
+}
+
+/// Where this node keeps library path `path`: under the longest folder that holds it. `None` if
+/// no folder holds it or the path could climb out of its folder.
+pub fn local_path(folders: &[FolderMapping], path: &str) -> Option<PathBuf> {
+    if path.is_empty() || path.starts_with('/') || path.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+        return None;
+    }
+    let best = folders
+        .iter()
+        .filter(|f| vidseed_shared::channel::folder_holds(&f.library, path))
+        .max_by_key(|f| f.library.trim_matches('/').len())?;
+    let lib = best.library.trim_matches('/');
+    let rest = if lib.is_empty() { path } else { &path[lib.len() + 1..] };
+    Some(best.path.join(rest))
+}
+
+/// The node's view of the library.
+#[derive(Debug, Default)]
+pub struct NodeCatalog {
+    /// Files this node holds, by library path, with what its disk said when last checked.
+    held: BTreeMap<String, (PublishedFile, Option<FileIdentity>)>,
+    /// Every library video's info-hash, by path (held or not).
+    tracked: HashMap<String, InfoHash>,
+    extra: BTreeSet<InfoHash>,
+    pub tracker: TrackerSettings,
+}
+
+impl NodeCatalog {
+    /// Applies one update. `stat` gives a file's identity on this disk, or why it cannot be served.
+    pub fn apply(&mut self, update: NodeUpdate, folders: &[FolderMapping], stat: &dyn Fn(&Path) -> Result<FileIdentity, String>) {
+        let check = |f: &PublishedFile| -> Option<FileIdentity> {
+            let p = local_path(folders, &f.path)?;
+            stat(&p).ok().filter(|id| id.size == f.size)
+        };
+        match update {
+            NodeUpdate::Snapshot { files, tracked, extra_info_hashes, tracker } => {
+                self.held.clear();
+                self.tracked.clear();
+                for f in files {
+                    self.tracked.insert(f.path.clone(), f.info_hash);
+                    let id = check(&f);
+                    self.held.insert(f.path.clone(), (f, id));
+                }
+                for t in tracked {
+                    self.tracked.insert(t.path, t.info_hash);
+                }
+                self.extra = extra_info_hashes.into_iter().collect();
+                self.tracker = tracker;
+            }
+            NodeUpdate::Delta { changes } => {
+                for c in changes {
+                    match c {
+                        Change::Upsert { file } => {
+                            self.tracked.insert(file.path.clone(), file.info_hash);
+                            let id = check(&file);
+                            self.held.insert(file.path.clone(), (file, id));
+                        }
+                        Change::Track { video } => {
+                            self.held.remove(&video.path);
+                            self.tracked.insert(video.path, video.info_hash);
+                        }
+                        Change::Remove { path } => {
+                            self.held.remove(&path);
+                            self.tracked.remove(&path);
+                        }
+                        Change::AllowInfoHash { info_hash } => {
+                            self.extra.insert(info_hash);
+                        }
+                        Change::RevokeInfoHash { info_hash } => {
+                            self.extra.remove(&info_hash);
+                        }
+                        Change::Tracker { settings } => self.tracker = settings,
+                    }
+                }
+            }
+        }
+    }
+
+    /// The catalog to serve as `version`, and the held files this disk cannot serve.
+    pub fn catalog(&self, version: u64, folders: &[FolderMapping]) -> (Catalog, Vec<RejectedFile>) {
+        let mut files = Vec::with_capacity(self.held.len());
+        let mut rejected = Vec::new();
+        for (f, id) in self.held.values() {
+            match (local_path(folders, &f.path), id) {
+                (Some(fs_path), Some(identity)) => files.push(CatalogFile {
+                    url_path: f.url_path.clone(),
+                    fs_path,
+                    size: f.size,
+                    etag: f.etag.clone(),
+                    last_modified: f.last_modified,
+                    content_type: f.content_type.clone(),
+                    identity: *identity,
+                    info_hash: Some(f.info_hash),
+                }),
+                (None, _) => rejected.push(RejectedFile { url_path: f.url_path.clone(), reason: "no folder of this node holds it".into() }),
+                (Some(p), None) => rejected.push(RejectedFile {
+                    url_path: f.url_path.clone(),
+                    reason: format!("missing or of another size at {}", p.display()),
+                }),
+            }
+        }
+        let mut info_hashes: Vec<InfoHash> = self.tracked.values().copied().chain(self.extra.iter().copied()).collect();
+        info_hashes.sort_unstable();
+        info_hashes.dedup();
+        (Catalog { version, files, info_hashes }, rejected)
+    }
+
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+}
+
+#[cfg(test)]
+mod tests;

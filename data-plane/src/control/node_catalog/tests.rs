@@ -1,0 +1,95 @@
+use super::*;
+use vidseed_shared::channel::TrackedVideo;
+
+fn pf(path: &str, size: u64, ih: u8) -> PublishedFile {
+    PublishedFile {
+        path: path.into(),
+        url_path: format!("/static/webseed/{path}"),
+        size,
+        etag: format!("\"{ih}\""),
+        last_modified: 1,
+        content_type: "video/mp4".into(),
+        info_hash: InfoHash([ih; 20]),
+    }
+}
+
+fn folders() -> Vec<FolderMapping> {
+    vec![
+        FolderMapping { library: "".into(), path: "/disk/all".into() },
+        FolderMapping { library: "movies".into(), path: "/fast/movies".into() },
+    ]
+}
+
+/// A disk where every file exists with the size written in its name before the dot ("10.mp4").
+fn disk(p: &Path) -> Result<FileIdentity, String> {
+    let name = p.file_name().and_then(|n| n.to_str()).ok_or("no name")?;
+    let size: u64 = name.split('.').next().and_then(|s| s.parse().ok()).ok_or("missing")?;
+    Ok(FileIdentity { size, inode: 1, ..Default::default() })
+}
+
+#[test]
+fn the_longest_folder_wins_and_paths_cannot_climb_out() {
+    let f = folders();
+    assert_eq!(local_path(&f, "a.mp4"), Some("/disk/all/a.mp4".into()));
+    assert_eq!(local_path(&f, "movies/x/a.mp4"), Some("/fast/movies/x/a.mp4".into()));
+    assert_eq!(local_path(&f, "moviesX/a.mp4"), Some("/disk/all/moviesX/a.mp4".into()));
+    for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "./a"] {
+        assert_eq!(local_path(&f, bad), None, "{bad}");
+    }
+    let only_movies = vec![FolderMapping { library: "movies".into(), path: "/m".into() }];
+    assert_eq!(local_path(&only_movies, "shows/a.mp4"), None);
+}
+
+#[test]
+fn snapshots_and_deltas_build_the_served_catalog() {
+    let f = folders();
+    let mut c = NodeCatalog::default();
+    c.apply(
+        NodeUpdate::Snapshot {
+            files: vec![pf("10.mp4", 10, 1), pf("movies/20.mp4", 20, 2), pf("5.mp4", 6, 3)],
+            tracked: vec![TrackedVideo { path: "elsewhere.mp4".into(), info_hash: InfoHash([9; 20]) }],
+            extra_info_hashes: vec![InfoHash([8; 20])],
+            tracker: TrackerSettings { open: false },
+        },
+        &f,
+        &disk,
+    );
+    let (cat, rejected) = c.catalog(7, &f);
+    assert_eq!(cat.version, 7);
+    let paths: Vec<_> = cat.files.iter().map(|x| x.fs_path.to_str().unwrap().to_owned()).collect();
+    assert_eq!(paths, ["/disk/all/10.mp4", "/fast/movies/20.mp4"]);
+    assert_eq!(rejected.len(), 1, "5.mp4 has another size on this disk");
+    assert!(rejected[0].reason.contains("another size"));
+    assert_eq!(cat.info_hashes, [1, 2, 3, 8, 9].map(|b| InfoHash([b; 20])));
+    cat.validate().unwrap();
+
+    c.apply(
+        NodeUpdate::Delta {
+            changes: vec![
+                Change::Remove { path: "10.mp4".into() },
+                Change::Upsert { file: pf("30.mp4", 30, 4) },
+                Change::Track { video: TrackedVideo { path: "movies/20.mp4".into(), info_hash: InfoHash([2; 20]) } },
+                Change::RevokeInfoHash { info_hash: InfoHash([8; 20]) },
+                Change::AllowInfoHash { info_hash: InfoHash([7; 20]) },
+                Change::Tracker { settings: TrackerSettings { open: true } },
+            ],
+        },
+        &f,
+        &disk,
+    );
+    let (cat, _) = c.catalog(8, &f);
+    let urls: Vec<_> = cat.files.iter().map(|x| x.url_path.as_str()).collect();
+    assert_eq!(urls, ["/static/webseed/30.mp4"], "5.mp4 is still of another size; 20 is only tracked now");
+    assert_eq!(cat.info_hashes, [2, 3, 4, 7, 9].map(|b| InfoHash([b; 20])));
+    assert!(c.tracker.open);
+
+    // A snapshot replaces everything, including what deltas added.
+    c.apply(
+        NodeUpdate::Snapshot { files: vec![], tracked: vec![], extra_info_hashes: vec![], tracker: TrackerSettings::default() },
+        &f,
+        &disk,
+    );
+    let (cat, rejected) = c.catalog(9, &f);
+    assert!(cat.files.is_empty() && cat.info_hashes.is_empty() && rejected.is_empty());
+    assert!(!c.tracker.open);
+}
