@@ -8,8 +8,10 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use vidseed_control_plane::piece_length::{self, PiecePolicy};
-use vidseed_control_plane::{NodeConfig, PublicUrls, PublisherConfig, RunningNode};
-use vidseed_data_plane::{CatalogStore, DataPlane, DataPlaneConfig, FileConfig, SendPath, DEFAULT_CONFIG_TOML};
+use vidseed_control_plane::store::Database;
+use vidseed_control_plane::{LibraryConfig, NodeConfig, PublicUrls, RunningNode};
+use vidseed_data_plane::control::{ChannelClient, ChannelConfig, FolderMapping, Pin, StatsSource};
+use vidseed_data_plane::{CatalogStore, DataPlane, DataPlaneConfig, FileConfig, RunningDataPlane, SendPath, DEFAULT_CONFIG_TOML};
 
 /// The tracker allocates a few small buffers per message (parsed offers, reply JSON); glibc's
 /// malloc took a fifth of its CPU under load, mimalloc a fraction of that.
@@ -28,6 +30,12 @@ struct Cli {
 enum Command {
     /// Publish every file under MEDIA_DIR and serve it: both planes in one process.
     Serve(Box<ServeArgs>),
+    /// Run the control plane alone: the library, the API, the admin API and the catalog channel
+    /// that data nodes (`vidseed data`) connect to.
+    Control(Box<ControlArgs>),
+    /// Run a data node alone, driven by a control plane (its config comes from
+    /// `vidseed admin node add`).
+    Data(Box<DataArgs>),
     /// Print the default configuration file, commented.
     PrintConfig,
 }
@@ -78,6 +86,75 @@ struct ServeArgs {
     /// Seconds between rescans of the media folder (0: never rescan).
     #[arg(long, default_value_t = 30)]
     rescan_interval: u64,
+    /// The database: a SQLite file (default: vidseed.db in --state) or postgres://… .
+    #[arg(long)]
+    database: Option<String>,
+    /// UDP address of the catalog channel between the planes (loopback; port 0: any free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    channel_listen: SocketAddr,
+}
+
+#[derive(Parser, Debug)]
+struct ControlArgs {
+    /// The library folder: videos are added from it (`vidseed admin add`), and data nodes
+    /// find them by their path in it.
+    #[arg(long)]
+    library: PathBuf,
+    /// Address of the HTTP API, the admin API, torrents and the index page.
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    listen: SocketAddr,
+    /// UDP address of the catalog channel data nodes connect to.
+    #[arg(long, default_value = "0.0.0.0:9002")]
+    channel_listen: SocketAddr,
+    /// The channel's address as data nodes reach it, host:port (default: --channel-listen).
+    #[arg(long)]
+    channel_public: Option<String>,
+    /// Where the control plane keeps its state (the SQLite database by default).
+    #[arg(long, default_value = "./vidseed-state")]
+    state: PathBuf,
+    /// The database: a SQLite file (default: vidseed.db in --state) or postgres://… .
+    #[arg(long)]
+    database: Option<String>,
+    /// Public base URL of the data node whose tracker the torrents name (e.g.
+    /// https://seed.example.org; an https base gives wss:// tracker URLs).
+    #[arg(long, default_value = "http://127.0.0.1:9001")]
+    tracker_url: String,
+    /// Public base URL of this control plane, used for torrent URLs.
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Smallest piece length for new torrents, in bytes (a power of two).
+    #[arg(long, default_value_t = piece_length::DEFAULT_FLOOR)]
+    min_piece_length: u64,
+    /// Use exactly this piece length for new torrents, in bytes (a power of two).
+    #[arg(long)]
+    piece_length: Option<u64>,
+    /// Threads hashing a file (default: one per CPU).
+    #[arg(long)]
+    hash_threads: Option<usize>,
+    /// Every data node tracks any info-hash, not only the library's.
+    #[arg(long)]
+    open_tracker: bool,
+    /// Also follow the library folder: publish new files, drop vanished ones, every N seconds
+    /// (0: only through the admin API).
+    #[arg(long, default_value_t = 0)]
+    follow_interval: u64,
+}
+
+#[derive(Parser, Debug)]
+struct DataArgs {
+    /// The node's configuration file (TOML with a [node] section, as `vidseed admin node add`
+    /// prints it; `vidseed print-config` shows the other keys).
+    #[arg(long)]
+    config: PathBuf,
+    /// HTTP address (overrides [node] listen; default 0.0.0.0:9001).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Worker threads (default: one per CPU).
+    #[arg(long)]
+    data_workers: Option<usize>,
+    /// How file bytes reach the socket: `sendfile` or `write`.
+    #[arg(long, default_value = "sendfile")]
+    send_path: SendPath,
 }
 
 fn main() -> Result<()> {
@@ -90,6 +167,8 @@ fn main() -> Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(*args),
+        Command::Control(args) => control(*args),
+        Command::Data(args) => data_node(*args),
         Command::PrintConfig => {
             print!("{DEFAULT_CONFIG_TOML}");
             Ok(())
@@ -97,30 +176,78 @@ fn main() -> Result<()> {
     }
 }
 
-fn serve(args: ServeArgs) -> Result<()> {
-    let pieces = match args.piece_length {
+fn piece_policy(fixed: Option<u64>, floor: u64) -> Result<PiecePolicy> {
+    Ok(match fixed {
         Some(len) => PiecePolicy::Fixed(piece_length::validate(len).context("--piece-length")?),
-        None => PiecePolicy::Auto { floor: piece_length::validate(args.min_piece_length).context("--min-piece-length")? },
-    };
+        None => PiecePolicy::Auto { floor: piece_length::validate(floor).context("--min-piece-length")? },
+    })
+}
+
+fn read_file_config(path: Option<&PathBuf>) -> Result<FileConfig> {
+    match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+            FileConfig::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        }
+        None => Ok(FileConfig::default()),
+    }
+}
+
+fn database(arg: Option<&str>, state: &std::path::Path) -> Result<Database> {
+    match arg {
+        Some(s) => Database::parse(s).map_err(|e| anyhow::anyhow!("--database: {e}")),
+        None => Ok(Database::in_state_dir(state)),
+    }
+}
+
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// What a data node reports on the channel: its counters, its tracker's, its disk.
+fn stats_source(data: &RunningDataPlane, disk: PathBuf) -> StatsSource {
+    let counters = data.counters();
+    let tracker = Arc::clone(data.tracker());
+    Arc::new(move || {
+        let counters = Arc::clone(&counters);
+        let tracker = Arc::clone(&tracker);
+        let disk = disk.clone();
+        Box::pin(async move {
+            let t = tracker.stats().await;
+            let (mut requests, mut bytes, mut errors) = (0, 0, 0);
+            for c in counters.iter() {
+                requests += c.requests.load(std::sync::atomic::Ordering::Relaxed);
+                bytes += c.bytes.load(std::sync::atomic::Ordering::Relaxed);
+                errors += c.errors.load(std::sync::atomic::Ordering::Relaxed);
+            }
+            let disk_free_bytes = rustix::fs::statvfs(&disk).map_or(0, |s| s.f_bavail.saturating_mul(s.f_frsize));
+            vidseed_shared::channel::NodeStats {
+                bytes_served: bytes,
+                requests,
+                errors,
+                peers: t.peers as u64,
+                swarms: t.swarms as u64,
+                disk_free_bytes,
+            }
+        })
+    })
+}
+
+fn serve(args: ServeArgs) -> Result<()> {
+    let pieces = piece_policy(args.piece_length, args.min_piece_length)?;
     if !args.media_dir.is_dir() {
         bail!("{} is not a folder: give the folder that holds your videos", args.media_dir.display());
     }
     std::fs::create_dir_all(&args.state)
         .with_context(|| format!("cannot create the state folder {}", args.state.display()))?;
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut file_config = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the configuration file {}", path.display()))?;
-            FileConfig::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-        }
-        None => FileConfig::default(),
-    };
+    let mut file_config = read_file_config(args.config.as_ref())?;
     file_config.tracker.open |= args.open_tracker;
+    let db = database(args.database.as_deref(), &args.state)?;
 
     let store = Arc::new(CatalogStore::new());
     let data_cfg = DataPlaneConfig {
         listen: args.data_listen,
-        workers: args.data_workers.unwrap_or(cpus),
+        workers: args.data_workers.unwrap_or(cpus()),
         send_path: args.send_path,
         tracker: file_config.tracker,
         ..DataPlaneConfig::default()
@@ -150,27 +277,138 @@ fn serve(args: ServeArgs) -> Result<()> {
         );
         println!("vidseed: publishing {} …", args.media_dir.display());
         let media_dir = args.media_dir.canonicalize()?;
+        let data_public = urls.data_http.clone();
         let node = RunningNode::start(
             NodeConfig {
-                publisher: PublisherConfig {
-                    media_dir,
-                    state_dir: args.state.clone(),
-                    urls,
-                    pieces,
-                    hash_threads: args.hash_threads.unwrap_or(cpus),
-                    progress: true,
-                },
-                rescan_interval: (args.rescan_interval > 0).then(|| Duration::from_secs(args.rescan_interval)),
+                library: LibraryConfig { root: media_dir.clone(), urls, pieces, hash_threads: args.hash_threads.unwrap_or(cpus()) },
+                database: db,
+                channel_listen: args.channel_listen,
+                channel_public: None,
+                follow: true,
+                follow_interval: (args.rescan_interval > 0).then(|| Duration::from_secs(args.rescan_interval)),
+                open_tracker: args.open_tracker,
+                ready_node: Some(EMBEDDED_NODE.into()),
             },
             listener,
+        )
+        .await?;
+        if let Some(token) = &node.new_admin_token {
+            println!("vidseed: admin token (shown only this once; `vidseed admin --token …`): {token}");
+        }
+        let token = node.embedded_node_token(EMBEDDED_NODE, &data_public).await?;
+        let channel = ChannelClient::start(
+            ChannelConfig {
+                control: node.channel_addr().to_string(),
+                pin: node.pin().parse::<Pin>().map_err(|e| anyhow::anyhow!(e))?,
+                node: EMBEDDED_NODE.into(),
+                token,
+                folders: vec![FolderMapping { library: String::new(), path: media_dir.clone() }],
+            },
             store,
+            stats_source(&data, media_dir),
         )?;
         wait_for_stop().await;
         println!("vidseed: stopping");
         node.shutdown().await;
-        tokio::task::spawn_blocking(move || data.shutdown()).await?;
+        tokio::task::spawn_blocking(move || {
+            channel.shutdown();
+            data.shutdown();
+        })
+        .await?;
         Ok(())
     })
+}
+
+/// The data node `vidseed serve` runs in its own process.
+const EMBEDDED_NODE: &str = "local";
+
+fn control(args: ControlArgs) -> Result<()> {
+    let pieces = piece_policy(args.piece_length, args.min_piece_length)?;
+    if !args.library.is_dir() {
+        bail!("{} is not a folder: give the library folder (--library)", args.library.display());
+    }
+    std::fs::create_dir_all(&args.state)
+        .with_context(|| format!("cannot create the state folder {}", args.state.display()))?;
+    let db = database(args.database.as_deref(), &args.state)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("vidseed-control").enable_all().build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (--listen)", args.listen))?;
+        let tracker_base = vidseed_control_plane::urls::normalise(&args.tracker_url).context("--tracker-url")?;
+        let urls = PublicUrls::new(listener.local_addr()?, listener.local_addr()?, Some(&tracker_base), args.public_url.as_deref())?;
+        let node = RunningNode::start(
+            NodeConfig {
+                library: LibraryConfig { root: args.library.canonicalize()?, urls, pieces, hash_threads: args.hash_threads.unwrap_or(cpus()) },
+                database: db,
+                channel_listen: args.channel_listen,
+                channel_public: args.channel_public.clone(),
+                follow: args.follow_interval > 0,
+                follow_interval: (args.follow_interval > 0).then(|| Duration::from_secs(args.follow_interval)),
+                open_tracker: args.open_tracker,
+                ready_node: None,
+            },
+            listener,
+        )
+        .await?;
+        println!(
+            "vidseed: control plane on http://{}, catalog channel on {} (udp), pin {}",
+            node.local_addr(),
+            node.channel_addr(),
+            node.pin()
+        );
+        if let Some(token) = &node.new_admin_token {
+            println!("vidseed: admin token (shown only this once; `vidseed admin --token …`): {token}");
+        }
+        wait_for_stop().await;
+        println!("vidseed: stopping");
+        node.shutdown().await;
+        Ok(())
+    })
+}
+
+fn data_node(args: DataArgs) -> Result<()> {
+    let file_config = read_file_config(Some(&args.config))?;
+    let Some(section) = file_config.node.clone() else {
+        bail!("{} has no [node] section: use the configuration `vidseed admin node add` printed", args.config.display());
+    };
+    let pin: Pin = section.pin.parse().map_err(|e| anyhow::anyhow!("{}: [node] pin: {e}", args.config.display()))?;
+    if section.folders.is_empty() {
+        bail!("{}: [node] has no folders: add [[node.folders]] with library and path", args.config.display());
+    }
+    for f in &section.folders {
+        if !f.path.is_dir() {
+            tracing::warn!("folder {} (library {:?}) is not a folder on this node: its files will be refused", f.path.display(), f.library);
+        }
+    }
+    let listen = args.listen.or(section.listen).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 9001)));
+    let store = Arc::new(CatalogStore::new());
+    let data_cfg = DataPlaneConfig {
+        listen,
+        workers: args.data_workers.unwrap_or(cpus()),
+        send_path: args.send_path,
+        tracker: file_config.tracker,
+        ..DataPlaneConfig::default()
+    };
+    let data = DataPlane::start(&data_cfg, Arc::clone(&store)).with_context(|| format!("cannot listen on {listen}"))?;
+    println!(
+        "vidseed: data node {:?} on http://{} (files under /static/webseed/), control plane at {}",
+        section.name,
+        data.local_addr(),
+        section.control
+    );
+    let disk = section.folders[0].path.clone();
+    let channel = ChannelClient::start(
+        ChannelConfig { control: section.control.clone(), pin, node: section.name.clone(), token: section.token.clone(), folders: section.folders.clone() },
+        store,
+        stats_source(&data, disk),
+    )?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(wait_for_stop());
+    println!("vidseed: stopping");
+    channel.shutdown();
+    data.shutdown();
+    Ok(())
 }
 
 async fn wait_for_stop() {

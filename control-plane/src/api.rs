@@ -1,5 +1,6 @@
-//! The control plane's public HTTP API (does network I/O): the video list and each video as
-//! JSON, the `.torrent` files, and a plain HTML index.
+//! The control plane's HTTP server (does network I/O): the public API (the video list and each
+//! video as JSON, the `.torrent` files, a plain HTML index) and, under `/api/v1/admin/`, the
+//! admin API (see [`crate::admin_api`]).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -18,7 +19,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use vidseed_shared::InfoHash;
 
-use crate::publisher::Publisher;
+use crate::admin_api::AdminApi;
+use crate::library::Library;
 
 type Body = Full<Bytes>;
 
@@ -34,7 +36,7 @@ pub struct RunningApi {
 
 impl ApiServer {
     /// Serves the API on `listener` until [`RunningApi::shutdown`].
-    pub fn start(listener: TcpListener, publisher: Arc<Publisher>) -> std::io::Result<RunningApi> {
+    pub fn start(listener: TcpListener, admin: Arc<AdminApi>) -> std::io::Result<RunningApi> {
         let local_addr = listener.local_addr()?;
         let (stop, mut stop_rx) = watch::channel(false);
         let task = tokio::spawn(async move {
@@ -48,9 +50,16 @@ impl ApiServer {
                             tokio::time::sleep(Duration::from_millis(20)).await;
                             continue;
                         };
-                        let publisher = Arc::clone(&publisher);
-                        let service = service_fn(move |req| {
-                            std::future::ready(Ok::<_, Infallible>(route(&publisher, &req)))
+                        let admin = Arc::clone(&admin);
+                        let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+                            let admin = Arc::clone(&admin);
+                            async move {
+                                if req.uri().path().starts_with(crate::admin_api::PREFIX) {
+                                    Ok::<_, Infallible>(admin.handle(req).await)
+                                } else {
+                                    Ok::<_, Infallible>(route(admin.library(), &req).map(crate::admin_api::full))
+                                }
+                            }
                         });
                         let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned());
                         tokio::spawn(async move {
@@ -79,7 +88,7 @@ impl RunningApi {
 }
 
 /// Answers one API request.
-pub fn route<B>(publisher: &Publisher, req: &Request<B>) -> Response<Body> {
+pub fn route<B>(library: &Library, req: &Request<B>) -> Response<Body> {
     let head = req.method() == Method::HEAD;
     if req.method() == Method::OPTIONS {
         let mut res = respond(StatusCode::NO_CONTENT, "", Bytes::new());
@@ -94,23 +103,18 @@ pub fn route<B>(publisher: &Publisher, req: &Request<B>) -> Response<Body> {
     }
     let path = req.uri().path();
     let mut res = if path == "/api/v1/videos" || path == "/api/v1/videos/" {
-        let videos = publisher.videos();
-        let list: Vec<&crate::Video> = videos.values().map(|v| &**v).collect();
-        json(StatusCode::OK, &list)
+        json(StatusCode::OK, &library.videos())
     } else if let Some(id) = path.strip_prefix("/api/v1/videos/") {
-        match id.parse::<InfoHash>().ok().and_then(|ih| publisher.by_info_hash(&ih)) {
-            Some(v) => json(StatusCode::OK, &*v),
+        match id.parse::<InfoHash>().ok().and_then(|ih| library.by_info_hash(&ih)) {
+            Some(v) => json(StatusCode::OK, &v),
             None => json_error(StatusCode::NOT_FOUND, "no video has this id"),
         }
     } else if let Some(file) = path.strip_prefix("/torrents/") {
-        let video = file
-            .strip_suffix(".torrent")
-            .and_then(|hex| hex.parse::<InfoHash>().ok())
-            .and_then(|ih| publisher.by_info_hash(&ih));
-        match video {
-            Some(v) => {
-                let mut res = respond(StatusCode::OK, "application/x-bittorrent", v.torrent.clone());
-                let disposition = format!("attachment; filename=\"{}.torrent\"", v.info_hash.to_hex());
+        let ih = file.strip_suffix(".torrent").and_then(|hex| hex.parse::<InfoHash>().ok());
+        match ih.and_then(|ih| Some((ih, library.torrent(&ih)?))) {
+            Some((ih, torrent)) => {
+                let mut res = respond(StatusCode::OK, "application/x-bittorrent", Bytes::from(torrent));
+                let disposition = format!("attachment; filename=\"{}.torrent\"", ih.to_hex());
                 if let Ok(d) = HeaderValue::from_str(&disposition) {
                     res.headers_mut().insert(header::CONTENT_DISPOSITION, d);
                 }
@@ -119,7 +123,7 @@ pub fn route<B>(publisher: &Publisher, req: &Request<B>) -> Response<Body> {
             None => json_error(StatusCode::NOT_FOUND, "no torrent has this info-hash"),
         }
     } else if path == "/" {
-        respond(StatusCode::OK, "text/html; charset=utf-8", Bytes::from(index_page(publisher)))
+        respond(StatusCode::OK, "text/html; charset=utf-8", Bytes::from(index_page(library)))
     } else {
         json_error(StatusCode::NOT_FOUND, "no such endpoint; the video list is at /api/v1/videos")
     };
@@ -146,7 +150,7 @@ fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Respo
     res
 }
 
-fn json<T: serde::Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Body> {
+pub fn json<T: serde::Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Body> {
     match serde_json::to_vec(value) {
         Ok(raw) => respond(status, "application/json", Bytes::from(raw)),
         Err(e) => {
@@ -156,7 +160,7 @@ fn json<T: serde::Serialize + ?Sized>(status: StatusCode, value: &T) -> Response
     }
 }
 
-fn json_error(status: StatusCode, msg: &str) -> Response<Body> {
+pub fn json_error(status: StatusCode, msg: &str) -> Response<Body> {
     let raw = serde_json::json!({ "error": msg, "status": status.as_u16() }).to_string();
     respond(status, "application/json", Bytes::from(raw))
 }
@@ -176,13 +180,13 @@ fn escape_html(s: &str) -> String {
     out
 }
 
-fn index_page(publisher: &Publisher) -> String {
-    let videos = publisher.videos();
+fn index_page(library: &Library) -> String {
+    let videos = library.videos();
     let mut html = String::from(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>vidseed</title></head><body><h1>vidseed</h1>",
     );
     html.push_str(&format!("<p>{} video(s). JSON: <a href=\"/api/v1/videos\">/api/v1/videos</a></p><ul>", videos.len()));
-    for v in videos.values() {
+    for v in &videos {
         html.push_str(&format!(
             "<li>{} ({} bytes) — <a href=\"{}\">file</a> · <a href=\"{}\">torrent</a> · <a href=\"{}\">magnet</a></li>",
             escape_html(&v.path),

@@ -1,19 +1,23 @@
 //! vidseed's control plane: finds the videos to publish, makes their torrents, hands the data
 //! plane its catalog and answers the instance's HTTP API.
 
+pub mod admin;
+pub mod admin_api;
 pub mod api;
+pub mod channel;
+pub mod library;
 pub mod magnet;
 pub mod node;
 pub mod piece_length;
-pub mod publisher;
 pub mod scan;
-pub mod torrent_cache;
+pub mod store;
+pub mod torrent_file;
 pub mod torrents;
 pub mod urls;
 pub mod video;
 
 pub use api::{ApiServer, RunningApi};
 pub use node::{NodeConfig, RunningNode};
-pub use publisher::{Publisher, PublisherConfig};
+pub use library::{Library, LibraryConfig};
 pub use urls::PublicUrls;
 pub use video::Video;

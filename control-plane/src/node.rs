@@ -1,5 +1,6 @@
-//! The control plane as a running service (does I/O): the API server, the first publication of
-//! the media folder with its console report, and the periodic rescan.
+//! The control plane as a running service (does I/O): the store, the library, the catalog
+//! channel, the HTTP API (public and admin), and, for `vidseed serve`, following the media
+//! folder with its console report.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,66 +9,163 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use vidseed_shared::DataPlaneLink;
 
+use crate::admin_api::AdminApi;
 use crate::api::{ApiServer, RunningApi};
-use crate::publisher::{Publisher, PublisherConfig};
+use crate::channel::{ChannelIdentity, ChannelServer, RunningChannel};
+use crate::library::{timestamp_ms, Library, LibraryConfig};
+use crate::store::{random_token, sha256_hex, Database, Store};
 
 /// How the control plane runs.
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
-    pub publisher: PublisherConfig,
-    /// How often the media folder is scanned again after the first publication (`None`: never).
-    pub rescan_interval: Option<Duration>,
+    pub library: LibraryConfig,
+    pub database: Database,
+    /// The catalog channel's UDP address.
+    pub channel_listen: SocketAddr,
+    /// The channel's address as data nodes reach it (default: the bound address).
+    pub channel_public: Option<String>,
+    /// Follow the library folder: publish new files, drop vanished ones, at this interval
+    /// (`vidseed serve`). `None`: the library changes only through the admin API.
+    pub follow_interval: Option<Duration>,
+    /// Whether a first scan of the library folder runs at start (with `follow_interval`).
+    pub follow: bool,
+    /// Track any info-hash on every node.
+    pub open_tracker: bool,
+    /// Before the first "ready" report, wait (up to 15 s) until this node serves the library.
+    pub ready_node: Option<String>,
 }
 
 /// A running control plane.
 pub struct RunningNode {
-    pub publisher: Arc<Publisher>,
+    pub library: Arc<Library>,
     api: RunningApi,
+    channel: Arc<RunningChannel>,
+    pin: String,
+    /// The admin token, when it was made by this start (print it once).
+    pub new_admin_token: Option<String>,
     stop: Arc<AtomicBool>,
     syncer: Option<JoinHandle<()>>,
 }
 
 impl RunningNode {
-    /// Starts the API on `listener` and publishes the media folder in the background.
-    pub fn start(cfg: NodeConfig, listener: TcpListener, link: Arc<dyn DataPlaneLink>) -> std::io::Result<Self> {
-        let publisher = Publisher::new(cfg.publisher, link)?;
-        let api = ApiServer::start(listener, Arc::clone(&publisher))?;
+    /// Opens the store, starts the channel and the API on `listener`, and follows the library
+    /// folder if asked to.
+    pub async fn start(cfg: NodeConfig, listener: TcpListener) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let store = Store::open(&cfg.database).await.with_context(|| format!("cannot open the {} database", cfg.database.kind()))?;
+        store
+            .set_setting(crate::channel::server::TRACKER_OPEN_SETTING, if cfg.open_tracker { "true" } else { "false" })
+            .await?;
+        let library = Library::open(cfg.library.clone(), store.clone()).await?;
+        let identity = ChannelIdentity::load_or_create(&store).await?;
+        let pin = identity.pin();
+        let channel = Arc::new(
+            ChannelServer::start(cfg.channel_listen, &identity, Arc::clone(&library))
+                .await
+                .with_context(|| format!("cannot listen on {} (UDP) for the catalog channel", cfg.channel_listen))?,
+        );
+        let channel_public = cfg.channel_public.clone().unwrap_or_else(|| channel.local_addr().to_string());
+        let new_admin_token = AdminApi::ensure_token(&library).await?;
+        let admin = Arc::new(AdminApi::new(Arc::clone(&library), Arc::clone(&channel), channel_public, pin.clone()).await?);
+        let api = ApiServer::start(listener, admin)?;
         let stop = Arc::new(AtomicBool::new(false));
-        let syncer = {
-            let publisher = Arc::clone(&publisher);
+        let syncer = if cfg.follow {
+            let library = Arc::clone(&library);
             let stop = Arc::clone(&stop);
-            std::thread::Builder::new()
-                .name("vidseed-publish".into())
-                .spawn(move || sync_loop(&publisher, cfg.rescan_interval, &stop))?
+            let interval = cfg.follow_interval;
+            let ready_node = cfg.ready_node.clone();
+            Some(
+                std::thread::Builder::new()
+                    .name("vidseed-follow".into())
+                    .spawn(move || follow_loop(&library, interval, ready_node.as_deref(), &stop))?,
+            )
+        } else {
+            None
         };
-        Ok(RunningNode { publisher, api, stop, syncer: Some(syncer) })
+        Ok(RunningNode { library, api, channel, pin, new_admin_token, stop, syncer })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.api.local_addr()
     }
 
-    /// Stops hashing and rescanning, then the API.
+    pub fn channel_addr(&self) -> SocketAddr {
+        self.channel.local_addr()
+    }
+
+    /// The channel certificate's fingerprint, for data nodes' configurations.
+    pub fn pin(&self) -> &str {
+        &self.pin
+    }
+
+    /// The token of the data node embedded in this process (`vidseed serve`), made on first use
+    /// and kept in the store with its node record.
+    pub async fn embedded_node_token(&self, name: &str, public_url: &str) -> anyhow::Result<String> {
+        let store = self.library.store();
+        let key = format!("embedded_node_token:{name}");
+        let token = store.setting_or_insert(&key, &random_token()).await?;
+        match store.node(name).await? {
+            Some(n) if n.token_sha256 == sha256_hex(token.as_bytes()) && !n.revoked => {}
+            Some(_) => anyhow::bail!("a node named {name:?} exists with another token or was revoked; start with a fresh --state"),
+            None => {
+                store.add_node(name, public_url, &sha256_hex(token.as_bytes()), timestamp_ms()).await?;
+            }
+        }
+        self.library.reload_nodes().await?;
+        Ok(token)
+    }
+
+    /// Stops following and hashing, then the API and the channel.
     pub async fn shutdown(mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        self.publisher.cancel();
+        self.library.cancel();
         if let Some(s) = self.syncer.take() {
             s.thread().unpark();
             let _ = tokio::task::spawn_blocking(move || s.join()).await;
         }
         self.api.shutdown().await;
+        self.channel.shutdown().await;
+        self.library.store().close().await;
     }
 }
 
-fn sync_loop(publisher: &Publisher, rescan: Option<Duration>, stop: &AtomicBool) {
+/// Waits until node `name` has acknowledged the library's last change (at most 15 s).
+fn wait_until_served(library: &Library, name: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while std::time::Instant::now() < deadline {
+        let served = library.block_on(async {
+            let last = library.store().last_seq().await.ok()?;
+            let node = library.store().node(name).await.ok()??;
+            Some(node.acked_seq.unwrap_or(0) >= last && node.last_seen_ms.is_some())
+        });
+        if served == Some(true) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    tracing::warn!("data node {name:?} has not acknowledged the catalog yet");
+}
+
+fn follow_loop(library: &Library, interval: Option<Duration>, ready_node: Option<&str>, stop: &AtomicBool) {
     let mut first = true;
     loop {
-        match publisher.sync() {
+        let bar = progress_bar();
+        let result = library.sync_root(&mut |p| {
+            if p.total > 0 {
+                bar.set_length(p.total);
+                bar.set_position(p.done);
+                bar.set_message(p.file.clone());
+            }
+        });
+        bar.finish_and_clear();
+        match result {
             Ok(report) => {
                 if first {
-                    print_ready(publisher, report.published, report.failed);
+                    if let Some(name) = ready_node {
+                        wait_until_served(library, name);
+                    }
+                    print_ready(library, report.published, report.failed);
                 } else if report.hashed + report.removed + report.failed > 0 {
                     tracing::info!(
                         "media folder changed: {} published, {} new, {} removed, {} failed",
@@ -78,7 +176,7 @@ fn sync_loop(publisher: &Publisher, rescan: Option<Duration>, stop: &AtomicBool)
             Err(e) => tracing::error!("cannot scan the media folder: {e}"),
         }
         first = false;
-        let Some(interval) = rescan else { return };
+        let Some(interval) = interval else { return };
         std::thread::park_timeout(interval);
         if stop.load(Ordering::Relaxed) {
             return;
@@ -86,9 +184,22 @@ fn sync_loop(publisher: &Publisher, rescan: Option<Duration>, stop: &AtomicBool)
     }
 }
 
-fn print_ready(publisher: &Publisher, published: usize, failed: usize) {
-    let urls = publisher.urls();
-    let videos = publisher.videos();
+fn progress_bar() -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("hashing {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {wide_msg}") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn print_ready(library: &Library, published: usize, failed: usize) {
+    let urls = library.urls();
+    let videos = library.videos();
     let mut out = format!("vidseed ready: {published} video(s) published");
     if failed > 0 {
         out.push_str(&format!(", {failed} failed (see the log)"));
@@ -98,7 +209,7 @@ fn print_ready(publisher: &Publisher, published: usize, failed: usize) {
         urls.control_http,
         urls.trackers().join(" "),
     ));
-    for v in videos.values().take(20) {
+    for v in videos.iter().take(20) {
         out.push_str(&format!("  {}\n    file:    {}\n    torrent: {}\n", v.path, v.file_url, v.torrent_url));
     }
     if videos.len() > 20 {

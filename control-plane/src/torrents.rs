@@ -1,11 +1,11 @@
-//! Making a video's v1 torrent with lava_torrent: name, pieces, `url-list` (BEP 19 WebSeeds) and
-//! `announce-list`, hashed on several threads with progress reported (does file I/O).
+//! Hashing a video into its v1 torrent's info dictionary with lava_torrent (name, piece length,
+//! pieces), on several threads with progress reported (does file I/O). Trackers and WebSeeds are
+//! outside the info dictionary: [`crate::torrent_file`] adds them when the torrent is served.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use lava_torrent::bencode::BencodeElem;
 use lava_torrent::torrent::v1::{Torrent, TorrentBuilder};
 use vidseed_shared::InfoHash;
 
@@ -16,18 +16,14 @@ pub struct TorrentSpec<'a> {
     /// The torrent's `name`: the file name.
     pub name: &'a str,
     pub piece_length: u64,
-    /// WebSeed URLs, exactly as clients must request them.
-    pub url_list: &'a [String],
-    /// Tracker URLs, one tier each.
-    pub trackers: &'a [String],
     /// Hashing threads.
     pub threads: usize,
 }
 
-/// A finished torrent.
+/// A hashed file: its bencoded info dictionary and the info-hash (SHA-1 of those bytes).
 #[derive(Clone, Debug)]
 pub struct MadeTorrent {
-    pub bytes: Vec<u8>,
+    pub info: Vec<u8>,
     pub info_hash: InfoHash,
 }
 
@@ -49,19 +45,9 @@ pub fn make_torrent(
 ) -> Result<MadeTorrent, TorrentError> {
     let build_err = |e: lava_torrent::LavaTorrentError| TorrentError::Build(e.to_string());
     let piece_length = i64::try_from(spec.piece_length).map_err(|_| TorrentError::Build("piece length too large".into()))?;
-    let mut builder = TorrentBuilder::new(spec.path, piece_length)
+    let builder = TorrentBuilder::new(spec.path, piece_length)
         .set_name(spec.name.to_owned())
-        .set_num_threads(spec.threads.max(1))
-        .add_extra_field("created by".into(), BencodeElem::String(format!("vidseed/{}", env!("CARGO_PKG_VERSION"))));
-    if let Some(first) = spec.trackers.first() {
-        builder = builder
-            .set_announce(Some(first.clone()))
-            .set_announce_list(spec.trackers.iter().map(|t| vec![t.clone()]).collect());
-    }
-    if !spec.url_list.is_empty() {
-        let list = spec.url_list.iter().cloned().map(BencodeElem::String).collect();
-        builder = builder.add_extra_field("url-list".into(), BencodeElem::List(list));
-    }
+        .set_num_threads(spec.threads.max(1));
     let build = builder.build_non_blocking().map_err(build_err)?;
     while !build.is_finished() {
         if cancel.load(Ordering::Relaxed) {
@@ -72,10 +58,8 @@ pub fn make_torrent(
         std::thread::sleep(Duration::from_millis(100));
     }
     let torrent: Torrent = build.get_output().map_err(build_err)?;
-    let hash_bytes = torrent.info_hash_bytes();
-    let info_hash = InfoHash(
-        hash_bytes.as_slice().try_into().map_err(|_| TorrentError::Build("info-hash is not 20 bytes".into()))?,
-    );
-    let bytes = torrent.encode().map_err(build_err)?;
-    Ok(MadeTorrent { bytes, info_hash })
+    let info = torrent.construct_info().encode();
+    let digest = <sha1::Sha1 as sha1::Digest>::digest(&info);
+    let info_hash = InfoHash(digest.into());
+    Ok(MadeTorrent { info, info_hash })
 }

@@ -70,9 +70,15 @@ impl PublicUrls {
         format!("{WEBSEED_PREFIX}/{rel_path}")
     }
 
-    /// The full WebSeed URL of a file, each path segment percent-encoded.
+    /// The full WebSeed URL of a file on this instance's own data plane.
     pub fn webseed_url(&self, rel_path: &str) -> String {
-        let mut url = format!("{}{WEBSEED_PREFIX}", self.data_http);
+        Self::webseed_url_at(&self.data_http, rel_path)
+    }
+
+    /// The full WebSeed URL of a file on the data node at `base` (`http[s]://host[:port]`),
+    /// each path segment percent-encoded.
+    pub fn webseed_url_at(base: &str, rel_path: &str) -> String {
+        let mut url = format!("{}{WEBSEED_PREFIX}", base.trim_end_matches('/'));
         for seg in rel_path.split('/') {
             url.push('/');
             url.extend(utf8_percent_encode(seg, COMPONENT));
@@ -99,7 +105,8 @@ impl PublicUrls {
     }
 }
 
-fn normalise(u: &str) -> Result<String, UrlError> {
+/// A public base URL, checked (http or https, no query or fragment), without a trailing slash.
+pub fn normalise(u: &str) -> Result<String, UrlError> {
     if !(u.starts_with("http://") || u.starts_with("https://")) {
         return Err(UrlError::Scheme(u.into()));
     }

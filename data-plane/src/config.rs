@@ -75,12 +75,34 @@ pub mod seconds {
     }
 }
 
-/// The `[tracker]` part of a node's configuration file (TOML); absent keys keep their defaults,
-/// unknown keys are refused.
+/// A node's configuration file (TOML): `[tracker]`, and `[node]` for a data node that a
+/// separate control plane drives; absent keys keep their defaults, unknown keys are refused.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FileConfig {
     pub tracker: crate::tracker::socket::TrackerConfig,
+    pub node: Option<NodeSection>,
+}
+
+/// `[node]`: who this data node is and where its control plane is (what
+/// `vidseed admin node add` prints).
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSection {
+    pub name: String,
+    pub token: String,
+    /// The control plane's catalog channel, `host:port` (UDP).
+    pub control: String,
+    /// The channel certificate's fingerprint, `sha256:<hex>`.
+    pub pin: String,
+    /// Where viewers reach this node (informational here: the control plane has it).
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// HTTP address to listen on (default 0.0.0.0:9001; `--listen` overrides it).
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+    /// The library folders this node holds and where.
+    pub folders: Vec<crate::control::FolderMapping>,
 }
 
 impl FileConfig {
@@ -134,6 +156,19 @@ max_swarms_per_conn = 256
 max_offers = 10
 # Info-hashes in one scrape.
 max_scrape = 256
+
+# A data node driven by a separate control plane (`vidseed data --config FILE`) also has a
+# [node] section; `vidseed admin node add NAME --public-url URL` prints it:
+# [node]
+# name = "edge-1"
+# token = "…"                        # shown once by `node add`
+# control = "control.example.org:9002"   # the control plane's catalog channel (UDP)
+# pin = "sha256:…"                   # its certificate's fingerprint
+# public_url = "https://edge-1.example.org"
+# listen = "0.0.0.0:9001"
+# [[node.folders]]
+# library = ""                       # a library folder ("" is all of it)…
+# path = "/srv/vidseed/media"        # …and where this node keeps it
 "#;
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! and h2c with graceful shutdown; plus the revalidation thread that watches the disk.
 
 use std::net::{SocketAddr, TcpListener as StdListener};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -27,9 +27,29 @@ use crate::webseed::serve::respond;
 /// Entry point: starts a data plane serving `store`.
 pub struct DataPlane;
 
+/// One worker's request counters, on a cache line of its own (workers never share one).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct WorkerCounters {
+    pub requests: AtomicU64,
+    /// Body bytes of the responses (what was planned; a client may close before the end).
+    pub bytes: AtomicU64,
+    /// Responses with a 5xx status.
+    pub errors: AtomicU64,
+}
+
+/// Totals over the workers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServeTotals {
+    pub requests: u64,
+    pub bytes: u64,
+    pub errors: u64,
+}
+
 /// A started data plane; dropping it does not stop it, [`RunningDataPlane::shutdown`] does.
 pub struct RunningDataPlane {
     local_addr: SocketAddr,
+    counters: Arc<[WorkerCounters]>,
     tracker: Arc<Tracker>,
     stop: watch::Sender<bool>,
     stop_revalidate: Arc<AtomicBool>,
@@ -53,6 +73,7 @@ impl DataPlane {
         for shard in shards {
             per_worker[shard.index() % workers].push(shard);
         }
+        let counters: Arc<[WorkerCounters]> = (0..workers).map(|_| WorkerCounters::default()).collect();
         let mut handles = Vec::with_capacity(workers);
         for (i, (listener, shards)) in listeners.into_iter().zip(per_worker).enumerate() {
             let ctx = WorkerContext {
@@ -61,6 +82,8 @@ impl DataPlane {
                 tracker: Arc::clone(&tracker),
                 config: config.clone(),
                 stop: stop_rx.clone(),
+                counters: Arc::clone(&counters),
+                index: i,
             };
             let handle = std::thread::Builder::new()
                 .name(format!("vidseed-data-{i}"))
@@ -77,6 +100,7 @@ impl DataPlane {
         };
         Ok(RunningDataPlane {
             local_addr,
+            counters,
             tracker,
             stop,
             stop_revalidate,
@@ -90,6 +114,20 @@ impl RunningDataPlane {
     /// The address the listeners are bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Requests, bytes and errors so far, over all workers.
+    pub fn totals(&self) -> ServeTotals {
+        self.counters.iter().fold(ServeTotals::default(), |t, c| ServeTotals {
+            requests: t.requests + c.requests.load(Ordering::Relaxed),
+            bytes: t.bytes + c.bytes.load(Ordering::Relaxed),
+            errors: t.errors + c.errors.load(Ordering::Relaxed),
+        })
+    }
+
+    /// A handle on the counters that outlives borrows of the data plane.
+    pub fn counters(&self) -> Arc<[WorkerCounters]> {
+        Arc::clone(&self.counters)
     }
 
     /// The tracker, for its statistics.
@@ -118,6 +156,8 @@ struct WorkerContext {
     tracker: Arc<Tracker>,
     config: DataPlaneConfig,
     stop: watch::Receiver<bool>,
+    counters: Arc<[WorkerCounters]>,
+    index: usize,
 }
 
 fn bind(addr: SocketAddr) -> std::io::Result<StdListener> {
@@ -201,6 +241,8 @@ async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
                 };
                 let store = Arc::clone(&store);
                 let tracker = Arc::clone(&tracker);
+                let counters = Arc::clone(&ctx.counters);
+                let index = ctx.index;
                 let service = service_fn(move |req| {
                     let path = req.uri().path();
                     let res = if Tracker::is_socket_request(&req) {
@@ -222,7 +264,16 @@ async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
                             Ok::<_, std::convert::Infallible>(tracker.http(&path, &query, client).await)
                         }) as BoxedResponse);
                     } else {
-                        respond(&store, max_target, &req)
+                        let res = respond(&store, max_target, &req);
+                        let c = &counters[index];
+                        c.requests.fetch_add(1, Ordering::Relaxed);
+                        if let Some(n) = http_body::Body::size_hint(res.body()).exact() {
+                            c.bytes.fetch_add(n, Ordering::Relaxed);
+                        }
+                        if res.status().is_server_error() {
+                            c.errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                        res
                     };
                     Either::Left(std::future::ready(Ok::<_, std::convert::Infallible>(res)))
                 });

@@ -1,0 +1,289 @@
+//! `vidseed admin …`: its command line and the running of each command against the control
+//! plane. Does I/O: HTTP through the client, standard output and error, the token file.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::client::{AdminClient, AdminError, Answer, DEFAULT_CONTROL_URL};
+use super::table::{self, Progress};
+
+/// Manage a running control plane: its videos, data nodes and settings.
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct AdminArgs {
+    /// The control plane's HTTP address [env: VIDSEED_CONTROL_URL] [default: http://127.0.0.1:8081]
+    #[arg(long, global = true, value_name = "URL")]
+    pub control_url: Option<String>,
+    /// The admin token the control plane printed at its first start [env: VIDSEED_ADMIN_TOKEN]
+    #[arg(long, global = true, value_name = "TOKEN", conflicts_with = "token_file")]
+    pub token: Option<String>,
+    /// Read the admin token from this file (surrounding whitespace is ignored)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Print the API's JSON answers instead of tables
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum AdminCommand {
+    /// Publish a video file, or every video under a folder (hashing shows a progress bar)
+    Add {
+        /// A file or folder: absolute on the control plane's host, relative to its library, or
+        /// relative to the current folder when it exists here
+        path: PathBuf,
+    },
+    /// Stop publishing a file, or every file under a folder (a path in the library)
+    Remove {
+        /// The file's or folder's path in the library
+        path: String,
+    },
+    /// List the published videos
+    #[command(visible_alias = "list")]
+    Videos,
+    /// Manage data nodes
+    Node {
+        #[command(subcommand)]
+        command: NodeCommand,
+    },
+    /// List the data nodes (same as `node list`)
+    Nodes,
+    /// Show the control plane's settings
+    Settings,
+}
+
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum NodeCommand {
+    /// Register a data node; prints its token and its config file
+    Add {
+        /// A unique name for the node
+        name: String,
+        /// The node's public base URL (e.g. https://seed1.example.org)
+        #[arg(long, value_name = "URL")]
+        public_url: String,
+        /// A library folder the node holds (repeat for several; default: the whole library)
+        #[arg(long = "folder", value_name = "FOLDER")]
+        folders: Vec<String>,
+    },
+    /// Revoke a data node's credentials: it can no longer connect
+    Revoke {
+        /// The node's name
+        name: String,
+    },
+    /// List the data nodes
+    List,
+}
+
+/// The environment variables `vidseed admin` reads, read once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdminEnv {
+    /// `VIDSEED_CONTROL_URL`
+    pub control_url: Option<String>,
+    /// `VIDSEED_ADMIN_TOKEN`
+    pub token: Option<String>,
+}
+
+impl AdminEnv {
+    pub fn from_process() -> Self {
+        let var = |k| std::env::var(k).ok().filter(|v: &String| !v.trim().is_empty());
+        Self { control_url: var("VIDSEED_CONTROL_URL"), token: var("VIDSEED_ADMIN_TOKEN") }
+    }
+}
+
+/// The control plane's URL: `--control-url`, else `VIDSEED_CONTROL_URL`, else the default.
+pub fn control_url(args: &AdminArgs, env: &AdminEnv) -> String {
+    args.control_url.clone().or_else(|| env.control_url.clone()).unwrap_or_else(|| DEFAULT_CONTROL_URL.to_owned())
+}
+
+/// The admin token: `--token`, else the `--token-file`'s text, else `VIDSEED_ADMIN_TOKEN`.
+pub fn admin_token(args: &AdminArgs, env: &AdminEnv) -> Result<String, AdminError> {
+    let token = if let Some(token) = &args.token {
+        token.trim().to_owned()
+    } else if let Some(path) = &args.token_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| AdminError::TokenFile { path: path.display().to_string(), reason: e.to_string() })?;
+        let token = text.trim().to_owned();
+        if token.is_empty() {
+            return Err(AdminError::TokenFile { path: path.display().to_string(), reason: "it is empty".to_owned() });
+        }
+        token
+    } else {
+        env.token.as_deref().unwrap_or_default().trim().to_owned()
+    };
+    if token.is_empty() {
+        Err(AdminError::NoToken)
+    } else {
+        Ok(token)
+    }
+}
+
+/// The path `add` sends: an absolute one as given; a relative one that exists in the current
+/// folder made absolute (the control plane does not know our current folder); any other as
+/// given, for the control plane to find in its library.
+pub fn path_to_send(path: &Path) -> Result<String, AdminError> {
+    let resolved = if path.is_relative() && path.exists() {
+        std::fs::canonicalize(path).map_err(|e| AdminError::Local {
+            what: format!("cannot resolve {} ({e})", path.display()),
+            hint: None,
+        })?
+    } else {
+        path.to_owned()
+    };
+    resolved.into_os_string().into_string().map_err(|p| AdminError::Local {
+        what: format!("the path {} is not valid UTF-8", Path::new(&p).display()),
+        hint: Some("rename the file or folder, or pass its path in the library".to_owned()),
+    })
+}
+
+/// Runs `vidseed admin …` with the process's environment, standard output and error; the exit
+/// code is 0 on success, 1 on any error (and when `add` could not publish every file).
+pub async fn run(args: AdminArgs) -> ExitCode {
+    let tty = std::io::stderr().is_terminal();
+    execute(args, &AdminEnv::from_process(), &mut std::io::stdout(), &mut std::io::stderr(), tty).await
+}
+
+/// [`run`] on a current-thread runtime of its own, for callers without one.
+pub fn run_blocking(args: AdminArgs) -> ExitCode {
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(run(args)),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime ({e})");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// [`run`] with its environment and outputs passed in; a progress bar is drawn on the terminal's
+/// standard error only when `progress_bar` is set. Write errors (a closed pipe) are ignored.
+pub async fn execute<O: Write, E: Write>(
+    args: AdminArgs,
+    env: &AdminEnv,
+    out: &mut O,
+    err: &mut E,
+    progress_bar: bool,
+) -> ExitCode {
+    match dispatch(args, env, out, err, progress_bar).await {
+        Ok(code) => {
+            let _ = out.flush();
+            code
+        }
+        Err(e) => {
+            let _ = out.flush();
+            let _ = writeln!(err, "{}", e.render());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_lines(out: &mut impl Write, lines: &[String]) {
+    for line in lines {
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+fn print_json<T>(out: &mut impl Write, answer: &Answer<T>) {
+    let text = serde_json::to_string_pretty(&answer.raw).unwrap_or_else(|_| answer.raw.to_string());
+    let _ = writeln!(out, "{text}");
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+async fn dispatch<O: Write, E: Write>(
+    args: AdminArgs,
+    env: &AdminEnv,
+    out: &mut O,
+    err: &mut E,
+    progress_bar: bool,
+) -> Result<ExitCode, AdminError> {
+    let token = admin_token(&args, env)?;
+    let client = AdminClient::new(&control_url(&args, env), &token)?;
+    let json = args.json;
+    match args.command {
+        AdminCommand::Add { path } => {
+            let path = path_to_send(&path)?;
+            let mut bar: Option<ProgressBar> = None;
+            let answer = client
+                .add(&path, |p| {
+                    if progress_bar {
+                        show_progress(bar.get_or_insert_with(new_bar), p);
+                    }
+                })
+                .await;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            let answer = answer?;
+            if json {
+                print_json(out, &answer);
+            } else {
+                print_lines(out, &table::render_add_result(&answer.data));
+            }
+            let _ = out.flush();
+            print_lines(err, &table::render_add_failures(&answer.data));
+            Ok(if answer.data.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        AdminCommand::Remove { path } => {
+            let answer = client.remove(&path).await?;
+            show(out, json, &answer, table::render_removed)
+        }
+        AdminCommand::Videos => {
+            let answer = client.videos().await?;
+            show(out, json, &answer, |list| table::render_videos(&list.videos))
+        }
+        AdminCommand::Node { command: NodeCommand::Add { name, public_url, folders } } => {
+            let answer = client.add_node(&name, &public_url, &folders).await?;
+            show(out, json, &answer, table::render_new_node)
+        }
+        AdminCommand::Node { command: NodeCommand::Revoke { name } } => {
+            let answer = client.revoke_node(&name).await?;
+            show(out, json, &answer, table::render_revoked)
+        }
+        AdminCommand::Node { command: NodeCommand::List } | AdminCommand::Nodes => {
+            let answer = client.nodes().await?;
+            let now = now_ms();
+            show(out, json, &answer, |list| table::render_nodes(&list.nodes, now))
+        }
+        AdminCommand::Settings => {
+            let answer = client.settings().await?;
+            show(out, json, &answer, table::render_settings)
+        }
+    }
+}
+
+fn show<T>(
+    out: &mut impl Write,
+    json: bool,
+    answer: &Answer<T>,
+    render: impl FnOnce(&T) -> Vec<String>,
+) -> Result<ExitCode, AdminError> {
+    if json {
+        print_json(out, answer);
+    } else {
+        print_lines(out, &render(&answer.data));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn new_bar() -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "hashing {wide_msg} {bytes}/{total_bytes} [{bar:30}] {binary_bytes_per_sec}, {eta} left",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+fn show_progress(bar: &ProgressBar, p: &Progress) {
+    bar.set_length(p.total);
+    bar.set_position(p.done);
+    bar.set_message(table::clean(&p.file));
+}

@@ -1,0 +1,633 @@
+//! The admin API's answers as typed values and their rendering as tables and lines of text;
+//! also the reading of `add`'s ndjson progress stream. Pure: no I/O, the clock is passed in.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+// ---------------------------------------------------------------------------------------------
+// Answers
+// ---------------------------------------------------------------------------------------------
+
+/// A published video, as `GET /api/v1/admin/videos` and `add` describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VideoInfo {
+    /// The path in the library (relative to its folder).
+    pub path: String,
+    pub name: String,
+    pub size: u64,
+    pub info_hash: String,
+    pub piece_length: u64,
+    pub content_type: String,
+    pub magnet_uri: String,
+    pub torrent_url: String,
+    #[serde(default)]
+    pub webseeds: Vec<String>,
+    /// The data nodes that serve it.
+    #[serde(default)]
+    pub nodes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct VideoList {
+    pub videos: Vec<VideoInfo>,
+}
+
+/// The outcome of `POST /api/v1/admin/videos`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct AddResult {
+    #[serde(default)]
+    pub added: Vec<VideoInfo>,
+    #[serde(default)]
+    pub unchanged: Vec<String>,
+    #[serde(default)]
+    pub failed: Vec<AddFailure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct AddFailure {
+    pub path: String,
+    pub error: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Removed {
+    pub removed: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct NodeList {
+    pub nodes: Vec<NodeInfo>,
+}
+
+/// A data node as the control plane sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeInfo {
+    pub name: String,
+    pub public_url: String,
+    /// `connected`, `disconnected`, `revoked` or `never connected`.
+    pub state: String,
+    /// Library-relative folders the node holds; `""` is the whole library.
+    #[serde(default)]
+    pub folders: Vec<String>,
+    /// The catalog version the node has acknowledged.
+    pub catalog_seq: Option<u64>,
+    /// The newest catalog version.
+    pub latest_seq: u64,
+    /// Unix time in milliseconds.
+    pub last_seen: Option<u64>,
+    pub files: u64,
+    #[serde(default)]
+    pub stats: Option<NodeStats>,
+}
+
+/// The counters a node last reported; a counter it did not report is `None`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct NodeStats {
+    pub bytes_served: Option<u64>,
+    pub requests: Option<u64>,
+    pub peers: Option<u64>,
+    pub swarms: Option<u64>,
+    pub errors: Option<u64>,
+    pub disk_free_bytes: Option<u64>,
+    /// Unix time in milliseconds of the report.
+    pub at: Option<u64>,
+}
+
+/// The answer to `POST /api/v1/admin/nodes`: the new node's credentials and its config file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct NewNode {
+    pub name: String,
+    pub token: String,
+    #[serde(deserialize_with = "text_or_scalar")]
+    pub pin: String,
+    #[serde(deserialize_with = "text_or_scalar")]
+    pub control: String,
+    /// The TOML text of the data node's config file.
+    pub config: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Revoked {
+    pub revoked: String,
+}
+
+/// The body of every error answer: `{"error": "...", "hint": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ApiErrorBody {
+    pub error: String,
+    #[serde(default)]
+    pub hint: Option<String>,
+}
+
+/// Accepts a string as it is and any other JSON value as its JSON text.
+fn text_or_scalar<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => s,
+        other => other.to_string(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small formatters
+// ---------------------------------------------------------------------------------------------
+
+/// `512 B`, `1.0 KiB`, `12.5 MiB`: binary units, one decimal.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    // Promote when the rounded value would read 1024.0 of a unit.
+    while (value * 10.0).round() >= 10240.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// How long ago `then_ms` was at `now_ms` (both Unix milliseconds): `just now`, `12 s ago`,
+/// `5 min ago`, `3 h ago`, `2 d ago`. A time in the future (clock skew) is `just now`.
+pub fn ago(now_ms: u64, then_ms: u64) -> String {
+    let secs = now_ms.saturating_sub(then_ms) / 1000;
+    match secs {
+        0 => "just now".to_owned(),
+        1..=59 => format!("{secs} s ago"),
+        60..=3599 => format!("{} min ago", secs / 60),
+        3600..=86_399 => format!("{} h ago", secs / 3600),
+        _ => format!("{} d ago", secs / 86_400),
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Replaces control characters (a file name may hold an escape sequence or a newline) so that
+/// text from the server cannot move the cursor or break a table's lines.
+pub fn clean(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+}
+
+/// The number of terminal columns `s` takes: combining marks and zero-width characters take
+/// none, East Asian wide characters and emoji two, everything else one.
+pub fn display_width(s: &str) -> usize {
+    s.chars().map(char_width).sum()
+}
+
+fn char_width(c: char) -> usize {
+    let c = u32::from(c);
+    let zero = matches!(c,
+        0x0300..=0x036F | 0x0483..=0x0489 | 0x0591..=0x05BD | 0x0610..=0x061A | 0x064B..=0x065F
+        | 0x0E31 | 0x0E34..=0x0E3A | 0x0E47..=0x0E4E | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x20D0..=0x20FF
+        | 0xFE00..=0xFE0F | 0xFE20..=0xFE2F | 0xFEFF | 0xE0100..=0xE01EF);
+    if zero {
+        return 0;
+    }
+    let wide = matches!(c,
+        0x1100..=0x115F | 0x231A..=0x231B | 0x2329..=0x232A | 0x23E9..=0x23EC | 0x23F0 | 0x23F3
+        | 0x25FD..=0x25FE | 0x2614..=0x2615 | 0x2648..=0x2653 | 0x267F | 0x2693 | 0x26A1
+        | 0x26AA..=0x26AB | 0x26BD..=0x26BE | 0x26C4..=0x26C5 | 0x26CE | 0x26D4 | 0x26EA
+        | 0x26F2..=0x26F3 | 0x26F5 | 0x26FA | 0x26FD | 0x2705 | 0x270A..=0x270B | 0x2728 | 0x274C
+        | 0x274E | 0x2753..=0x2755 | 0x2757 | 0x2795..=0x2797 | 0x27B0 | 0x27BF | 0x2B1B..=0x2B1C
+        | 0x2B50 | 0x2B55 | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF | 0xA960..=0xA97F | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE10..=0xFE19
+        | 0xFE30..=0xFE6F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 | 0x16FE0..=0x16FE4
+        | 0x17000..=0x18CFF | 0x1B000..=0x1B2FF | 0x1F004 | 0x1F0CF | 0x1F18E | 0x1F191..=0x1F19A
+        | 0x1F200..=0x1F251 | 0x1F300..=0x1F64F | 0x1F680..=0x1F6FF | 0x1F7E0..=0x1F7EB
+        | 0x1F90C..=0x1F9FF | 0x1FA70..=0x1FAFF | 0x20000..=0x2FFFD | 0x30000..=0x3FFFD);
+    if wide {
+        2
+    } else {
+        1
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tables
+// ---------------------------------------------------------------------------------------------
+
+/// How a column's cells line up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    Left,
+    Right,
+}
+
+const GAP: &str = "  ";
+
+/// Renders a header line and one line per row; every column is as wide as its widest cell,
+/// columns are two spaces apart and no line ends in spaces. Cells are [`clean`]ed.
+pub fn render_table(columns: &[(&str, Align)], rows: &[Vec<String>]) -> Vec<String> {
+    let header: Vec<String> = columns.iter().map(|(h, _)| (*h).to_owned()).collect();
+    let rows: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(|c| clean(c)).collect()).collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| display_width(h)).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(display_width(cell));
+        }
+    }
+    std::iter::once(&header)
+        .chain(&rows)
+        .map(|row| {
+            let mut line = String::new();
+            for (i, ((cell, width), (_, align))) in row.iter().zip(&widths).zip(columns).enumerate() {
+                if i > 0 {
+                    line.push_str(GAP);
+                }
+                let pad = " ".repeat(width.saturating_sub(display_width(cell)));
+                match align {
+                    Align::Left => {
+                        line.push_str(cell);
+                        line.push_str(&pad);
+                    }
+                    Align::Right => {
+                        line.push_str(&pad);
+                        line.push_str(cell);
+                    }
+                }
+            }
+            line.truncate(line.trim_end().len());
+            line
+        })
+        .collect()
+}
+
+fn list_or_dash(items: &[String]) -> String {
+    if items.is_empty() {
+        "-".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn last_component(path: &str) -> &str {
+    path.trim_end_matches('/').rsplit('/').next().unwrap_or(path)
+}
+
+/// The videos table: PATH, SIZE, INFO-HASH, NODES, each row followed by indented lines with the
+/// video's magnet URI and torrent URL (and its name when the path's last part is not it).
+pub fn render_videos(videos: &[VideoInfo]) -> Vec<String> {
+    if videos.is_empty() {
+        return vec!["no videos are published yet; publish some with `vidseed admin add PATH`".to_owned()];
+    }
+    let columns = [("PATH", Align::Left), ("SIZE", Align::Right), ("INFO-HASH", Align::Left), ("NODES", Align::Left)];
+    let rows: Vec<Vec<String>> = videos
+        .iter()
+        .map(|v| vec![v.path.clone(), human_size(v.size), v.info_hash.clone(), list_or_dash(&v.nodes)])
+        .collect();
+    let mut table = render_table(&columns, &rows).into_iter();
+    let mut out: Vec<String> = table.next().into_iter().collect();
+    for (line, v) in table.zip(videos) {
+        out.push(line);
+        if !v.name.is_empty() && v.name != last_component(&v.path) {
+            out.push(format!("    name     {}", clean(&v.name)));
+        }
+        out.push(format!("    magnet   {}", clean(&v.magnet_uri)));
+        out.push(format!("    torrent  {}", clean(&v.torrent_url)));
+    }
+    out
+}
+
+fn folders_cell(folders: &[String]) -> String {
+    if folders.is_empty() || folders.iter().any(String::is_empty) {
+        // "" is the whole library, which holds every other folder.
+        return "(all)".to_owned();
+    }
+    folders.join(", ")
+}
+
+fn opt_count(n: Option<u64>) -> String {
+    n.map_or_else(|| "-".to_owned(), |n| n.to_string())
+}
+
+/// The nodes table: NAME, STATE, URL, FOLDERS, CATALOG (acknowledged/latest version), LAST SEEN,
+/// FILES, and when any node reported counters SERVED, REQUESTS, PEERS, SWARMS, ERRORS, DISK FREE.
+pub fn render_nodes(nodes: &[NodeInfo], now_ms: u64) -> Vec<String> {
+    if nodes.is_empty() {
+        return vec!["no data nodes yet; add one with `vidseed admin node add NAME --public-url URL`".to_owned()];
+    }
+    let mut columns = vec![
+        ("NAME", Align::Left),
+        ("STATE", Align::Left),
+        ("URL", Align::Left),
+        ("FOLDERS", Align::Left),
+        ("CATALOG", Align::Right),
+        ("LAST SEEN", Align::Left),
+        ("FILES", Align::Right),
+    ];
+    let with_stats = nodes.iter().any(|n| n.stats.is_some());
+    if with_stats {
+        columns.extend([
+            ("SERVED", Align::Right),
+            ("REQUESTS", Align::Right),
+            ("PEERS", Align::Right),
+            ("SWARMS", Align::Right),
+            ("ERRORS", Align::Right),
+            ("DISK FREE", Align::Right),
+        ]);
+    }
+    let rows: Vec<Vec<String>> = nodes
+        .iter()
+        .map(|n| {
+            let mut row = vec![
+                n.name.clone(),
+                n.state.clone(),
+                n.public_url.clone(),
+                folders_cell(&n.folders),
+                format!("{}/{}", opt_count(n.catalog_seq), n.latest_seq),
+                n.last_seen.map_or_else(|| "never".to_owned(), |t| ago(now_ms, t)),
+                n.files.to_string(),
+            ];
+            if with_stats {
+                let s = n.stats.clone().unwrap_or_default();
+                row.extend([
+                    s.bytes_served.map_or_else(|| "-".to_owned(), human_size),
+                    opt_count(s.requests),
+                    opt_count(s.peers),
+                    opt_count(s.swarms),
+                    opt_count(s.errors),
+                    s.disk_free_bytes.map_or_else(|| "-".to_owned(), human_size),
+                ]);
+            }
+            row
+        })
+        .collect();
+    render_table(&columns, &rows)
+}
+
+/// What `add` prints on standard output: the added videos' table and a count of the files that
+/// were already published. Failures are [`render_add_failures`].
+pub fn render_add_result(result: &AddResult) -> Vec<String> {
+    let mut out = Vec::new();
+    if !result.added.is_empty() {
+        out.push(format!("added {}:", plural(result.added.len(), "video", "videos")));
+        out.extend(render_videos(&result.added));
+    }
+    if !result.unchanged.is_empty() {
+        out.push(format!(
+            "{} already published, unchanged",
+            plural(result.unchanged.len(), "file was", "files were")
+        ));
+    }
+    if out.is_empty() && result.failed.is_empty() {
+        out.push("nothing added: no video files were found there".to_owned());
+    }
+    out
+}
+
+/// One `error:` line per file `add` could not publish.
+pub fn render_add_failures(result: &AddResult) -> Vec<String> {
+    result
+        .failed
+        .iter()
+        .map(|f| format!("error: could not add {}: {}", clean(&f.path), clean(&f.error)))
+        .collect()
+}
+
+pub fn render_removed(removed: &Removed) -> Vec<String> {
+    if removed.removed.is_empty() {
+        return vec!["nothing removed".to_owned()];
+    }
+    removed.removed.iter().map(|p| format!("removed {}", clean(p))).collect()
+}
+
+/// A file name for the node's config, from its name when that is a safe one.
+fn config_file_name(node: &str) -> String {
+    let safe = !node.is_empty()
+        && !node.starts_with('.')
+        && node.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if safe {
+        format!("{node}.toml")
+    } else {
+        "node.toml".to_owned()
+    }
+}
+
+/// What `node add` prints: the credentials, what to do with them, then the config file's text
+/// between two TOML comment lines (copying them along does no harm).
+pub fn render_new_node(node: &NewNode) -> Vec<String> {
+    let file = config_file_name(&node.name);
+    let mut out = vec![
+        format!("node {} added", clean(&node.name)),
+        format!("  token    {}", clean(&node.token)),
+        format!("  pin      {}", clean(&node.pin)),
+        format!("  control  {}", clean(&node.control)),
+        String::new(),
+        format!(
+            "Save the configuration below as the node's config file ({file}) on the node's host and start \
+             it with `vidseed data --config {file}`."
+        ),
+        "The token is shown only once: it cannot be shown again (revoke the node and add it anew if it is lost)."
+            .to_owned(),
+        String::new(),
+        format!("# ---- {file} ----"),
+    ];
+    out.extend(node.config.lines().map(str::to_owned));
+    out.push(format!("# ---- end of {file} ----"));
+    out
+}
+
+pub fn render_revoked(revoked: &Revoked) -> Vec<String> {
+    vec![format!("revoked node {}; it can no longer connect", clean(&revoked.revoked))]
+}
+
+/// `key: value` lines, nested keys dotted (`tracker.open: true`).
+pub fn render_settings(settings: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    match settings {
+        Value::Object(map) if !map.is_empty() => {
+            for (key, value) in map {
+                flatten_setting(key, value, &mut out);
+            }
+        }
+        Value::Object(_) => out.push("no settings".to_owned()),
+        other => out.push(setting_value(other)),
+    }
+    out
+}
+
+fn flatten_setting(key: &str, value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (k, v) in map {
+                flatten_setting(&format!("{key}.{k}"), v, out);
+            }
+        }
+        _ => out.push(format!("{}: {}", clean(key), setting_value(value))),
+    }
+}
+
+fn setting_value(value: &Value) -> String {
+    let text = match value {
+        Value::Null => "(not set)".to_owned(),
+        Value::String(s) if s.is_empty() => "\"\"".to_owned(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) if items.is_empty() => "(none)".to_owned(),
+        Value::Array(items) if items.iter().all(|v| !v.is_array() && !v.is_object()) => {
+            items.iter().map(setting_value).collect::<Vec<_>>().join(", ")
+        }
+        other => other.to_string(),
+    };
+    clean(&text)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ndjson stream of `add`
+// ---------------------------------------------------------------------------------------------
+
+/// `{"progress": …}`: bytes hashed so far over all files, and the file being hashed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Progress {
+    #[serde(default)]
+    pub file: String,
+    pub done: u64,
+    pub total: u64,
+}
+
+/// One line of the stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    Progress(Progress),
+    /// The final `{"result": …}`; `raw` is the object as sent (for `--json`).
+    Result { result: AddResult, raw: Value },
+    /// A final `{"error": …, "hint": …}`.
+    Error(ApiErrorBody),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineError {
+    #[error("not JSON: {0}")]
+    NotJson(String),
+    /// A JSON object that is none of the events: skipped, so newer servers may add events.
+    #[error("not a progress, result or error event: {0}")]
+    Unrecognized(String),
+    #[error("malformed {kind} event ({detail})")]
+    Malformed { kind: &'static str, detail: String },
+}
+
+/// The first 200 bytes of `bytes` as text, control characters replaced (for error messages).
+pub fn snippet(bytes: &[u8]) -> String {
+    const MAX: usize = 200;
+    let cut = &bytes[..bytes.len().min(MAX)];
+    let mut text = clean(String::from_utf8_lossy(cut).trim());
+    if bytes.len() > MAX {
+        text.push('…');
+    }
+    if text.is_empty() {
+        "(empty)".to_owned()
+    } else {
+        text
+    }
+}
+
+/// Parses one line of `add`'s ndjson answer.
+pub fn parse_progress_line(line: &str) -> Result<StreamEvent, LineError> {
+    let value: Value = serde_json::from_str(line).map_err(|_| LineError::NotJson(snippet(line.as_bytes())))?;
+    parse_event(value, line)
+}
+
+/// Interprets one decoded event (`line` is only for error messages).
+pub fn parse_event(value: Value, line: &str) -> Result<StreamEvent, LineError> {
+    let malformed = |kind, e: serde_json::Error| LineError::Malformed { kind, detail: e.to_string() };
+    let Value::Object(mut map) = value else {
+        return Err(LineError::Unrecognized(snippet(line.as_bytes())));
+    };
+    if let Some(p) = map.remove("progress") {
+        return Progress::deserialize(p).map(StreamEvent::Progress).map_err(|e| malformed("progress", e));
+    }
+    if let Some(raw) = map.remove("result") {
+        let result = AddResult::deserialize(&raw).map_err(|e| malformed("result", e))?;
+        return Ok(StreamEvent::Result { result, raw });
+    }
+    if map.contains_key("error") {
+        return ApiErrorBody::deserialize(Value::Object(map))
+            .map(StreamEvent::Error)
+            .map_err(|e| malformed("error", e));
+    }
+    Err(LineError::Unrecognized(snippet(line.as_bytes())))
+}
+
+/// Why an `add` stream gave no result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StreamError {
+    #[error("unreadable line in the answer ({0})")]
+    Line(LineError),
+    #[error("the answer ended before the result")]
+    EndedWithoutResult,
+    #[error("an answer line is longer than {} MiB", MAX_LINE >> 20)]
+    LineTooLong,
+    #[error("{}", .0.error)]
+    Server(ApiErrorBody),
+}
+
+/// The longest line accepted (a result listing many thousands of videos fits).
+pub const MAX_LINE: usize = 64 << 20;
+
+type Outcome = Result<(AddResult, Value), ApiErrorBody>;
+
+/// Reads `add`'s ndjson answer chunk by chunk, whatever the chunks' boundaries: reports each
+/// progress event, keeps the final event; what follows the final event is ignored.
+#[derive(Debug, Default)]
+pub struct AddStream {
+    pending: Vec<u8>,
+    outcome: Option<Outcome>,
+}
+
+impl AddStream {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes the next chunk of the body.
+    pub fn feed(&mut self, chunk: &[u8], on_progress: &mut dyn FnMut(&Progress)) -> Result<(), StreamError> {
+        let mut rest = chunk;
+        while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+            let line = if self.pending.is_empty() {
+                self.line(&rest[..nl], on_progress)
+            } else {
+                self.pending.extend_from_slice(&rest[..nl]);
+                let line = std::mem::take(&mut self.pending);
+                self.line(&line, on_progress)
+            };
+            line?;
+            rest = &rest[nl + 1..];
+        }
+        if self.pending.len() + rest.len() > MAX_LINE {
+            return Err(StreamError::LineTooLong);
+        }
+        self.pending.extend_from_slice(rest);
+        Ok(())
+    }
+
+    /// The body ended: a last line without its newline is read, then the final event returned.
+    pub fn finish(mut self, on_progress: &mut dyn FnMut(&Progress)) -> Result<(AddResult, Value), StreamError> {
+        let last = std::mem::take(&mut self.pending);
+        self.line(&last, on_progress)?;
+        match self.outcome {
+            Some(Ok(result)) => Ok(result),
+            Some(Err(error)) => Err(StreamError::Server(error)),
+            None => Err(StreamError::EndedWithoutResult),
+        }
+    }
+
+    fn line(&mut self, bytes: &[u8], on_progress: &mut dyn FnMut(&Progress)) -> Result<(), StreamError> {
+        if self.outcome.is_some() || bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        let text = std::str::from_utf8(bytes).map_err(|_| StreamError::Line(LineError::NotJson(snippet(bytes))))?;
+        match parse_progress_line(text.trim_end_matches('\r')) {
+            Ok(StreamEvent::Progress(p)) => on_progress(&p),
+            Ok(StreamEvent::Result { result, raw }) => self.outcome = Some(Ok((result, raw))),
+            Ok(StreamEvent::Error(e)) => self.outcome = Some(Err(e)),
+            Err(LineError::Unrecognized(_)) => {}
+            Err(e) => return Err(StreamError::Line(e)),
+        }
+        Ok(())
+    }
+}

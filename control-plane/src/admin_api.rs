@@ -1,0 +1,381 @@
+//! The admin API under `/api/v1/admin/` (does I/O): the library (list, add with streamed hashing
+//! progress, remove), data nodes (add with their token and config, revoke, list with state and
+//! stats) and the instance's settings. Every request needs the admin's bearer token; a missing
+//! or wrong one gets 401 and nothing else.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::channel::RunningChannel;
+use crate::library::{timestamp_ms, Library};
+use crate::store::{random_token, sha256_hex, StoreError};
+
+/// Where the admin API lives.
+pub const PREFIX: &str = "/api/v1/admin/";
+
+/// The settings key of the admin token's hash.
+pub const ADMIN_TOKEN_SETTING: &str = "admin_token_sha256";
+
+/// Response bodies: whole, or streamed (hashing progress).
+pub type AdminBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
+/// A whole body.
+pub fn full(body: Full<Bytes>) -> AdminBody {
+    body.boxed()
+}
+
+/// Lines sent as they come.
+struct LineStream(mpsc::Receiver<Bytes>);
+
+impl http_body::Body for LineStream {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        self.0.poll_recv(cx).map(|o| o.map(|b| Ok(http_body::Frame::data(b))))
+    }
+}
+
+/// What the admin API needs to know beyond the library.
+pub struct AdminApi {
+    library: Arc<Library>,
+    token_sha256: String,
+    channel: Arc<RunningChannel>,
+    /// The channel's address as data nodes reach it, and its certificate's pin.
+    channel_public: String,
+    pin: String,
+}
+
+fn error(status: StatusCode, what: &str, hint: Option<&str>) -> Response<AdminBody> {
+    let mut v = json!({ "error": what });
+    if let Some(h) = hint {
+        v["hint"] = Value::from(h);
+    }
+    json_response(status, &v)
+}
+
+fn json_response(status: StatusCode, v: &Value) -> Response<AdminBody> {
+    let mut res = Response::new(full(Full::new(Bytes::from(v.to_string()))));
+    *res.status_mut() = status;
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+fn store_error(e: StoreError) -> Response<AdminBody> {
+    tracing::error!("admin API: {e}");
+    error(StatusCode::INTERNAL_SERVER_ERROR, &format!("database: {e}"), Some("check that the database is reachable and writable"))
+}
+
+/// Constant-time comparison of two hex digests.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn valid_node_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+/// The data node's configuration file, as `vidseed admin node add` prints it.
+pub fn node_config_text(name: &str, token: &str, control: &str, pin: &str, public_url: &str, folders: &[String]) -> String {
+    let q = |s: &str| toml_string(s);
+    let mut t = format!(
+        "# vidseed data node {name:?}. Save this file and run: vidseed data --config THIS_FILE\n\
+         # The token below is shown only once; keep this file private.\n\n\
+         [node]\nname = {}\ntoken = {}\n# The control plane's catalog channel (QUIC, UDP) and its certificate's fingerprint.\ncontrol = {}\npin = {}\n\
+         # Where viewers reach this node (its WebSeed URLs start with it).\npublic_url = {}\n",
+        q(name), q(token), q(control), q(pin), q(public_url)
+    );
+    for f in folders {
+        t.push_str(&format!(
+            "\n# The library folder {} and where this node keeps it: edit `path`.\n[[node.folders]]\nlibrary = {}\npath = {}\n",
+            if f.is_empty() { "(all of it)".to_owned() } else { format!("{f:?}") },
+            q(f),
+            q(&format!("/srv/vidseed/media/{f}").trim_end_matches('/').to_owned())
+        ));
+    }
+    t
+}
+
+fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+impl AdminApi {
+    /// Loads the admin token's hash, or makes the token on first start: then it is returned so
+    /// that the caller prints it once (only its hash is kept).
+    pub async fn ensure_token(library: &Library) -> Result<Option<String>, StoreError> {
+        if library.store().setting(ADMIN_TOKEN_SETTING).await?.is_some() {
+            return Ok(None);
+        }
+        let token = random_token();
+        let stored = library.store().setting_or_insert(ADMIN_TOKEN_SETTING, &sha256_hex(token.as_bytes())).await?;
+        Ok((stored == sha256_hex(token.as_bytes())).then_some(token))
+    }
+
+    pub async fn new(library: Arc<Library>, channel: Arc<RunningChannel>, channel_public: String, pin: String) -> Result<AdminApi, StoreError> {
+        let token_sha256 = library.store().setting(ADMIN_TOKEN_SETTING).await?.unwrap_or_default();
+        Ok(AdminApi { library, token_sha256, channel, channel_public, pin })
+    }
+
+    pub fn library(&self) -> &Library {
+        &self.library
+    }
+
+    pub fn channel(&self) -> &Arc<RunningChannel> {
+        &self.channel
+    }
+
+    /// Answers one admin request.
+    pub async fn handle(&self, req: Request<hyper::body::Incoming>) -> Response<AdminBody> {
+        let authorized = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|t| !self.token_sha256.is_empty() && same(&sha256_hex(t.trim().as_bytes()), &self.token_sha256));
+        if !authorized {
+            let mut res = error(StatusCode::UNAUTHORIZED, "unauthorized", None);
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return res;
+        }
+        let path = req.uri().path()[PREFIX.len()..].trim_end_matches('/').to_owned();
+        let query = req.uri().query().unwrap_or("").to_owned();
+        let method = req.method().clone();
+        let body = match Limited::new(req.into_body(), 64 * 1024).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large or was cut", None),
+        };
+        let parsed = || -> Result<Value, Response<AdminBody>> {
+            serde_json::from_slice(&body).map_err(|e| error(StatusCode::BAD_REQUEST, &format!("the body is not JSON: {e}"), Some("send a JSON object")))
+        };
+        match (method, path.as_str()) {
+            (Method::GET, "videos") => self.list_videos(),
+            (Method::POST, "videos") => match parsed() {
+                Ok(v) => self.add_videos(v).await,
+                Err(res) => res,
+            },
+            (Method::DELETE, "videos") => self.remove_videos(&query).await,
+            (Method::GET, "nodes") => self.list_nodes().await,
+            (Method::POST, "nodes") => match parsed() {
+                Ok(v) => self.add_node(v).await,
+                Err(res) => res,
+            },
+            (Method::DELETE, p) if p.starts_with("nodes/") => self.revoke_node(&p["nodes/".len()..]).await,
+            (Method::GET, "settings") => self.settings().await,
+            (_, "videos" | "nodes" | "settings") => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here", None),
+            _ => error(StatusCode::NOT_FOUND, "no such admin endpoint", Some("see `vidseed admin --help`")),
+        }
+    }
+
+    fn list_videos(&self) -> Response<AdminBody> {
+        json_response(StatusCode::OK, &json!({ "videos": self.library.videos() }))
+    }
+
+    async fn add_videos(&self, v: Value) -> Response<AdminBody> {
+        let Some(path) = v.get("path").and_then(Value::as_str).map(str::to_owned) else {
+            return error(StatusCode::BAD_REQUEST, "missing \"path\"", Some("send {\"path\": \"<file or folder>\"}"));
+        };
+        if let Err(e) = self.library.library_path(&path) {
+            return error(StatusCode::BAD_REQUEST, &e.to_string(), e.hint().as_deref());
+        }
+        let (tx, rx) = mpsc::channel::<Bytes>(64);
+        let library = Arc::clone(&self.library);
+        tokio::task::spawn_blocking(move || {
+            let line = |v: Value| Bytes::from(format!("{v}\n"));
+            let mut last = Instant::now() - Duration::from_secs(1);
+            let result = library.add_path(&path, &mut |p| {
+                if last.elapsed() >= Duration::from_millis(100) || p.done == p.total {
+                    last = Instant::now();
+                    let _ = tx.try_send(line(json!({ "progress": p })));
+                }
+            });
+            let end = match result {
+                Ok(report) => {
+                    let st = library.state();
+                    let added: Vec<_> = report.added.iter().filter_map(|p| st.videos.get(p)).map(|v| library.view(&st, v)).collect();
+                    let failed: Vec<_> = report.failed.iter().map(|(p, e)| json!({ "path": p, "error": e })).collect();
+                    json!({ "result": { "added": added, "unchanged": report.unchanged, "failed": failed } })
+                }
+                Err(e) => json!({ "error": e.to_string(), "hint": e.hint() }),
+            };
+            let _ = tx.blocking_send(line(end));
+        });
+        let mut res = Response::new(LineStream(rx).boxed());
+        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res
+    }
+
+    async fn remove_videos(&self, query: &str) -> Response<AdminBody> {
+        let path = query
+            .split('&')
+            .filter_map(|kv| kv.strip_prefix("path="))
+            .next()
+            .map(|raw| percent_encoding::percent_decode_str(&raw.replace('+', " ")).decode_utf8_lossy().into_owned());
+        let Some(path) = path else {
+            return error(StatusCode::BAD_REQUEST, "missing ?path=", Some("give the library path of a video or folder"));
+        };
+        match self.library.remove_path(&path).await {
+            Ok(removed) => json_response(StatusCode::OK, &json!({ "removed": removed })),
+            Err(e @ crate::library::LibraryError::NotFound(_)) => error(StatusCode::NOT_FOUND, &e.to_string(), e.hint().as_deref()),
+            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), e.hint().as_deref()),
+        }
+    }
+
+    async fn list_nodes(&self) -> Response<AdminBody> {
+        let store = self.library.store();
+        let (nodes, latest) = match (store.nodes().await, store.last_seq().await) {
+            (Ok(n), Ok(l)) => (n, l),
+            (Err(e), _) | (_, Err(e)) => return store_error(e),
+        };
+        let st = self.library.state();
+        let list: Vec<Value> = nodes
+            .iter()
+            .map(|n| {
+                let state = if n.revoked {
+                    "revoked"
+                } else if self.channel.is_connected(&n.name) {
+                    "connected"
+                } else if n.last_seen_ms.is_none() {
+                    "never connected"
+                } else {
+                    "disconnected"
+                };
+                let view = st.nodes.iter().find(|v| v.name == n.name);
+                let files = view.map_or(0, |v| st.videos.keys().filter(|p| v.serves(p)).count());
+                let stats = n.stats_json.as_deref().and_then(|s| serde_json::from_str::<Value>(s).ok()).map(|mut s| {
+                    s["at"] = json!(n.stats_at_ms);
+                    s
+                });
+                json!({
+                    "name": n.name, "publicUrl": n.public_url, "state": state, "folders": n.folders,
+                    "catalogSeq": n.acked_seq, "latestSeq": latest, "lastSeen": n.last_seen_ms,
+                    "files": files, "rejected": n.rejected.len(), "stats": stats,
+                })
+            })
+            .collect();
+        json_response(StatusCode::OK, &json!({ "nodes": list }))
+    }
+
+    async fn add_node(&self, v: Value) -> Response<AdminBody> {
+        let name = v.get("name").and_then(Value::as_str).unwrap_or_default();
+        if !valid_node_name(name) {
+            return error(StatusCode::BAD_REQUEST, &format!("invalid node name {name:?}"), Some("use 1 to 64 letters, digits, '-', '_' or '.'"));
+        }
+        let public_url = match v.get("publicUrl").and_then(Value::as_str).map(crate::urls::normalise) {
+            Some(Ok(u)) => u,
+            Some(Err(e)) => return error(StatusCode::BAD_REQUEST, &e.to_string(), Some("give the node's base URL, e.g. https://edge1.example.org")),
+            None => return error(StatusCode::BAD_REQUEST, "missing \"publicUrl\"", Some("give the node's base URL, e.g. https://edge1.example.org")),
+        };
+        let folders: Vec<String> = match v.get("folders") {
+            None | Some(Value::Null) => vec![String::new()],
+            Some(Value::Array(a)) if a.iter().all(Value::is_string) && !a.is_empty() => {
+                a.iter().filter_map(Value::as_str).map(|s| s.trim_matches('/').to_owned()).collect()
+            }
+            Some(_) => return error(StatusCode::BAD_REQUEST, "\"folders\" must be a non-empty list of library folders", Some("use \"\" for the whole library")),
+        };
+        if folders.iter().any(|f| f.split('/').any(|s| s == ".." || s == ".")) {
+            return error(StatusCode::BAD_REQUEST, "a folder may not contain '.' or '..'", None);
+        }
+        let token = random_token();
+        match self.library.store().add_node(name, &public_url, &sha256_hex(token.as_bytes()), timestamp_ms()).await {
+            Ok(_) => {}
+            Err(StoreError::NodeExists(_)) => {
+                return error(StatusCode::CONFLICT, &format!("a node named {name:?} exists"), Some("choose another name, or revoke the old node first (names are not reused)"))
+            }
+            Err(e) => return store_error(e),
+        }
+        let _ = self.library.reload_nodes().await;
+        let config = node_config_text(name, &token, &self.channel_public, &self.pin, &public_url, &folders);
+        json_response(
+            StatusCode::CREATED,
+            &json!({ "name": name, "token": token, "pin": self.pin, "control": self.channel_public, "publicUrl": public_url, "folders": folders, "config": config }),
+        )
+    }
+
+    async fn revoke_node(&self, name: &str) -> Response<AdminBody> {
+        let name = percent_encoding::percent_decode_str(name).decode_utf8_lossy().into_owned();
+        match self.library.store().revoke_node(&name).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return match self.library.store().node(&name).await {
+                    Ok(Some(_)) => error(StatusCode::CONFLICT, &format!("node {name:?} is already revoked"), None),
+                    Ok(None) => error(StatusCode::NOT_FOUND, &format!("no node named {name:?}"), Some("list the nodes with `vidseed admin node list`")),
+                    Err(e) => store_error(e),
+                }
+            }
+            Err(e) => return store_error(e),
+        }
+        self.channel.disconnect(&name, "this node was revoked");
+        let _ = self.library.reload_nodes().await;
+        tracing::info!("node {name:?} revoked");
+        json_response(StatusCode::OK, &json!({ "revoked": name }))
+    }
+
+    async fn settings(&self) -> Response<AdminBody> {
+        let store = self.library.store();
+        let open = store.setting(crate::channel::server::TRACKER_OPEN_SETTING).await.ok().flatten().is_some_and(|v| v == "true");
+        let urls = self.library.urls();
+        let st = self.library.state();
+        json_response(
+            StatusCode::OK,
+            &json!({
+                "instance": { "controlUrl": urls.control_http, "dataUrl": urls.data_http, "trackers": urls.trackers() },
+                "database": store.kind(),
+                "libraryFolder": self.library.root().display().to_string(),
+                "channel": { "address": self.channel_public, "pin": self.pin },
+                "tracker": { "open": open },
+                "videos": st.videos.len(),
+                "nodes": st.nodes.len(),
+            }),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_names_and_digests() {
+        assert!(valid_node_name("edge-1.eu_west"));
+        for bad in ["", "a b", "ü", "x/y", &"a".repeat(65)] {
+            assert!(!valid_node_name(bad), "{bad}");
+        }
+        assert!(same("abc", "abc"));
+        assert!(!same("abc", "abd") && !same("abc", "ab"));
+    }
+
+    #[test]
+    fn the_node_config_is_valid_toml_with_every_field() {
+        let text = node_config_text("n\"1", "tok", "127.0.0.1:9", "sha256:00", "http://h:1", &["".into(), "movies".into()]);
+        let v: toml::Value = toml::from_str(&text).unwrap();
+        assert_eq!(v["node"]["name"].as_str(), Some("n\"1"));
+        assert_eq!(v["node"]["token"].as_str(), Some("tok"));
+        assert_eq!(v["node"]["pin"].as_str(), Some("sha256:00"));
+        let folders = v["node"]["folders"].as_array().unwrap();
+        assert_eq!(folders.len(), 2);
+        assert_eq!(folders[1]["library"].as_str(), Some("movies"));
+    }
+}

@@ -1,0 +1,459 @@
+//! The instance's video library (does I/O): the videos of the store, mirrored in memory for the
+//! API; adding files and folders (hashed into torrents, progress reported) and removing them;
+//! following a media folder (`vidseed serve`); and which data nodes serve each video, for the
+//! torrents' url-lists. Every change is written to the store first, then announced on a watch
+//! channel (the last change's sequence number) that the catalog channel follows.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use tokio::runtime::Handle;
+use tokio::sync::watch;
+use vidseed_shared::{content_type, InfoHash};
+
+use crate::magnet::{magnet_uri, MagnetParts};
+use crate::piece_length::PiecePolicy;
+use crate::scan::{scan, FoundFile};
+use crate::store::{NodeRecord, Store, StoreError, VideoRecord};
+use crate::torrents::{make_torrent, TorrentSpec};
+use crate::urls::PublicUrls;
+use crate::video::Video;
+
+/// How the library works.
+#[derive(Clone, Debug)]
+pub struct LibraryConfig {
+    /// The library folder on the control plane's host: library paths are relative to it.
+    pub root: PathBuf,
+    pub urls: PublicUrls,
+    pub pieces: PiecePolicy,
+    /// Threads hashing one file.
+    pub hash_threads: usize,
+}
+
+/// Why a library operation failed, said so that the admin knows what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    #[error("{what}")]
+    BadPath { what: String, hint: String },
+    #[error("nothing in the library at {0:?}")]
+    NotFound(String),
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl LibraryError {
+    /// What the admin can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            LibraryError::BadPath { hint, .. } => Some(hint.clone()),
+            LibraryError::NotFound(_) => Some("list the library with `vidseed admin videos`".into()),
+            LibraryError::Store(_) => Some("check that the database is reachable and writable".into()),
+            LibraryError::Io(_) => None,
+        }
+    }
+}
+
+/// Hashing progress over a whole add.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Progress {
+    pub file: String,
+    pub done: u64,
+    pub total: u64,
+}
+
+/// What an add did.
+#[derive(Clone, Debug, Default)]
+pub struct AddReport {
+    pub added: Vec<String>,
+    pub unchanged: Vec<String>,
+    pub failed: Vec<(String, String)>,
+}
+
+/// What following the media folder did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub published: usize,
+    pub hashed: usize,
+    pub removed: usize,
+    pub failed: usize,
+}
+
+/// A data node as the library sees it: where it is, what it holds, what it could not serve.
+#[derive(Clone, Debug)]
+pub struct NodeView {
+    pub name: String,
+    pub public_url: String,
+    pub folders: Vec<String>,
+    pub rejected: HashSet<String>,
+    pub revoked: bool,
+}
+
+impl NodeView {
+    fn from_record(n: &NodeRecord) -> NodeView {
+        NodeView {
+            name: n.name.clone(),
+            public_url: n.public_url.clone(),
+            folders: n.folders.clone(),
+            rejected: n.rejected.iter().map(|(p, _)| p.clone()).collect(),
+            revoked: n.revoked,
+        }
+    }
+
+    /// Whether this node serves the video at library path `path`.
+    pub fn serves(&self, path: &str) -> bool {
+        !self.revoked
+            && self.folders.iter().any(|f| vidseed_shared::channel::folder_holds(f, path))
+            && !self.rejected.contains(&PublicUrls::webseed_path(path))
+    }
+}
+
+/// The library's state at one moment.
+#[derive(Debug, Default)]
+pub struct LibraryState {
+    pub videos: BTreeMap<String, Arc<VideoRecord>>,
+    by_info_hash: HashMap<InfoHash, String>,
+    pub nodes: Vec<NodeView>,
+}
+
+/// The library.
+pub struct Library {
+    cfg: LibraryConfig,
+    store: Store,
+    rt: Handle,
+    state: RwLock<Arc<LibraryState>>,
+    changed: watch::Sender<u64>,
+    cancel: AtomicBool,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Library {
+    /// Loads the library from the store.
+    pub async fn open(cfg: LibraryConfig, store: Store) -> Result<Arc<Library>, LibraryError> {
+        let last = store.last_seq().await?;
+        let lib = Arc::new(Library {
+            cfg,
+            store,
+            rt: Handle::current(),
+            state: RwLock::new(Arc::default()),
+            changed: watch::channel(last).0,
+            cancel: AtomicBool::new(false),
+        });
+        lib.reload().await?;
+        Ok(lib)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Runs a store operation from a thread outside the runtime (the folder follower).
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    pub fn urls(&self) -> &PublicUrls {
+        &self.cfg.urls
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.cfg.root
+    }
+
+    /// Follows the sequence number of the last change.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// The current state (cheap; a snapshot that does not change under the caller).
+    pub fn state(&self) -> Arc<LibraryState> {
+        Arc::clone(&self.state.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Stops hashing in progress.
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    /// Reads videos and nodes from the store again.
+    pub async fn reload(&self) -> Result<(), LibraryError> {
+        let videos = self.store.videos().await?;
+        let nodes = self.store.nodes().await?;
+        let mut st = LibraryState::default();
+        for v in videos {
+            st.by_info_hash.insert(v.info_hash, v.path.clone());
+            st.videos.insert(v.path.clone(), Arc::new(v));
+        }
+        st.nodes = nodes.iter().map(NodeView::from_record).collect();
+        *self.state.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(st);
+        Ok(())
+    }
+
+    /// Reads the nodes from the store again (after a hello, an ack or a revocation).
+    pub async fn reload_nodes(&self) -> Result<(), LibraryError> {
+        let nodes = self.store.nodes().await?;
+        let old = self.state();
+        let st = LibraryState {
+            videos: old.videos.clone(),
+            by_info_hash: old.by_info_hash.clone(),
+            nodes: nodes.iter().map(NodeView::from_record).collect(),
+        };
+        *self.state.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(st);
+        Ok(())
+    }
+
+    fn record_put(&self, v: VideoRecord, seq: u64) {
+        let mut guard = self.state.write().unwrap_or_else(|p| p.into_inner());
+        let mut st = LibraryState { videos: guard.videos.clone(), by_info_hash: guard.by_info_hash.clone(), nodes: guard.nodes.clone() };
+        if let Some(old) = st.videos.get(&v.path) {
+            st.by_info_hash.remove(&old.info_hash);
+        }
+        st.by_info_hash.insert(v.info_hash, v.path.clone());
+        st.videos.insert(v.path.clone(), Arc::new(v));
+        *guard = Arc::new(st);
+        drop(guard);
+        self.changed.send_replace(seq);
+    }
+
+    fn record_removed(&self, path: &str, seq: u64) {
+        let mut guard = self.state.write().unwrap_or_else(|p| p.into_inner());
+        let mut st = LibraryState { videos: guard.videos.clone(), by_info_hash: guard.by_info_hash.clone(), nodes: guard.nodes.clone() };
+        if let Some(old) = st.videos.remove(path) {
+            st.by_info_hash.remove(&old.info_hash);
+        }
+        *guard = Arc::new(st);
+        drop(guard);
+        self.changed.send_replace(seq);
+    }
+
+    /// Announces a change that is not a video's (tracker settings).
+    pub fn notify(&self, seq: u64) {
+        self.changed.send_replace(seq);
+    }
+
+    /// The video as the API shows it.
+    pub fn view(&self, st: &LibraryState, v: &VideoRecord) -> Video {
+        let urls = &self.cfg.urls;
+        let nodes: Vec<&NodeView> = st.nodes.iter().filter(|n| n.serves(&v.path)).collect();
+        let webseeds: Vec<String> = nodes.iter().map(|n| PublicUrls::webseed_url_at(&n.public_url, &v.path)).collect();
+        let trackers = urls.trackers();
+        let torrent_url = urls.torrent_url(&v.info_hash);
+        let magnet = magnet_uri(&MagnetParts { info_hash: &v.info_hash, name: &v.name, trackers: &trackers, webseeds: &webseeds, torrent_url: &torrent_url });
+        Video {
+            id: v.info_hash.to_hex(),
+            name: v.name.clone(),
+            path: v.path.clone(),
+            size: v.size,
+            content_type: v.content_type.clone(),
+            info_hash: v.info_hash,
+            piece_length: v.piece_length,
+            file_url: webseeds.first().cloned().unwrap_or_else(|| urls.webseed_url(&v.path)),
+            webseeds,
+            torrent_url,
+            magnet_uri: magnet,
+            nodes: nodes.iter().map(|n| n.name.clone()).collect(),
+        }
+    }
+
+    /// Every video, by path.
+    pub fn videos(&self) -> Vec<Video> {
+        let st = self.state();
+        st.videos.values().map(|v| self.view(&st, v)).collect()
+    }
+
+    pub fn by_info_hash(&self, ih: &InfoHash) -> Option<Video> {
+        let st = self.state();
+        let v = st.videos.get(st.by_info_hash.get(ih)?)?;
+        Some(self.view(&st, v))
+    }
+
+    /// The `.torrent` of a video, with the current trackers and WebSeeds.
+    pub fn torrent(&self, ih: &InfoHash) -> Option<Vec<u8>> {
+        let st = self.state();
+        let v = st.videos.get(st.by_info_hash.get(ih)?)?;
+        let view = self.view(&st, v);
+        Some(crate::torrent_file::torrent_bytes(&v.info, &self.cfg.urls.trackers(), &view.webseeds))
+    }
+
+    /// The library path of `path` (absolute on this host, or relative to the library folder),
+    /// checked to lie inside the library folder.
+    pub fn library_path(&self, path: &str) -> Result<(String, PathBuf), LibraryError> {
+        let root = std::fs::canonicalize(&self.cfg.root).map_err(|e| LibraryError::Io(format!("library folder {}: {e}", self.cfg.root.display())))?;
+        let given = Path::new(path);
+        let abs = if given.is_absolute() { given.to_path_buf() } else { root.join(given) };
+        let abs = std::fs::canonicalize(&abs).map_err(|e| LibraryError::BadPath {
+            what: format!("cannot open {}: {e}", abs.display()),
+            hint: format!("give a file or folder inside the library folder {}, absolute or relative to it", root.display()),
+        })?;
+        let rel = abs.strip_prefix(&root).map_err(|_| LibraryError::BadPath {
+            what: format!("{} is outside the library folder {}", abs.display(), root.display()),
+            hint: "move or link it into the library folder first: data nodes find files by their path in it".into(),
+        })?;
+        let rel = rel.to_str().ok_or_else(|| LibraryError::BadPath { what: "the path is not UTF-8".into(), hint: "rename it".into() })?;
+        Ok((rel.to_owned(), abs))
+    }
+
+    /// Adds a file, or every file under a folder: hashes what is new or changed (blocking; run it
+    /// on a blocking thread), writes each to the store as soon as it is hashed.
+    pub fn add_path(&self, path: &str, progress: &mut dyn FnMut(&Progress)) -> Result<AddReport, LibraryError> {
+        self.cancel.store(false, Ordering::Relaxed);
+        let (rel, abs) = self.library_path(path)?;
+        let meta = std::fs::metadata(&abs).map_err(|e| LibraryError::Io(e.to_string()))?;
+        let found: Vec<FoundFile> = if meta.is_dir() {
+            let (found, skipped) = scan(&abs).map_err(|e| LibraryError::Io(e.to_string()))?;
+            for s in skipped {
+                tracing::info!(path = %s.path.display(), reason = %s.reason, "not added");
+            }
+            found
+                .into_iter()
+                .map(|mut f| {
+                    if !rel.is_empty() {
+                        f.rel_path = format!("{rel}/{}", f.rel_path);
+                    }
+                    f
+                })
+                .collect()
+        } else {
+            let (found, skipped) = scan(abs.parent().unwrap_or(&abs)).map_err(|e| LibraryError::Io(e.to_string()))?;
+            let name = abs.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            match found.into_iter().find(|f| f.rel_path == name) {
+                Some(mut f) => {
+                    f.rel_path = rel.clone();
+                    vec![f]
+                }
+                None => {
+                    let reason = skipped
+                        .into_iter()
+                        .find(|s| s.path == abs)
+                        .map_or_else(|| "not a regular file".to_owned(), |s| s.reason);
+                    return Err(LibraryError::BadPath { what: format!("{} cannot be published: {reason}", abs.display()), hint: "give a non-empty regular file".into() });
+                }
+            }
+        };
+        Ok(self.add_found(&found, progress))
+    }
+
+    fn add_found(&self, found: &[FoundFile], progress: &mut dyn FnMut(&Progress)) -> AddReport {
+        let mut report = AddReport::default();
+        let st = self.state();
+        let todo: Vec<&FoundFile> = found
+            .iter()
+            .filter(|f| match st.videos.get(&f.rel_path) {
+                Some(v) if v.size == f.identity.size && v.mtime_ms == mtime_ms(f) => {
+                    report.unchanged.push(f.rel_path.clone());
+                    false
+                }
+                _ => true,
+            })
+            .collect();
+        let total: u64 = todo.iter().map(|f| f.identity.size).sum();
+        let mut done = 0u64;
+        for f in todo {
+            if self.cancel.load(Ordering::Relaxed) {
+                report.failed.push((f.rel_path.clone(), "cancelled".into()));
+                continue;
+            }
+            let mut p = Progress { file: f.rel_path.clone(), done, total };
+            progress(&p);
+            let result = self.hash(f, &mut |n| {
+                p.done = done + n.min(f.identity.size);
+                progress(&p);
+            });
+            done += f.identity.size;
+            match result.and_then(|v| {
+                let seq = self.rt.block_on(self.store.put_video(&v))?;
+                self.record_put(v, seq);
+                Ok(())
+            }) {
+                Ok(()) => report.added.push(f.rel_path.clone()),
+                Err(e) => {
+                    tracing::warn!(path = %f.rel_path, "cannot publish: {e}");
+                    report.failed.push((f.rel_path.clone(), e.to_string()));
+                }
+            }
+        }
+        progress(&Progress { file: String::new(), done, total });
+        report
+    }
+
+    fn hash(&self, f: &FoundFile, on_progress: &mut dyn FnMut(u64)) -> Result<VideoRecord, LibraryError> {
+        let name = f.rel_path.rsplit('/').next().unwrap_or(&f.rel_path).to_owned();
+        let piece_length = self.cfg.pieces.for_size(f.identity.size);
+        let spec = TorrentSpec { path: &f.abs_path, name: &name, piece_length, threads: self.cfg.hash_threads };
+        let made = make_torrent(&spec, &self.cancel, on_progress).map_err(|e| LibraryError::Io(e.to_string()))?;
+        let after = std::fs::metadata(&f.abs_path).map_err(|e| LibraryError::Io(e.to_string()))?;
+        if vidseed_shared::FileIdentity::from_metadata(&after) != f.identity {
+            return Err(LibraryError::Io("the file changed while it was hashed; it will be retried".into()));
+        }
+        Ok(VideoRecord {
+            path: f.rel_path.clone(),
+            content_type: content_type::for_file_name(&name).to_owned(),
+            name,
+            size: f.identity.size,
+            mtime_ms: mtime_ms(f),
+            piece_length,
+            info_hash: made.info_hash,
+            info: made.info,
+            added_at_ms: now_ms(),
+        })
+    }
+
+    /// Removes the video at library path `path`, or every video under that folder.
+    pub async fn remove_path(&self, path: &str) -> Result<Vec<String>, LibraryError> {
+        let path = path.trim_matches('/');
+        let st = self.state();
+        let matched: Vec<String> = st
+            .videos
+            .keys()
+            .filter(|p| p.as_str() == path || vidseed_shared::channel::folder_holds(path, p))
+            .cloned()
+            .collect();
+        if matched.is_empty() {
+            return Err(LibraryError::NotFound(path.to_owned()));
+        }
+        for p in &matched {
+            if let Some(seq) = self.store.remove_video(p).await? {
+                self.record_removed(p, seq);
+            }
+        }
+        Ok(matched)
+    }
+
+    /// Brings the library in line with its folder (blocking): adds new and changed files,
+    /// removes the videos whose file is gone.
+    pub fn sync_root(&self, progress: &mut dyn FnMut(&Progress)) -> Result<SyncReport, LibraryError> {
+        let (found, skipped) = scan(&self.cfg.root).map_err(|e| LibraryError::Io(format!("{}: {e}", self.cfg.root.display())))?;
+        for s in &skipped {
+            tracing::info!(path = %s.path.display(), reason = %s.reason, "not published");
+        }
+        let present: HashSet<&str> = found.iter().map(|f| f.rel_path.as_str()).collect();
+        let gone: Vec<String> = self.state().videos.keys().filter(|p| !present.contains(p.as_str())).cloned().collect();
+        let mut report = SyncReport::default();
+        for p in gone {
+            if let Some(seq) = self.rt.block_on(self.store.remove_video(&p))? {
+                self.record_removed(&p, seq);
+                report.removed += 1;
+            }
+        }
+        let added = self.add_found(&found, progress);
+        report.hashed = added.added.len();
+        report.failed = added.failed.len();
+        report.published = self.state().videos.len();
+        Ok(report)
+    }
+}
+
+fn mtime_ms(f: &FoundFile) -> i64 {
+    i64::try_from(f.identity.mtime_ns / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// The registration time of the node (for the admin's tables).
+pub fn timestamp_ms() -> i64 {
+    now_ms()
+}
