@@ -89,6 +89,9 @@ struct ServeArgs {
     /// The database: a SQLite file (default: vidseed.db in --state) or postgres://… .
     #[arg(long)]
     database: Option<String>,
+    /// With PostgreSQL: keep vidseed's tables in this schema (made if missing).
+    #[arg(long)]
+    database_schema: Option<String>,
     /// UDP address of the catalog channel between the planes (loopback; port 0: any free one).
     #[arg(long, default_value = "127.0.0.1:0")]
     channel_listen: SocketAddr,
@@ -115,6 +118,9 @@ struct ControlArgs {
     /// The database: a SQLite file (default: vidseed.db in --state) or postgres://… .
     #[arg(long)]
     database: Option<String>,
+    /// With PostgreSQL: keep vidseed's tables in this schema (made if missing).
+    #[arg(long)]
+    database_schema: Option<String>,
     /// Public base URL of the data node whose tracker the torrents name (e.g.
     /// https://seed.example.org; an https base gives wss:// tracker URLs).
     #[arg(long, default_value = "http://127.0.0.1:9001")]
@@ -193,11 +199,17 @@ fn read_file_config(path: Option<&PathBuf>) -> Result<FileConfig> {
     }
 }
 
-fn database(arg: Option<&str>, state: &std::path::Path) -> Result<Database> {
-    match arg {
-        Some(s) => Database::parse(s).map_err(|e| anyhow::anyhow!("--database: {e}")),
-        None => Ok(Database::in_state_dir(state)),
+fn database(arg: Option<&str>, schema: Option<&str>, state: &std::path::Path) -> Result<Database> {
+    let mut db = match arg {
+        Some(s) => Database::parse(s).map_err(|e| anyhow::anyhow!("--database: {e}"))?,
+        None => Database::in_state_dir(state),
+    };
+    match (&mut db, schema) {
+        (Database::Postgres { schema: s, .. }, Some(name)) => *s = Some(name.to_owned()),
+        (Database::Sqlite(_), Some(_)) => bail!("--database-schema needs a postgres:// --database"),
+        _ => {}
     }
+    Ok(db)
 }
 
 fn cpus() -> usize {
@@ -242,7 +254,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         .with_context(|| format!("cannot create the state folder {}", args.state.display()))?;
     let mut file_config = read_file_config(args.config.as_ref())?;
     file_config.tracker.open |= args.open_tracker;
-    let db = database(args.database.as_deref(), &args.state)?;
+    let db = database(args.database.as_deref(), args.database_schema.as_deref(), &args.state)?;
 
     let store = Arc::new(CatalogStore::new());
     let data_cfg = DataPlaneConfig {
@@ -329,7 +341,7 @@ fn control(args: ControlArgs) -> Result<()> {
     }
     std::fs::create_dir_all(&args.state)
         .with_context(|| format!("cannot create the state folder {}", args.state.display()))?;
-    let db = database(args.database.as_deref(), &args.state)?;
+    let db = database(args.database.as_deref(), args.database_schema.as_deref(), &args.state)?;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("vidseed-control").enable_all().build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)

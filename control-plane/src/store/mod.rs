@@ -595,9 +595,9 @@ impl Store {
         if after_i < pruned_through || after_i > last_seq {
             return Ok(None);
         }
+        // Seqs are dense by construction; a hole means the tables were edited by hand.
         let mut changes = Vec::with_capacity(rows.len());
-        let mut expected = after + 1;
-        for row in rows {
+        for (expected, row) in (after + 1..).zip(rows) {
             let change = row.into_change()?;
             if change.seq != expected {
                 return Err(StoreError::Corrupt(format!(
@@ -606,7 +606,6 @@ impl Store {
                     change.seq
                 )));
             }
-            expected += 1;
             changes.push(change);
         }
         Ok(Some(changes))

@@ -1,0 +1,59 @@
+//! Tests of `vidseed admin`: rendering and stream reading (pure), the command line, and the
+//! client against a tiny HTTP server started by the tests on a loopback port.
+
+mod cli;
+mod client;
+mod table;
+
+use crate::admin::table::{NodeInfo, VideoInfo};
+
+/// Two videos as the contract's JSON gives them: one on two nodes, one with a title for a name.
+pub(super) const VIDEOS_JSON: &str = r#"{"videos":[
+  {"path":"films/bbb.mp4","name":"bbb.mp4","size":13107200,
+   "infoHash":"0123456789abcdef0123456789abcdef01234567","pieceLength":262144,
+   "contentType":"video/mp4",
+   "magnetUri":"magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=bbb.mp4",
+   "torrentUrl":"http://127.0.0.1:8081/torrents/0123456789abcdef0123456789abcdef01234567.torrent",
+   "webseeds":["https://seed1.example.org/static/webseed/films/bbb.mp4"],"nodes":["paris-1","berlin"]},
+  {"path":"talks/intro.webm","name":"Intro talk","size":900,
+   "infoHash":"fedcba9876543210fedcba9876543210fedcba98","pieceLength":16384,
+   "contentType":"video/webm",
+   "magnetUri":"magnet:?xt=urn:btih:fedcba9876543210fedcba9876543210fedcba98",
+   "torrentUrl":"http://127.0.0.1:8081/torrents/fedcba9876543210fedcba9876543210fedcba98.torrent",
+   "webseeds":[],"nodes":[]}
+]}"#;
+
+/// The lines `VIDEOS_JSON` renders to.
+pub(super) const VIDEOS_LINES: [&str; 8] = [
+    "PATH                  SIZE  INFO-HASH                                 NODES",
+    "films/bbb.mp4     12.5 MiB  0123456789abcdef0123456789abcdef01234567  paris-1, berlin",
+    "    magnet   magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=bbb.mp4",
+    "    torrent  http://127.0.0.1:8081/torrents/0123456789abcdef0123456789abcdef01234567.torrent",
+    "talks/intro.webm     900 B  fedcba9876543210fedcba9876543210fedcba98  -",
+    "    name     Intro talk",
+    "    magnet   magnet:?xt=urn:btih:fedcba9876543210fedcba9876543210fedcba98",
+    "    torrent  http://127.0.0.1:8081/torrents/fedcba9876543210fedcba9876543210fedcba98.torrent",
+];
+
+pub(super) fn videos() -> Vec<VideoInfo> {
+    serde_json::from_str::<crate::admin::table::VideoList>(VIDEOS_JSON).unwrap().videos
+}
+
+/// "Now" in the node tests: Unix milliseconds.
+pub(super) const NOW_MS: u64 = 1_750_000_000_000;
+
+pub(super) fn nodes() -> Vec<NodeInfo> {
+    let json = format!(
+        r#"{{"nodes":[
+          {{"name":"paris-1","publicUrl":"https://seed1.example.org","state":"connected","folders":[""],
+            "catalogSeq":7,"latestSeq":7,"lastSeen":{},"files":42,
+            "stats":{{"bytesServed":5368709120,"requests":1200,"peers":35,"swarms":12,"errors":0,
+                      "diskFreeBytes":107374182400,"at":{}}}}},
+          {{"name":"berlin","publicUrl":"https://seed2.example.org","state":"never connected",
+            "folders":["films","talks"],"catalogSeq":null,"latestSeq":7,"lastSeen":null,"files":0,"stats":null}}
+        ]}}"#,
+        NOW_MS - 12_000,
+        NOW_MS - 12_000
+    );
+    serde_json::from_str::<crate::admin::table::NodeList>(&json).unwrap().nodes
+}

@@ -1,0 +1,304 @@
+//! The control-plane split end to end, with real processes over loopback: `vidseed control` and
+//! two `vidseed data` nodes on the QUIC catalog channel, driven through the admin API; files
+//! added and removed, the control plane killed and restarted, a node revoked, a wrong pin and a
+//! wrong token refused. Run against SQLite and against PostgreSQL.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use common::{eventually, get, pseudo_random};
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(40);
+
+/// A child process whose stdout lines arrive on a channel and whose stderr is kept.
+struct Proc {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Proc {
+    fn start(args: &[&str]) -> Proc {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vidseed"))
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("vidseed starts");
+        let (tx, rx) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let err = child.stderr.take().unwrap();
+        let keep = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                keep.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        Proc { child, stdout: rx, stderr }
+    }
+
+    fn line_with(&self, marker: &str) -> String {
+        loop {
+            let line = self.stdout.recv_timeout(WAIT).unwrap_or_else(|_| panic!("no line with {marker:?}; stderr:\n{}", self.log()));
+            if line.contains(marker) {
+                return line;
+            }
+        }
+    }
+
+    fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// One admin request over HTTP/1.0 (the answer ends with the connection): status and body.
+fn admin(control: SocketAddr, token: &str, method: &str, target: &str, body: Option<&Value>) -> (u16, String) {
+    let mut s = TcpStream::connect(control).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let req = format!(
+        "{method} {target} HTTP/1.0\r\nHost: test\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, body.to_owned())
+}
+
+fn admin_json(control: SocketAddr, token: &str, method: &str, target: &str, body: Option<&Value>) -> Value {
+    let (status, text) = admin(control, token, method, target, body);
+    assert!((200..300).contains(&status), "{method} {target}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {target}: {e}: {text}"))
+}
+
+/// Adds a library path through the admin API and returns the final line of the stream.
+fn add(control: SocketAddr, token: &str, path: &str) -> Value {
+    let (status, text) = admin(control, token, "POST", "/api/v1/admin/videos", Some(&json!({ "path": path })));
+    assert_eq!(status, 200, "{text}");
+    let last = text.lines().filter(|l| !l.trim().is_empty()).last().unwrap().to_owned();
+    let v: Value = serde_json::from_str(&last).unwrap();
+    assert!(v["result"]["failed"].as_array().is_some_and(|a| a.is_empty()), "{v}");
+    v
+}
+
+struct Control {
+    proc: Proc,
+    http: SocketAddr,
+    token: String,
+}
+
+fn start_control(library: &Path, state: &Path, database: Option<(&str, &str)>, listen: u16, channel: u16, token: Option<&str>) -> Control {
+    let listen_s = format!("127.0.0.1:{listen}");
+    let channel_s = format!("127.0.0.1:{channel}");
+    let mut args = vec!["control", "--library", library.to_str().unwrap(), "--state", state.to_str().unwrap(), "--listen", &listen_s, "--channel-listen", &channel_s];
+    if let Some((url, schema)) = database {
+        args.extend(["--database", url, "--database-schema", schema]);
+    }
+    let proc = Proc::start(&args);
+    let line = proc.line_with("control plane on http://");
+    let http: SocketAddr = line.split("http://").nth(1).unwrap().split(',').next().unwrap().parse().unwrap();
+    let token = match token {
+        Some(t) => t.to_owned(),
+        None => proc.line_with("admin token").rsplit(' ').next().unwrap().to_owned(),
+    };
+    Control { proc, http, token }
+}
+
+/// Creates a node through the admin API and writes its configuration, pointed at `folder`.
+fn add_node(c: &Control, dir: &Path, name: &str, port: u16, folder: &Path) -> PathBuf {
+    let v = admin_json(c.http, &c.token, "POST", "/api/v1/admin/nodes", Some(&json!({ "name": name, "publicUrl": format!("http://127.0.0.1:{port}") })));
+    let mut config: toml::Value = toml::from_str(v["config"].as_str().unwrap()).unwrap();
+    config["node"]["folders"][0]["path"] = toml::Value::String(folder.to_str().unwrap().to_owned());
+    config["node"].as_table_mut().unwrap().insert("listen".into(), toml::Value::String(format!("127.0.0.1:{port}")));
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
+    path
+}
+
+fn status_of(addr: SocketAddr, rel: &str) -> u16 {
+    get(addr, &format!("/static/webseed/{rel}"), &[]).map(|r| r.status).unwrap_or(0)
+}
+
+fn node_state(c: &Control, name: &str) -> Value {
+    let v = admin_json(c.http, &c.token, "GET", "/api/v1/admin/nodes", None);
+    v["nodes"].as_array().unwrap().iter().find(|n| n["name"] == name).cloned().unwrap()
+}
+
+fn scenario(database: Option<(&str, &str)>) {
+    let dir = tempfile::tempdir().unwrap();
+    let library = dir.path().join("library");
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&library).unwrap();
+    let (listen, channel) = (free_tcp_port(), free_udp_port());
+    let mut control = start_control(&library, &state, database, listen, channel, None);
+
+    // Unauthorised requests get 401 and nothing else.
+    let (status, body) = admin(control.http, "wrong", "GET", "/api/v1/admin/nodes", None);
+    assert_eq!(status, 401, "{body}");
+    assert!(!body.contains("token"), "no hint for a wrong token: {body}");
+
+    let (p1, p2) = (free_tcp_port(), free_tcp_port());
+    let cfg1 = add_node(&control, dir.path(), "n1", p1, &library);
+    let cfg2 = add_node(&control, dir.path(), "n2", p2, &library);
+    let n1 = Proc::start(&["data", "--config", cfg1.to_str().unwrap(), "--data-workers", "1"]);
+    let mut n2 = Proc::start(&["data", "--config", cfg2.to_str().unwrap(), "--data-workers", "1"]);
+    let (a1, a2): (SocketAddr, SocketAddr) = (format!("127.0.0.1:{p1}").parse().unwrap(), format!("127.0.0.1:{p2}").parse().unwrap());
+    for name in ["n1", "n2"] {
+        eventually(WAIT, "both nodes connected", || (node_state(&control, name)["state"] == "connected").then_some(()));
+    }
+
+    // Add a file: both nodes serve it, and the torrent's url-list names both.
+    let a = pseudo_random(300_000, 1);
+    std::fs::write(library.join("a.mp4"), &a).unwrap();
+    let added = add(control.http, &control.token, "a.mp4");
+    let ih = added["result"]["added"][0]["infoHash"].as_str().unwrap().to_owned();
+    for addr in [a1, a2] {
+        let body = eventually(WAIT, "a.mp4 on both nodes", || {
+            let r = get(addr, "/static/webseed/a.mp4", &[]).ok()?;
+            (r.status == 200).then_some(r.body)
+        });
+        assert!(body == a, "the node serves the file's bytes");
+    }
+    let torrent = eventually(WAIT, "both nodes in the url-list", || {
+        let t = get(control.http, &format!("/torrents/{ih}.torrent"), &[]).ok()?.body;
+        let text = String::from_utf8_lossy(&t).into_owned();
+        (text.contains(&format!("http://127.0.0.1:{p1}/static/webseed/a.mp4")) && text.contains(&format!("http://127.0.0.1:{p2}/static/webseed/a.mp4"))).then_some(t)
+    });
+    assert!(String::from_utf8_lossy(&torrent).contains("8:url-list"));
+
+    // Remove it: 404 on both.
+    let removed = admin_json(control.http, &control.token, "DELETE", "/api/v1/admin/videos?path=a.mp4", None);
+    assert_eq!(removed["removed"], json!(["a.mp4"]));
+    for addr in [a1, a2] {
+        eventually(WAIT, "a.mp4 gone from both nodes", || (status_of(addr, "a.mp4") == 404).then_some(()));
+    }
+
+    // Kill the control plane: the nodes keep serving; changes made while it restarts reach them.
+    std::fs::write(library.join("b.mp4"), pseudo_random(200_000, 2)).unwrap();
+    add(control.http, &control.token, "b.mp4");
+    for addr in [a1, a2] {
+        eventually(WAIT, "b.mp4 on both nodes", || (status_of(addr, "b.mp4") == 200).then_some(()));
+    }
+    let token = control.token.clone();
+    control.proc.kill();
+    for addr in [a1, a2] {
+        assert_eq!(status_of(addr, "b.mp4"), 200, "a node keeps serving without its control plane");
+    }
+    control = start_control(&library, &state, database, listen, channel, Some(&token));
+    std::fs::write(library.join("c.mp4"), pseudo_random(100_000, 3)).unwrap();
+    add(control.http, &control.token, "c.mp4");
+    admin_json(control.http, &control.token, "DELETE", "/api/v1/admin/videos?path=b.mp4", None);
+    for addr in [a1, a2] {
+        eventually(WAIT, "the nodes resume and get what changed", || (status_of(addr, "c.mp4") == 200 && status_of(addr, "b.mp4") == 404).then_some(()));
+    }
+    let n = eventually(WAIT, "n1 acknowledges the latest update", || {
+        let n = node_state(&control, "n1");
+        (n["catalogSeq"] == n["latestSeq"]).then_some(n)
+    });
+    assert_eq!(n["files"], 1);
+
+    // Revoke n2: cut off at once; further changes reach n1 only.
+    admin_json(control.http, &control.token, "DELETE", "/api/v1/admin/nodes/n2", None);
+    eventually(WAIT, "n2 to log its revocation", || n2.log().contains("revoked").then_some(()));
+    assert_eq!(node_state(&control, "n2")["state"], "revoked");
+    std::fs::write(library.join("d.mp4"), pseudo_random(50_000, 4)).unwrap();
+    add(control.http, &control.token, "d.mp4");
+    eventually(WAIT, "d.mp4 on n1", || (status_of(a1, "d.mp4") == 200).then_some(()));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(status_of(a2, "d.mp4"), 404, "a revoked node gets nothing more");
+    n2.kill();
+
+    // A wrong pin and a wrong token are refused, each with a clear line.
+    let (p3, p4) = (free_tcp_port(), free_tcp_port());
+    let cfg3 = add_node(&control, dir.path(), "n3", p3, &library);
+    let text = std::fs::read_to_string(&cfg3).unwrap();
+    let pin = text.lines().find(|l| l.starts_with("pin")).unwrap().to_owned();
+    let bad_pin = format!("pin = \"sha256:{}\"", "0".repeat(64));
+    std::fs::write(&cfg3, text.replace(&pin, &bad_pin)).unwrap();
+    let n3 = Proc::start(&["data", "--config", cfg3.to_str().unwrap(), "--data-workers", "1"]);
+    eventually(WAIT, "the wrong pin to be refused", || n3.log().contains("does not match the pinned").then_some(()));
+    let cfg4 = add_node(&control, dir.path(), "n4", p4, &library);
+    let text = std::fs::read_to_string(&cfg4).unwrap();
+    let token_line = text.lines().find(|l| l.starts_with("token")).unwrap().to_owned();
+    std::fs::write(&cfg4, text.replace(&token_line, "token = \"not-the-token\"")).unwrap();
+    let n4 = Proc::start(&["data", "--config", cfg4.to_str().unwrap(), "--data-workers", "1"]);
+    eventually(WAIT, "the wrong token to be refused", || n4.log().contains("unknown node or wrong token").then_some(()));
+    eventually(WAIT, "the control plane to log the refusal", || control.proc.log().contains("refused node \"n4\"").then_some(()));
+    assert_eq!(status_of(format!("127.0.0.1:{p4}").parse().unwrap(), "c.mp4"), 404);
+    drop(n1);
+}
+
+#[test]
+fn control_and_two_data_nodes_over_sqlite() {
+    scenario(None);
+}
+
+/// A PostgreSQL schema of the test's own, dropped at the end whatever happens.
+struct Schema {
+    url: String,
+    name: String,
+}
+
+impl Schema {
+    fn run(&self, sql: &str) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&self.url)
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL at {} is needed for this test: {e}", self.url));
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut conn).await.unwrap();
+        });
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        self.run(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+    }
+}
+
+#[test]
+fn control_and_two_data_nodes_over_postgres() {
+    let url = std::env::var("VIDSEED_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = Schema { url, name: format!("vidseed_split_{}", std::process::id()) };
+    schema.run("SELECT 1");
+    scenario(Some((&schema.url, &schema.name)));
+}
