@@ -36,6 +36,8 @@ enum Command {
     /// Run a data node alone, driven by a control plane (its config comes from
     /// `vidseed admin node add`).
     Data(Box<DataArgs>),
+    /// Drive a running control plane: videos, data nodes, settings (see `vidseed admin --help`).
+    Admin(vidseed_control_plane::admin::AdminArgs),
     /// Print the default configuration file, commented.
     PrintConfig,
 }
@@ -163,7 +165,7 @@ struct DataArgs {
     send_path: SendPath,
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -171,13 +173,21 @@ fn main() -> Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    let result = match Cli::parse().command {
+        Command::Admin(args) => return vidseed_control_plane::admin::run_blocking(args),
         Command::Serve(args) => serve(*args),
         Command::Control(args) => control(*args),
         Command::Data(args) => data_node(*args),
         Command::PrintConfig => {
             print!("{DEFAULT_CONFIG_TOML}");
             Ok(())
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:?}");
+            std::process::ExitCode::FAILURE
         }
     }
 }

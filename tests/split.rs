@@ -112,7 +112,7 @@ fn admin_json(control: SocketAddr, token: &str, method: &str, target: &str, body
 fn add(control: SocketAddr, token: &str, path: &str) -> Value {
     let (status, text) = admin(control, token, "POST", "/api/v1/admin/videos", Some(&json!({ "path": path })));
     assert_eq!(status, 200, "{text}");
-    let last = text.lines().filter(|l| !l.trim().is_empty()).last().unwrap().to_owned();
+    let last = text.lines().rfind(|l| !l.trim().is_empty()).unwrap().to_owned();
     let v: Value = serde_json::from_str(&last).unwrap();
     assert!(v["result"]["failed"].as_array().is_some_and(|a| a.is_empty()), "{v}");
     v
@@ -202,6 +202,31 @@ fn scenario(database: Option<(&str, &str)>) {
         (text.contains(&format!("http://127.0.0.1:{p1}/static/webseed/a.mp4")) && text.contains(&format!("http://127.0.0.1:{p2}/static/webseed/a.mp4"))).then_some(t)
     });
     assert!(String::from_utf8_lossy(&torrent).contains("8:url-list"));
+
+    // The admin's CLI shows the same: a readable table, or the API's JSON.
+    let cli = |args: &[&str]| {
+        let url = format!("http://{}", control.http);
+        let out = Command::new(env!("CARGO_BIN_EXE_vidseed"))
+            .args(["admin", "--control-url", &url, "--token", &control.token])
+            .args(args)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, table, _) = cli(&["videos"]);
+    assert_eq!(code, Some(0));
+    assert!(table.contains("a.mp4") && table.contains(&ih) && table.contains("magnet:?"), "{table}");
+    let (code, json_out, _) = cli(&["--json", "nodes"]);
+    assert_eq!(code, Some(0));
+    let nodes: Value = serde_json::from_str(&json_out).unwrap();
+    assert_eq!(nodes["nodes"].as_array().unwrap().len(), 2, "{json_out}");
+    let (code, _, err) = Command::new(env!("CARGO_BIN_EXE_vidseed"))
+        .args(["admin", "--control-url", &format!("http://{}", control.http), "--token", "wrong", "videos"])
+        .output()
+        .map(|o| (o.status.code(), (), String::from_utf8_lossy(&o.stderr).into_owned()))
+        .unwrap();
+    assert_eq!(code, Some(1));
+    assert!(err.contains("refused the admin token"), "{err}");
 
     // Remove it: 404 on both.
     let removed = admin_json(control.http, &control.token, "DELETE", "/api/v1/admin/videos?path=a.mp4", None);

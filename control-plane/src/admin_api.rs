@@ -101,7 +101,7 @@ pub fn node_config_text(name: &str, token: &str, control: &str, pin: &str, publi
             "\n# The library folder {} and where this node keeps it: edit `path`.\n[[node.folders]]\nlibrary = {}\npath = {}\n",
             if f.is_empty() { "(all of it)".to_owned() } else { format!("{f:?}") },
             q(f),
-            q(&format!("/srv/vidseed/media/{f}").trim_end_matches('/').to_owned())
+            q(format!("/srv/vidseed/media/{f}").trim_end_matches('/'))
         ));
     }
     t
@@ -166,20 +166,21 @@ impl AdminApi {
             Ok(b) => b.to_bytes(),
             Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large or was cut", None),
         };
-        let parsed = || -> Result<Value, Response<AdminBody>> {
-            serde_json::from_slice(&body).map_err(|e| error(StatusCode::BAD_REQUEST, &format!("the body is not JSON: {e}"), Some("send a JSON object")))
+        let parsed = || -> Result<Value, Box<Response<AdminBody>>> {
+            serde_json::from_slice(&body)
+                .map_err(|e| Box::new(error(StatusCode::BAD_REQUEST, &format!("the body is not JSON: {e}"), Some("send a JSON object"))))
         };
         match (method, path.as_str()) {
             (Method::GET, "videos") => self.list_videos(),
             (Method::POST, "videos") => match parsed() {
                 Ok(v) => self.add_videos(v).await,
-                Err(res) => res,
+                Err(res) => *res,
             },
             (Method::DELETE, "videos") => self.remove_videos(&query).await,
             (Method::GET, "nodes") => self.list_nodes().await,
             (Method::POST, "nodes") => match parsed() {
                 Ok(v) => self.add_node(v).await,
-                Err(res) => res,
+                Err(res) => *res,
             },
             (Method::DELETE, p) if p.starts_with("nodes/") => self.revoke_node(&p["nodes/".len()..]).await,
             (Method::GET, "settings") => self.settings().await,
@@ -189,7 +190,7 @@ impl AdminApi {
     }
 
     fn list_videos(&self) -> Response<AdminBody> {
-        json_response(StatusCode::OK, &json!({ "videos": self.library.videos() }))
+        json_response(StatusCode::OK, &json!({ "videos": self.library.all_videos() }))
     }
 
     async fn add_videos(&self, v: Value) -> Response<AdminBody> {
@@ -262,8 +263,7 @@ impl AdminApi {
                 } else {
                     "disconnected"
                 };
-                let view = st.nodes.iter().find(|v| v.name == n.name);
-                let files = view.map_or(0, |v| st.videos.keys().filter(|p| v.serves(p)).count());
+                let files = st.videos.keys().filter(|p| st.serving(p).any(|v| v.name == n.name)).count();
                 let stats = n.stats_json.as_deref().and_then(|s| serde_json::from_str::<Value>(s).ok()).map(|mut s| {
                     s["at"] = json!(n.stats_at_ms);
                     s

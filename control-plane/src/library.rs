@@ -90,6 +90,8 @@ pub struct NodeView {
     pub folders: Vec<String>,
     pub rejected: HashSet<String>,
     pub revoked: bool,
+    /// The last update the node acknowledged (`None`: none yet).
+    pub acked_seq: Option<u64>,
 }
 
 impl NodeView {
@@ -100,12 +102,15 @@ impl NodeView {
             folders: n.folders.clone(),
             rejected: n.rejected.iter().map(|(p, _)| p.clone()).collect(),
             revoked: n.revoked,
+            acked_seq: n.acked_seq,
         }
     }
 
-    /// Whether this node serves the video at library path `path`.
-    pub fn serves(&self, path: &str) -> bool {
+    /// Whether this node serves the video at library path `path`, last changed by update
+    /// `seq`: it holds the folder, has acknowledged that update and did not refuse the file.
+    pub fn serves(&self, path: &str, seq: u64) -> bool {
         !self.revoked
+            && self.acked_seq.is_some_and(|a| a >= seq)
             && self.folders.iter().any(|f| vidseed_shared::channel::folder_holds(f, path))
             && !self.rejected.contains(&PublicUrls::webseed_path(path))
     }
@@ -116,7 +121,17 @@ impl NodeView {
 pub struct LibraryState {
     pub videos: BTreeMap<String, Arc<VideoRecord>>,
     by_info_hash: HashMap<InfoHash, String>,
+    /// The update that last changed each video (0: before this process started).
+    seq_of: HashMap<String, u64>,
     pub nodes: Vec<NodeView>,
+}
+
+impl LibraryState {
+    /// The nodes serving the video at `path`.
+    pub fn serving<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a NodeView> + 'a {
+        let seq = self.seq_of.get(path).copied().unwrap_or(0);
+        self.nodes.iter().filter(move |n| n.serves(path, seq))
+    }
 }
 
 /// The library.
@@ -202,6 +217,7 @@ impl Library {
         let st = LibraryState {
             videos: old.videos.clone(),
             by_info_hash: old.by_info_hash.clone(),
+            seq_of: old.seq_of.clone(),
             nodes: nodes.iter().map(NodeView::from_record).collect(),
         };
         *self.state.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(st);
@@ -210,10 +226,11 @@ impl Library {
 
     fn record_put(&self, v: VideoRecord, seq: u64) {
         let mut guard = self.state.write().unwrap_or_else(|p| p.into_inner());
-        let mut st = LibraryState { videos: guard.videos.clone(), by_info_hash: guard.by_info_hash.clone(), nodes: guard.nodes.clone() };
+        let mut st = LibraryState { videos: guard.videos.clone(), by_info_hash: guard.by_info_hash.clone(), seq_of: guard.seq_of.clone(), nodes: guard.nodes.clone() };
         if let Some(old) = st.videos.get(&v.path) {
             st.by_info_hash.remove(&old.info_hash);
         }
+        st.seq_of.insert(v.path.clone(), seq);
         st.by_info_hash.insert(v.info_hash, v.path.clone());
         st.videos.insert(v.path.clone(), Arc::new(v));
         *guard = Arc::new(st);
@@ -223,7 +240,8 @@ impl Library {
 
     fn record_removed(&self, path: &str, seq: u64) {
         let mut guard = self.state.write().unwrap_or_else(|p| p.into_inner());
-        let mut st = LibraryState { videos: guard.videos.clone(), by_info_hash: guard.by_info_hash.clone(), nodes: guard.nodes.clone() };
+        let mut st = LibraryState { videos: guard.videos.clone(), by_info_hash: guard.by_info_hash.clone(), seq_of: guard.seq_of.clone(), nodes: guard.nodes.clone() };
+        st.seq_of.remove(path);
         if let Some(old) = st.videos.remove(path) {
             st.by_info_hash.remove(&old.info_hash);
         }
@@ -240,7 +258,7 @@ impl Library {
     /// The video as the API shows it.
     pub fn view(&self, st: &LibraryState, v: &VideoRecord) -> Video {
         let urls = &self.cfg.urls;
-        let nodes: Vec<&NodeView> = st.nodes.iter().filter(|n| n.serves(&v.path)).collect();
+        let nodes: Vec<&NodeView> = st.serving(&v.path).collect();
         let webseeds: Vec<String> = nodes.iter().map(|n| PublicUrls::webseed_url_at(&n.public_url, &v.path)).collect();
         let trackers = urls.trackers();
         let torrent_url = urls.torrent_url(&v.info_hash);
@@ -261,22 +279,32 @@ impl Library {
         }
     }
 
-    /// Every video, by path.
-    pub fn videos(&self) -> Vec<Video> {
+    /// Every video of the library, by path, served or not (the admin's list).
+    pub fn all_videos(&self) -> Vec<Video> {
         let st = self.state();
         st.videos.values().map(|v| self.view(&st, v)).collect()
     }
 
+    /// The videos some data node serves now, by path (the public list: a video nobody serves
+    /// yet, or any more, is not advertised).
+    pub fn videos(&self) -> Vec<Video> {
+        let st = self.state();
+        st.videos.values().filter(|v| st.serving(&v.path).next().is_some()).map(|v| self.view(&st, v)).collect()
+    }
+
+    /// A video some data node serves.
     pub fn by_info_hash(&self, ih: &InfoHash) -> Option<Video> {
         let st = self.state();
         let v = st.videos.get(st.by_info_hash.get(ih)?)?;
+        st.serving(&v.path).next()?;
         Some(self.view(&st, v))
     }
 
-    /// The `.torrent` of a video, with the current trackers and WebSeeds.
+    /// The `.torrent` of a video some data node serves, with the current trackers and WebSeeds.
     pub fn torrent(&self, ih: &InfoHash) -> Option<Vec<u8>> {
         let st = self.state();
         let v = st.videos.get(st.by_info_hash.get(ih)?)?;
+        st.serving(&v.path).next()?;
         let view = self.view(&st, v);
         Some(crate::torrent_file::torrent_bytes(&v.info, &self.cfg.urls.trackers(), &view.webseeds))
     }

@@ -49,11 +49,15 @@ mod tests {
 
     #[test]
     fn lava_torrent_reads_back_what_we_assemble() {
-        let info = b"d6:lengthi5e4:name5:a.mp412:piece lengthi262144e6:pieces20:aaaaaaaaaaaaaaaaaaaae";
+        // Piece hashes are binary (not UTF-8), as real ones are.
+        let mut info = b"d6:lengthi5e4:name5:a.mp412:piece lengthi262144e6:pieces20:".to_vec();
+        info.extend_from_slice(&[0xff; 20]);
+        info.push(b'e');
+        let info = &info[..];
         let trackers = vec!["ws://h/tracker/socket".to_owned(), "http://h/tracker/announce".to_owned()];
         let urls = vec!["http://n1/static/webseed/a.mp4".to_owned(), "http://n2/static/webseed/a.mp4".to_owned()];
         let bytes = torrent_bytes(info, &trackers, &urls);
-        let t = Torrent::read_from_bytes(&bytes).unwrap();
+        let t = Torrent::read_from_bytes(&bytes).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&bytes)));
         assert_eq!(t.name, "a.mp4");
         assert_eq!(t.length, 5);
         assert_eq!(t.announce.as_deref(), Some("ws://h/tracker/socket"));

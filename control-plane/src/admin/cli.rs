@@ -128,10 +128,8 @@ pub fn admin_token(args: &AdminArgs, env: &AdminEnv) -> Result<String, AdminErro
 /// given, for the control plane to find in its library.
 pub fn path_to_send(path: &Path) -> Result<String, AdminError> {
     let resolved = if path.is_relative() && path.exists() {
-        std::fs::canonicalize(path).map_err(|e| AdminError::Local {
-            what: format!("cannot resolve {} ({e})", path.display()),
-            hint: None,
-        })?
+        std::fs::canonicalize(path)
+            .map_err(|e| AdminError::Local { what: format!("cannot resolve {} ({e})", path.display()), hint: None })?
     } else {
         path.to_owned()
     };

@@ -16,8 +16,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use super::table::{
-    parse_event, snippet, AddResult, AddStream, ApiErrorBody, LineError, NewNode, NodeList, Progress, Removed,
-    Revoked, StreamError, StreamEvent, VideoList,
+    parse_event, snippet, AddResult, AddStream, ApiErrorBody, LineError, NewNode, NodeList, Progress, Removed, Revoked,
+    StreamError, StreamEvent, VideoList,
 };
 
 /// Where the control plane listens unless told otherwise.
@@ -86,11 +86,12 @@ impl AdminError {
             Self::BadToken => "check the token: it is the single line the control plane printed at its first start",
             Self::BadUrl { .. } => "pass --control-url http://HOST:PORT (by default http://127.0.0.1:8081)",
             Self::Https { .. } => {
-                "reach the control plane over plain http, on its host or through a tunnel (e.g. ssh -L 8081:127.0.0.1:8081 HOST)"
+                "reach the control plane over plain http, on its host or through a tunnel \
+                 (e.g. ssh -L 8081:127.0.0.1:8081 HOST)"
             }
             Self::Unreachable { .. } => {
-                "start it with `vidseed control` or `vidseed serve`, or pass --control-url (or set VIDSEED_CONTROL_URL) \
-                 if it listens elsewhere"
+                "start it with `vidseed control` or `vidseed serve`, or pass --control-url (or set \
+                 VIDSEED_CONTROL_URL) if it listens elsewhere"
             }
             Self::Transport { .. } | Self::NotJson { .. } => {
                 "check that --control-url points at vidseed's control plane, and the control plane's log"
@@ -190,7 +191,11 @@ impl AdminClient {
     /// `POST /api/v1/admin/videos`: publishes the file or folder `path` (absolute on the control
     /// plane's host, or relative to its library), reporting the hashing's progress as it goes.
     /// Not timed out (hashing takes as long as it takes); ends when the connection does.
-    pub async fn add(&self, path: &str, mut on_progress: impl FnMut(&Progress)) -> Result<Answer<AddResult>, AdminError> {
+    pub async fn add(
+        &self,
+        path: &str,
+        mut on_progress: impl FnMut(&Progress),
+    ) -> Result<Answer<AddResult>, AdminError> {
         let response = self.send(Method::POST, VIDEOS.to_owned(), Some(json!({ "path": path }))).await?;
         let status = response.status();
         if !status.is_success() {
@@ -236,7 +241,12 @@ impl AdminClient {
     }
 
     /// `POST /api/v1/admin/nodes`: registers a data node. No `folders` means the whole library.
-    pub async fn add_node(&self, name: &str, public_url: &str, folders: &[String]) -> Result<Answer<NewNode>, AdminError> {
+    pub async fn add_node(
+        &self,
+        name: &str,
+        public_url: &str,
+        folders: &[String],
+    ) -> Result<Answer<NewNode>, AdminError> {
         let mut body = json!({ "name": name, "publicUrl": public_url });
         if !folders.is_empty() {
             body["folders"] = json!(folders);
@@ -275,7 +285,12 @@ impl AdminClient {
         Ok(Answer { raw, data })
     }
 
-    async fn send(&self, method: Method, target: String, body: Option<Value>) -> Result<Response<Incoming>, AdminError> {
+    async fn send(
+        &self,
+        method: Method,
+        target: String,
+        body: Option<Value>,
+    ) -> Result<Response<Incoming>, AdminError> {
         let request = Request::builder()
             .method(method)
             .uri(format!("{}{target}", self.base))
@@ -283,7 +298,9 @@ impl AdminClient {
             .header(ACCEPT, "application/json, application/x-ndjson")
             .header(USER_AGENT, concat!("vidseed-admin/", env!("CARGO_PKG_VERSION")));
         let request = match body {
-            Some(body) => request.header(CONTENT_TYPE, "application/json").body(Full::new(Bytes::from(body.to_string()))),
+            Some(body) => {
+                request.header(CONTENT_TYPE, "application/json").body(Full::new(Bytes::from(body.to_string())))
+            }
             None => request.body(Full::new(Bytes::new())),
         }
         .map_err(|e| AdminError::Local { what: format!("cannot build the request ({e})"), hint: None })?;

@@ -370,10 +370,7 @@ pub fn render_add_result(result: &AddResult) -> Vec<String> {
         out.extend(render_videos(&result.added));
     }
     if !result.unchanged.is_empty() {
-        out.push(format!(
-            "{} already published, unchanged",
-            plural(result.unchanged.len(), "file was", "files were")
-        ));
+        out.push(format!("{} already published, unchanged", plural(result.unchanged.len(), "file was", "files were")));
     }
     if out.is_empty() && result.failed.is_empty() {
         out.push("nothing added: no video files were found there".to_owned());
@@ -383,11 +380,7 @@ pub fn render_add_result(result: &AddResult) -> Vec<String> {
 
 /// One `error:` line per file `add` could not publish.
 pub fn render_add_failures(result: &AddResult) -> Vec<String> {
-    result
-        .failed
-        .iter()
-        .map(|f| format!("error: could not add {}: {}", clean(&f.path), clean(&f.error)))
-        .collect()
+    result.failed.iter().map(|f| format!("error: could not add {}: {}", clean(&f.path), clean(&f.error))).collect()
 }
 
 pub fn render_removed(removed: &Removed) -> Vec<String> {
@@ -495,7 +488,10 @@ pub struct Progress {
 pub enum StreamEvent {
     Progress(Progress),
     /// The final `{"result": …}`; `raw` is the object as sent (for `--json`).
-    Result { result: AddResult, raw: Value },
+    Result {
+        result: AddResult,
+        raw: Value,
+    },
     /// A final `{"error": …, "hint": …}`.
     Error(ApiErrorBody),
 }

@@ -28,9 +28,19 @@ fn commands_parse() {
     assert_eq!(parse(&["add", "films/a.mp4"]).unwrap().command, AdminCommand::Add { path: "films/a.mp4".into() });
     assert_eq!(parse(&["remove", "films"]).unwrap().command, AdminCommand::Remove { path: "films".into() });
     assert_eq!(
-        parse(&["node", "add", "paris-1", "--public-url", "https://s.example.org", "--folder", "films", "--folder", "talks"])
-            .unwrap()
-            .command,
+        parse(&[
+            "node",
+            "add",
+            "paris-1",
+            "--public-url",
+            "https://s.example.org",
+            "--folder",
+            "films",
+            "--folder",
+            "talks"
+        ])
+        .unwrap()
+        .command,
         AdminCommand::Node {
             command: NodeCommand::Add {
                 name: "paris-1".into(),
@@ -58,13 +68,9 @@ fn global_options_go_before_or_after_the_command() {
 
 #[test]
 fn usage_errors_are_clap_errors_exiting_2() {
-    for words in [
-        &[][..],
-        &["frobnicate"],
-        &["add"],
-        &["node", "add", "x"],
-        &["videos", "--token", "a", "--token-file", "b"],
-    ] {
+    for words in
+        [&[][..], &["frobnicate"], &["add"], &["node", "add", "x"], &["videos", "--token", "a", "--token-file", "b"]]
+    {
         let err = parse(words).unwrap_err();
         assert_eq!(err.exit_code(), 2, "{words:?}: {err}");
     }
@@ -94,7 +100,10 @@ fn token_comes_from_the_option_then_the_file_then_the_environment() {
     assert_eq!(admin_token(&no_options(), &env).unwrap(), "env-token");
     assert_eq!(admin_token(&parse(&["videos", "--token-file", file]).unwrap(), &env).unwrap(), "file-token");
     assert_eq!(admin_token(&parse(&["videos", "--token", " opt-token "]).unwrap(), &env).unwrap(), "opt-token");
-    assert_eq!(admin_token(&parse(&["videos", "--token", ""]).unwrap(), &AdminEnv::default()), Err(AdminError::NoToken));
+    assert_eq!(
+        admin_token(&parse(&["videos", "--token", ""]).unwrap(), &AdminEnv::default()),
+        Err(AdminError::NoToken)
+    );
 
     std::fs::write(dir.path().join("empty"), "\n").unwrap();
     let empty = dir.path().join("empty");

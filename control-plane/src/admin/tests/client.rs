@@ -33,7 +33,10 @@ impl hyper::body::Body for ChunkBody {
     type Data = Bytes;
     type Error = std::io::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
         self.0.poll_recv(cx).map(|next| next.map(|chunk| chunk.map(Frame::data)))
     }
 }
@@ -80,9 +83,12 @@ async fn handle(req: Request<Incoming>, server: Arc<Server>) -> Result<Response<
         ("GET", "/api/v1/admin/videos") => answer(StatusCode::OK, "application/json", VIDEOS_JSON),
         ("GET", "/api/v1/admin/nodes") => json_answer(
             StatusCode::SERVICE_UNAVAILABLE,
-            &json!({"error": "the node registry is not open yet", "hint": "wait for the control plane to finish starting"}),
+            &json!({"error": "the node registry is not open yet",
+                    "hint": "wait for the control plane to finish starting"}),
         ),
-        ("GET", "/api/v1/admin/settings") => answer(StatusCode::BAD_GATEWAY, "text/html", "<html><h1>502 Bad Gateway</h1></html>"),
+        ("GET", "/api/v1/admin/settings") => {
+            answer(StatusCode::BAD_GATEWAY, "text/html", "<html><h1>502 Bad Gateway</h1></html>")
+        }
         ("DELETE", t) if t.starts_with("/api/v1/admin/videos?path=") => {
             json_answer(StatusCode::OK, &json!({"removed": ["films/My Film é.mp4"]}))
         }
@@ -130,13 +136,19 @@ fn add_answer(path: &str, server: &Arc<Server>) -> Response<ChunkBody> {
         "breaks" => {
             let (tx, response) = streamed();
             tx.send(Ok(Bytes::from_static(P0.as_bytes()))).unwrap();
-            tx.send(Err(std::io::Error::other("disk gone"))).unwrap();
+            // Once the first event is out, the server fails mid-body and drops the connection.
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                tx.send(Err(std::io::Error::other("disk gone"))).unwrap();
+            });
             response
         }
         "fails" => {
             let (tx, response) = streamed();
-            tx.send(Ok(Bytes::from(format!("{P0}{{\"error\":\"hashing failed: I/O error\",\"hint\":\"check the disk\"}}\n"))))
-                .unwrap();
+            tx.send(Ok(Bytes::from(format!(
+                "{P0}{{\"error\":\"hashing failed: I/O error\",\"hint\":\"check the disk\"}}\n"
+            ))))
+            .unwrap();
             response
         }
         "garbage" => {
@@ -146,7 +158,8 @@ fn add_answer(path: &str, server: &Arc<Server>) -> Response<ChunkBody> {
         }
         _ => json_answer(
             StatusCode::NOT_FOUND,
-            &json!({"error": format!("no such file or folder: {path}"), "hint": "give a path in the library or an absolute path"}),
+            &json!({"error": format!("no such file or folder: {path}"),
+                    "hint": "give a path in the library or an absolute path"}),
         ),
     }
 }
@@ -162,7 +175,8 @@ async fn start() -> (SocketAddr, Arc<Server>) {
             let server = Arc::clone(&shared);
             tokio::spawn(async move {
                 let service = service_fn(move |req| handle(req, Arc::clone(&server)));
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
             });
         }
     });
@@ -253,10 +267,17 @@ async fn add_streams_that_end_badly() {
     let mut count = 0;
     assert_eq!(c.add("dies", |_| count += 1).await.unwrap_err(), AdminError::StreamEnded);
     assert_eq!(count, 1);
-    assert!(matches!(c.add("breaks", |_| {}).await.unwrap_err(), AdminError::StreamBroken { .. }));
+    let mut count = 0;
+    let err = c.add("breaks", |_| count += 1).await.unwrap_err();
+    assert!(matches!(err, AdminError::StreamBroken { .. }), "{err:?}");
+    assert_eq!(count, 1);
     assert_eq!(
         c.add("fails", |_| {}).await.unwrap_err(),
-        AdminError::Api { status: 200, error: "hashing failed: I/O error".to_owned(), hint: Some("check the disk".to_owned()) }
+        AdminError::Api {
+            status: 200,
+            error: "hashing failed: I/O error".to_owned(),
+            hint: Some("check the disk".to_owned())
+        }
     );
     assert_eq!(
         c.add("garbage", |_| {}).await.unwrap_err(),
@@ -347,13 +368,19 @@ async fn add_command_with_a_failure_exits_1() {
 async fn node_add_command_prints_token_and_config() {
     let (addr, _server) = start().await;
     let command = AdminCommand::Node {
-        command: NodeCommand::Add { name: "paris-1".into(), public_url: "https://seed1.example.org".into(), folders: vec![] },
+        command: NodeCommand::Add {
+            name: "paris-1".into(),
+            public_url: "https://seed1.example.org".into(),
+            folders: vec![],
+        },
     };
     let (code, out, _) = run(args(command, format!("http://{addr}")), &env()).await;
     assert_eq!(code, ExitCode::SUCCESS);
     assert!(out.contains("  token    node-token\n"), "{out}");
     assert!(out.contains("shown only once"), "{out}");
-    assert!(out.ends_with("# ---- paris-1.toml ----\n[control]\naddress = \"cp.example.org:4433\"\n# ---- end of paris-1.toml ----\n"));
+    assert!(out.ends_with(
+        "# ---- paris-1.toml ----\n[control]\naddress = \"cp.example.org:4433\"\n# ---- end of paris-1.toml ----\n"
+    ));
 }
 
 #[tokio::test]
@@ -385,7 +412,10 @@ async fn command_errors_go_to_stderr_and_exit_1() {
 
     let (code, _, err) = run(args(AdminCommand::Videos, "https://cp.example.org".to_owned()), &env()).await;
     assert_eq!(code, ExitCode::FAILURE);
-    assert!(err.starts_with("error: https control plane URLs are not supported yet (https://cp.example.org)\n"), "{err}");
+    assert!(
+        err.starts_with("error: https control plane URLs are not supported yet (https://cp.example.org)\n"),
+        "{err}"
+    );
 }
 
 #[test]

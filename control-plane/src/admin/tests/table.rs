@@ -42,15 +42,7 @@ fn table_pads_by_display_width_and_cleans_cells() {
         vec!["a\nb\u{1b}[2J".to_owned(), "z".to_owned(), "10".to_owned()],
     ];
     let lines = render_table(&[("A", Align::Left), ("B", Align::Left), ("N", Align::Right)], &rows);
-    assert_eq!(
-        lines,
-        [
-            "A        B    N",
-            "日本     x    1",
-            "e\u{301}te      y  100",
-            "a?b?[2J  z   10",
-        ]
-    );
+    assert_eq!(lines, ["A        B    N", "日本     x    1", "e\u{301}te      y  100", "a?b?[2J  z   10",]);
     assert_eq!(display_width("日本"), 4);
     assert_eq!(display_width("e\u{301}"), 1);
     assert_eq!(display_width("🎬 ok"), 5);
@@ -66,10 +58,7 @@ fn no_line_ends_in_spaces() {
 #[test]
 fn videos_table() {
     assert_eq!(render_videos(&videos()), VIDEOS_LINES);
-    assert_eq!(
-        render_videos(&[]),
-        ["no videos are published yet; publish some with `vidseed admin add PATH`"]
-    );
+    assert_eq!(render_videos(&[]), ["no videos are published yet; publish some with `vidseed admin add PATH`"]);
 }
 
 #[test]
@@ -112,10 +101,17 @@ fn add_result_lines() {
         "failed": [{"path": "films/bad.mp4", "error": "not a video (no known container)"}]
     }))
     .unwrap();
-    let mut expected = vec!["added 1 video:".to_owned()];
-    expected.extend(VIDEOS_LINES[..4].iter().map(|l| (*l).to_owned()));
-    expected.push("2 files were already published, unchanged".to_owned());
-    assert_eq!(render_add_result(&result), expected);
+    assert_eq!(
+        render_add_result(&result),
+        [
+            "added 1 video:",
+            "PATH               SIZE  INFO-HASH                                 NODES",
+            "films/bbb.mp4  12.5 MiB  0123456789abcdef0123456789abcdef01234567  paris-1, berlin",
+            VIDEOS_LINES[2],
+            VIDEOS_LINES[3],
+            "2 files were already published, unchanged",
+        ]
+    );
     assert_eq!(render_add_failures(&result), ["error: could not add films/bad.mp4: not a video (no known container)"]);
 
     let unchanged = AddResult { unchanged: vec!["a.mp4".to_owned()], ..AddResult::default() };
@@ -212,16 +208,25 @@ fn ndjson_lines() {
     );
     assert_eq!(
         parse_progress_line(r#"{"error":"disk full","hint":"free some space"}"#),
-        Ok(StreamEvent::Error(ApiErrorBody { error: "disk full".to_owned(), hint: Some("free some space".to_owned()) }))
+        Ok(StreamEvent::Error(ApiErrorBody {
+            error: "disk full".to_owned(),
+            hint: Some("free some space".to_owned())
+        }))
     );
     assert_eq!(
         parse_progress_line(r#"{"error":"disk full"}"#),
         Ok(StreamEvent::Error(ApiErrorBody { error: "disk full".to_owned(), hint: None }))
     );
-    assert_eq!(parse_progress_line("<html>502 Bad Gateway</html>"), Err(LineError::NotJson("<html>502 Bad Gateway</html>".to_owned())));
+    assert_eq!(
+        parse_progress_line("<html>502 Bad Gateway</html>"),
+        Err(LineError::NotJson("<html>502 Bad Gateway</html>".to_owned()))
+    );
     assert_eq!(parse_progress_line(r#"{"progress":{"fi"#), Err(LineError::NotJson(r#"{"progress":{"fi"#.to_owned())));
     assert_eq!(parse_progress_line("[1,2]"), Err(LineError::Unrecognized("[1,2]".to_owned())));
-    assert_eq!(parse_progress_line(r#"{"heartbeat":1}"#), Err(LineError::Unrecognized(r#"{"heartbeat":1}"#.to_owned())));
+    assert_eq!(
+        parse_progress_line(r#"{"heartbeat":1}"#),
+        Err(LineError::Unrecognized(r#"{"heartbeat":1}"#.to_owned()))
+    );
     assert!(matches!(
         parse_progress_line(r#"{"progress":{"file":"a"}}"#),
         Err(LineError::Malformed { kind: "progress", .. })
@@ -296,7 +301,10 @@ fn stream_with_garbage_or_a_final_error() {
     let (_, result) = run_stream(&[b"{\"error\":\"hashing failed\",\"hint\":\"see the log\"}\n"]);
     assert_eq!(
         result,
-        Err(StreamError::Server(ApiErrorBody { error: "hashing failed".to_owned(), hint: Some("see the log".to_owned()) }))
+        Err(StreamError::Server(ApiErrorBody {
+            error: "hashing failed".to_owned(),
+            hint: Some("see the log".to_owned())
+        }))
     );
 }
 
@@ -364,7 +372,11 @@ fn every_error_is_worded_with_a_hint() {
                 .to_owned(),
         ),
         (
-            AdminError::Api { status: 404, error: "nothing matches films/x".to_owned(), hint: Some("see `vidseed admin videos`".to_owned()) },
+            AdminError::Api {
+                status: 404,
+                error: "nothing matches films/x".to_owned(),
+                hint: Some("see `vidseed admin videos`".to_owned()),
+            },
             "error: nothing matches films/x\nhint: see `vidseed admin videos`".to_owned(),
         ),
         (
