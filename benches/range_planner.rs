@@ -60,7 +60,7 @@ fn store_with_file() -> (Arc<CatalogStore>, tempfile::TempDir) {
     };
     let store = Arc::new(CatalogStore::new());
     store
-        .apply_update(CatalogUpdate::Snapshot { catalog: Catalog { version: 1, files: vec![file], info_hashes: vec![] } })
+        .apply_update(CatalogUpdate::Snapshot { catalog: Catalog { version: 1, files: vec![file], ..Default::default() } })
         .unwrap();
     (store, dir)
 }

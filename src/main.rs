@@ -325,6 +325,7 @@ fn serve(args: ServeArgs) -> Result<()> {
                 node: EMBEDDED_NODE.into(),
                 token,
                 folders: vec![FolderMapping { library: String::new(), path: media_dir.clone() }],
+                public_url: None,
             },
             store,
             stats_source(&data, media_dir),
@@ -389,6 +390,16 @@ fn control(args: ControlArgs) -> Result<()> {
     })
 }
 
+/// The URL a data node gives when its configuration names none: its own address (an
+/// unspecified listen address is reached on loopback, and a warning says to set `public_url`).
+fn default_public_url(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        tracing::warn!("[node] public_url is not set: viewers are told http://127.0.0.1:{}; set it to this node's public URL", addr.port());
+        return format!("http://127.0.0.1:{}", addr.port());
+    }
+    format!("http://{addr}")
+}
+
 fn data_node(args: DataArgs) -> Result<()> {
     let file_config = read_file_config(Some(&args.config))?;
     let Some(section) = file_config.node.clone() else {
@@ -421,7 +432,14 @@ fn data_node(args: DataArgs) -> Result<()> {
     );
     let disk = section.folders[0].path.clone();
     let channel = ChannelClient::start(
-        ChannelConfig { control: section.control.clone(), pin, node: section.name.clone(), token: section.token.clone(), folders: section.folders.clone() },
+        ChannelConfig {
+            control: section.control.clone(),
+            pin,
+            node: section.name.clone(),
+            token: section.token.clone(),
+            folders: section.folders.clone(),
+            public_url: Some(section.public_url.clone().unwrap_or_else(|| default_public_url(data.local_addr()))),
+        },
         store,
         stats_source(&data, disk),
     )?;

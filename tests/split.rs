@@ -142,14 +142,25 @@ fn start_control(library: &Path, state: &Path, database: Option<(&str, &str)>, l
 }
 
 /// Creates a node through the admin API and writes its configuration, pointed at `folder`.
-fn add_node(c: &Control, dir: &Path, name: &str, port: u16, folder: &Path) -> PathBuf {
-    let v = admin_json(c.http, &c.token, "POST", "/api/v1/admin/nodes", Some(&json!({ "name": name, "publicUrl": format!("http://127.0.0.1:{port}") })));
+/// The node's URL is given to the admin API, or (`url_in_config`) only in the node's own
+/// configuration, which it then reports when it connects.
+fn add_node_with(c: &Control, dir: &Path, name: &str, port: u16, folder: &Path, url_in_config: bool) -> PathBuf {
+    let url = format!("http://127.0.0.1:{port}");
+    let body = if url_in_config { json!({ "name": name }) } else { json!({ "name": name, "publicUrl": url }) };
+    let v = admin_json(c.http, &c.token, "POST", "/api/v1/admin/nodes", Some(&body));
     let mut config: toml::Value = toml::from_str(v["config"].as_str().unwrap()).unwrap();
+    if url_in_config {
+        config["node"].as_table_mut().unwrap().insert("public_url".into(), toml::Value::String(url));
+    }
     config["node"]["folders"][0]["path"] = toml::Value::String(folder.to_str().unwrap().to_owned());
     config["node"].as_table_mut().unwrap().insert("listen".into(), toml::Value::String(format!("127.0.0.1:{port}")));
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
     path
+}
+
+fn add_node(c: &Control, dir: &Path, name: &str, port: u16, folder: &Path) -> PathBuf {
+    add_node_with(c, dir, name, port, folder, false)
 }
 
 fn status_of(addr: SocketAddr, rel: &str) -> u16 {
@@ -176,7 +187,7 @@ fn scenario(database: Option<(&str, &str)>) {
 
     let (p1, p2) = (free_tcp_port(), free_tcp_port());
     let cfg1 = add_node(&control, dir.path(), "n1", p1, &library);
-    let cfg2 = add_node(&control, dir.path(), "n2", p2, &library);
+    let cfg2 = add_node_with(&control, dir.path(), "n2", p2, &library, true);
     let n1 = Proc::start(&["data", "--config", cfg1.to_str().unwrap(), "--data-workers", "1"]);
     let mut n2 = Proc::start(&["data", "--config", cfg2.to_str().unwrap(), "--data-workers", "1"]);
     let (a1, a2): (SocketAddr, SocketAddr) = (format!("127.0.0.1:{p1}").parse().unwrap(), format!("127.0.0.1:{p2}").parse().unwrap());

@@ -93,8 +93,9 @@ pub fn node_config_text(name: &str, token: &str, control: &str, pin: &str, publi
         "# vidseed data node {name:?}. Save this file and run: vidseed data --config THIS_FILE\n\
          # The token below is shown only once; keep this file private.\n\n\
          [node]\nname = {}\ntoken = {}\n# The control plane's catalog channel (QUIC, UDP) and its certificate's fingerprint.\ncontrol = {}\npin = {}\n\
-         # Where viewers reach this node (its WebSeed URLs start with it).\npublic_url = {}\n",
-        q(name), q(token), q(control), q(pin), q(public_url)
+         # Where viewers reach this node (its WebSeed URLs start with it).\n{}public_url = {}\n",
+        q(name), q(token), q(control), q(pin), if public_url.is_empty() { "# " } else { "" },
+        if public_url.is_empty() { q("https://this-node.example.org") } else { q(public_url) }
     );
     for f in folders {
         t.push_str(&format!(
@@ -283,10 +284,11 @@ impl AdminApi {
         if !valid_node_name(name) {
             return error(StatusCode::BAD_REQUEST, &format!("invalid node name {name:?}"), Some("use 1 to 64 letters, digits, '-', '_' or '.'"));
         }
+        // Without a URL here, the node's hello gives it (its `public_url`, or its address).
         let public_url = match v.get("publicUrl").and_then(Value::as_str).map(crate::urls::normalise) {
             Some(Ok(u)) => u,
             Some(Err(e)) => return error(StatusCode::BAD_REQUEST, &e.to_string(), Some("give the node's base URL, e.g. https://edge1.example.org")),
-            None => return error(StatusCode::BAD_REQUEST, "missing \"publicUrl\"", Some("give the node's base URL, e.g. https://edge1.example.org")),
+            None => String::new(),
         };
         let folders: Vec<String> = match v.get("folders") {
             None | Some(Value::Null) => vec![String::new()],

@@ -101,6 +101,7 @@ pub struct ServedCatalog {
     pub version: u64,
     files: HashMap<Box<str>, Arc<ServedFile>>,
     info_hashes: HashSet<InfoHash>,
+    track_any: bool,
 }
 
 impl ServedCatalog {
@@ -111,7 +112,7 @@ impl ServedCatalog {
 
     /// Whether the tracker may track this info-hash.
     pub fn tracks(&self, info_hash: &InfoHash) -> bool {
-        self.info_hashes.contains(info_hash)
+        self.track_any || self.info_hashes.contains(info_hash)
     }
 
     pub fn len(&self) -> usize {
@@ -175,6 +176,7 @@ impl CatalogStore {
             version: catalog.version,
             files,
             info_hashes: catalog.info_hashes.into_iter().collect(),
+            track_any: catalog.track_any,
         };
         let ack = CatalogAck { version: served.version, files_served: served.len(), rejected };
         self.current.store(Arc::new(served));
@@ -207,6 +209,7 @@ impl CatalogStore {
             version: old.version,
             files,
             info_hashes: old.info_hashes.clone(),
+            track_any: old.track_any,
         }));
         dropped
     }
@@ -253,7 +256,7 @@ mod tests {
 
     fn snapshot(version: u64, files: Vec<CatalogFile>) -> CatalogUpdate {
         let info_hashes = files.iter().filter_map(|f| f.info_hash).collect();
-        CatalogUpdate::Snapshot { catalog: Catalog { version, files, info_hashes } }
+        CatalogUpdate::Snapshot { catalog: Catalog { version, files, info_hashes, track_any: false } }
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub struct Catalog {
     pub files: Vec<CatalogFile>,
     /// Info-hashes the tracker accepts announces for.
     pub info_hashes: Vec<InfoHash>,
+    /// The tracker accepts any info-hash (the control plane's "open tracker" setting).
+    #[serde(default)]
+    pub track_any: bool,
 }
 
 /// One file the data plane serves as a WebSeed.
@@ -128,7 +131,7 @@ mod tests {
 
     #[test]
     fn validate_accepts_good_catalog() {
-        let c = Catalog { version: 1, files: vec![file("/a"), file("/b")], info_hashes: vec![] };
+        let c = Catalog { version: 1, files: vec![file("/a"), file("/b")], ..Default::default() };
         assert_eq!(c.validate(), Ok(()));
     }
 
@@ -148,7 +151,7 @@ mod tests {
 
     #[test]
     fn serde_round_trip_and_unknown_fields_refused() {
-        let c = Catalog { version: 7, files: vec![file("/a")], info_hashes: vec![InfoHash([2; 20])] };
+        let c = Catalog { version: 7, files: vec![file("/a")], info_hashes: vec![InfoHash([2; 20])], track_any: false };
         let json = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<Catalog>(&json).unwrap(), c);
         let bad = json.replacen("\"version\"", "\"surprise\":1,\"version\"", 1);

@@ -38,6 +38,9 @@ pub enum NodeMessage {
         /// Where the node stopped: it then gets only the changes after `seq`, or a snapshot if
         /// the control plane's log no longer has them (or is another log).
         resume: Option<Resume>,
+        /// Where viewers reach the node, used when the admin registered it without a URL.
+        #[serde(default)]
+        public_url: Option<String>,
     },
     /// Update `seq` is applied: what the node now serves.
     Ack { seq: u64, files_served: usize, rejected: Vec<RejectedFile> },

@@ -64,9 +64,10 @@ pub enum NodeCommand {
     Add {
         /// A unique name for the node
         name: String,
-        /// The node's public base URL (e.g. https://seed1.example.org)
+        /// The node's public base URL (e.g. https://seed1.example.org); without it, the node's
+        /// own `public_url` (or its listen address) is used when it first connects
         #[arg(long, value_name = "URL")]
-        public_url: String,
+        public_url: Option<String>,
         /// A library folder the node holds (repeat for several; default: the whole library)
         #[arg(long = "folder", value_name = "FOLDER")]
         folders: Vec<String>,
@@ -237,7 +238,7 @@ async fn dispatch<O: Write, E: Write>(
             show(out, json, &answer, |list| table::render_videos(&list.videos))
         }
         AdminCommand::Node { command: NodeCommand::Add { name, public_url, folders } } => {
-            let answer = client.add_node(&name, &public_url, &folders).await?;
+            let answer = client.add_node(&name, public_url.as_deref(), &folders).await?;
             show(out, json, &answer, table::render_new_node)
         }
         AdminCommand::Node { command: NodeCommand::Revoke { name } } => {

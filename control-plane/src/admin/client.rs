@@ -244,10 +244,13 @@ impl AdminClient {
     pub async fn add_node(
         &self,
         name: &str,
-        public_url: &str,
+        public_url: Option<&str>,
         folders: &[String],
     ) -> Result<Answer<NewNode>, AdminError> {
-        let mut body = json!({ "name": name, "publicUrl": public_url });
+        let mut body = json!({ "name": name });
+        if let Some(url) = public_url {
+            body["publicUrl"] = json!(url);
+        }
         if !folders.is_empty() {
             body["folders"] = json!(folders);
         }

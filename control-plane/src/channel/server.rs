@@ -136,10 +136,18 @@ impl RunningChannel {
     }
 }
 
-async fn read_frame(recv: &mut quinn::RecvStream) -> Result<NodeMessage, String> {
+/// Largest hello accepted (it comes before authentication).
+const MAX_HELLO: usize = 64 * 1024;
+/// Largest other message from a node (an acknowledgement may list many refused files).
+const MAX_NODE_MESSAGE: usize = 64 * 1024 * 1024;
+
+async fn read_frame(recv: &mut quinn::RecvStream, max: usize) -> Result<NodeMessage, String> {
     let mut header = [0u8; 4];
     recv.read_exact(&mut header).await.map_err(|e| e.to_string())?;
     let len = channel::frame_len(header).map_err(|e| e.to_string())?;
+    if len > max {
+        return Err(format!("a message of {len} bytes, over the limit of {max}"));
+    }
     let mut body = vec![0u8; len];
     recv.read_exact(&mut body).await.map_err(|e| e.to_string())?;
     channel::decode(&body).map_err(|e| e.to_string())
@@ -168,7 +176,10 @@ async fn serve_node(conn: quinn::Connection, library: &Arc<Library>, live: &Live
         .await
         .map_err(|_| "no hello within 10 s".to_owned())?
         .map_err(|e| e.to_string())?;
-    let NodeMessage::Hello { version, node, token, folders, resume } = read_frame(&mut rx).await? else {
+    let hello = tokio::time::timeout(Duration::from_secs(10), read_frame(&mut rx, MAX_HELLO))
+        .await
+        .map_err(|_| "no hello within 10 s".to_owned())??;
+    let NodeMessage::Hello { version, node, token, folders, resume, public_url } = hello else {
         return Err(refuse(&mut tx, &conn, "the first message must be a hello").await);
     };
     if version != CHANNEL_VERSION {
@@ -188,65 +199,95 @@ async fn serve_node(conn: quinn::Connection, library: &Arc<Library>, live: &Live
         tracing::warn!("refused node {node:?} from {remote}: {why}");
         return Err(refuse(&mut tx, &conn, why).await);
     }
+    if let (Some(r), Some(url)) = (&record, public_url) {
+        if r.public_url.is_empty() {
+            match crate::urls::normalise(&url) {
+                Ok(url) => store.set_node_public_url(&node, &url).await.map_err(|e| e.to_string())?,
+                Err(e) => tracing::warn!("node {node:?} gave an unusable public URL: {e}"),
+            }
+        }
+    }
     let previous_folders = record.map(|r| r.folders).unwrap_or_default();
     let folders: Vec<String> = folders.into_iter().map(|f| f.trim_matches('/').to_owned()).collect();
     store.set_node_hello(&node, &folders, timestamp_ms()).await.map_err(|e| e.to_string())?;
     let id = live.insert(&node, conn.clone());
     let _ = library.reload_nodes().await;
     tracing::info!("node {node:?} connected from {remote}, holding {folders:?}");
-    let result = session(&conn, &mut tx, &mut rx, library, &node, &folders, resume.filter(|r| r.log_id == log_id && previous_folders == folders).map(|r| r.seq), log_id).await;
+    let resume = resume.filter(|r| r.log_id == log_id && previous_folders == folders).map(|r| r.seq);
+    let session = Session { conn: &conn, library, node: &node, folders: &folders, log_id };
+    // Frames are read by a task of their own: a read cut short by `select!` would lose bytes.
+    let (msgs_tx, msgs) = tokio::sync::mpsc::channel(4);
+    let reader = tokio::spawn(async move {
+        loop {
+            let msg = read_frame(&mut rx, MAX_NODE_MESSAGE).await;
+            let end = msg.is_err();
+            if msgs_tx.send(msg).await.is_err() || end {
+                return;
+            }
+        }
+    });
+    let result = session.run(&mut tx, msgs, resume).await;
+    reader.abort();
     live.remove(&node, id);
     let _ = library.reload_nodes().await;
     tracing::info!("node {node:?} disconnected: {}", result.as_ref().err().map_or("closed", |e| e.as_str()));
     result
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn session(
-    conn: &quinn::Connection,
-    tx: &mut quinn::SendStream,
-    rx: &mut quinn::RecvStream,
-    library: &Arc<Library>,
-    node: &str,
-    folders: &[String],
-    resume: Option<u64>,
-    log_id: &str,
-) -> Result<(), String> {
-    let store = library.store();
-    let mut changed = library.subscribe();
-    send(tx, &ControlMessage::Welcome { version: CHANNEL_VERSION, log_id: log_id.to_owned(), stats_interval_secs: STATS_INTERVAL_SECS }).await?;
-    // `sent`: the change-log position this node has been sent (None: nothing yet, snapshot due).
-    let mut sent = resume;
-    loop {
-        let last = *changed.borrow_and_update();
-        if sent != Some(last) {
-            let st = library.state();
-            let tracker = tracker_settings(library).await;
-            let update = match sent {
-                Some(after) if after <= last => match store.changes_after(after).await.map_err(|e| e.to_string())? {
-                    Some(log) => updates::delta(&st, folders, &log, tracker),
-                    None => updates::snapshot(&st, folders, tracker),
+/// One authenticated node's connection.
+struct Session<'a> {
+    conn: &'a quinn::Connection,
+    library: &'a Arc<Library>,
+    node: &'a str,
+    folders: &'a [String],
+    log_id: &'a str,
+}
+
+impl Session<'_> {
+    /// Sends the node what it lacks, then every change, and records what it reports.
+    async fn run(
+        &self,
+        tx: &mut quinn::SendStream,
+        mut msgs: tokio::sync::mpsc::Receiver<Result<NodeMessage, String>>,
+        resume: Option<u64>,
+    ) -> Result<(), String> {
+        let Session { conn, library, node, folders, log_id } = *self;
+        let store = library.store();
+        let mut changed = library.subscribe();
+        send(tx, &ControlMessage::Welcome { version: CHANNEL_VERSION, log_id: log_id.to_owned(), stats_interval_secs: STATS_INTERVAL_SECS }).await?;
+        // `sent`: the change-log position this node has been sent (None: nothing yet, snapshot due).
+        let mut sent = resume;
+        loop {
+            let last = *changed.borrow_and_update();
+            if sent != Some(last) {
+                let st = library.state();
+                let tracker = tracker_settings(library).await;
+                let update = match sent {
+                    Some(after) if after <= last => match store.changes_after(after).await.map_err(|e| e.to_string())? {
+                        Some(log) => updates::delta(&st, folders, &log, tracker),
+                        None => updates::snapshot(&st, folders, tracker),
+                    },
+                    _ => updates::snapshot(&st, folders, tracker),
+                };
+                send(tx, &ControlMessage::Update { seq: last, update }).await?;
+                sent = Some(last);
+            }
+            tokio::select! {
+                r = changed.changed() => if r.is_err() { return Ok(()) },
+                msg = msgs.recv() => match msg.unwrap_or_else(|| Err("the connection ended".into()))? {
+                    NodeMessage::Ack { seq, rejected, .. } => {
+                        let rejected: Vec<(String, String)> = rejected.into_iter().map(|r| (r.url_path, r.reason)).collect();
+                        store.set_node_ack(node, seq, &rejected, timestamp_ms()).await.map_err(|e| e.to_string())?;
+                        let _ = library.reload_nodes().await;
+                    }
+                    NodeMessage::Stats(stats) => {
+                        let json = serde_json::to_string(&stats).unwrap_or_default();
+                        store.set_node_stats(node, &json, timestamp_ms()).await.map_err(|e| e.to_string())?;
+                    }
+                    NodeMessage::Hello { .. } => return Err("a second hello".into()),
                 },
-                _ => updates::snapshot(&st, folders, tracker),
-            };
-            send(tx, &ControlMessage::Update { seq: last, update }).await?;
-            sent = Some(last);
-        }
-        tokio::select! {
-            r = changed.changed() => if r.is_err() { return Ok(()) },
-            msg = read_frame(rx) => match msg? {
-                NodeMessage::Ack { seq, rejected, .. } => {
-                    let rejected: Vec<(String, String)> = rejected.into_iter().map(|r| (r.url_path, r.reason)).collect();
-                    store.set_node_ack(node, seq, &rejected, timestamp_ms()).await.map_err(|e| e.to_string())?;
-                    let _ = library.reload_nodes().await;
-                }
-                NodeMessage::Stats(stats) => {
-                    let json = serde_json::to_string(&stats).unwrap_or_default();
-                    store.set_node_stats(node, &json, timestamp_ms()).await.map_err(|e| e.to_string())?;
-                }
-                NodeMessage::Hello { .. } => return Err("a second hello".into()),
-            },
-            e = conn.closed() => return Err(e.to_string()),
+                e = conn.closed() => return Err(e.to_string()),
+            }
         }
     }
 }

@@ -733,6 +733,20 @@ impl Store {
         found(updated, name)
     }
 
+    /// Sets where viewers reach a node (from its hello, when the admin gave no URL).
+    /// `NoSuchNode` if the name is unknown.
+    pub async fn set_node_public_url(&self, name: &str, public_url: &str) -> Result<(), StoreError> {
+        let updated = write_tx!(self, |tx| {
+            sqlx::query("UPDATE nodes SET public_url = $2 WHERE name = $1")
+                .bind(name)
+                .bind(public_url)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+        });
+        found(updated, name)
+    }
+
     /// Records a node's acknowledgement of `seq`, with the (path, reason) of the videos it could
     /// not serve (replacing the previous list); it was seen at `at_ms`.
     /// `NoSuchNode` if the name is unknown.

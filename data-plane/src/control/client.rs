@@ -30,6 +30,8 @@ pub struct ChannelConfig {
     pub node: String,
     pub token: String,
     pub folders: Vec<FolderMapping>,
+    /// Where viewers reach this node (sent in the hello).
+    pub public_url: Option<String>,
 }
 
 /// Gathers the node's counters for a stats report.
@@ -193,6 +195,15 @@ async fn send(stream: &mut quinn::SendStream, msg: &NodeMessage) -> Result<(), S
     stream.write_all(&channel::encode(msg)).await.map_err(|e| SessionError::Io(e.to_string()))
 }
 
+/// Stops a task when its owner goes.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 fn disk_identity(p: &Path) -> Result<FileIdentity, String> {
     let meta = std::fs::metadata(p).map_err(|e| e.to_string())?;
     if !meta.is_file() {
@@ -227,6 +238,7 @@ async fn session(
         token: cfg.token.clone(),
         folders: cfg.folders.iter().map(|f| f.library.trim_matches('/').to_owned()).collect(),
         resume: position.clone(),
+        public_url: cfg.public_url.clone(),
     };
     send(&mut tx, &hello).await?;
     let (log_id, interval) = match read_frame(&mut rx).await? {
@@ -244,9 +256,21 @@ async fn session(
     tracing::info!("catalog channel: connected to the control plane at {} as node {:?}", cfg.control, cfg.node);
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Frames are read by a task of their own: a read cut short by `select!` would lose bytes.
+    let (msgs_tx, mut msgs) = tokio::sync::mpsc::channel(2);
+    let reader = tokio::spawn(async move {
+        loop {
+            let msg = read_frame(&mut rx).await;
+            let end = msg.is_err();
+            if msgs_tx.send(msg).await.is_err() || end {
+                return;
+            }
+        }
+    });
+    let _abort_reader = AbortOnDrop(reader);
     loop {
         tokio::select! {
-            msg = read_frame(&mut rx) => match msg? {
+            msg = msgs.recv() => match msg.unwrap_or_else(|| Err(SessionError::Io("the channel ended".into())))? {
                 ControlMessage::Update { seq, update } => {
                     let snapshot = matches!(update, NodeUpdate::Snapshot { .. });
                     let started = std::time::Instant::now();

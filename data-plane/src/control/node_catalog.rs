@@ -121,7 +121,7 @@ impl NodeCatalog {
         let mut info_hashes: Vec<InfoHash> = self.tracked.values().copied().chain(self.extra.iter().copied()).collect();
         info_hashes.sort_unstable();
         info_hashes.dedup();
-        (Catalog { version, files, info_hashes }, rejected)
+        (Catalog { version, files, info_hashes, track_any: self.tracker.open }, rejected)
     }
 
     pub fn held(&self) -> usize {

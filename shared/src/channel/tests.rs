@@ -21,6 +21,7 @@ fn every_message_round_trips_through_a_frame() {
             token: "t".into(),
             folders: vec!["".into(), "movies".into()],
             resume: Some(Resume { log_id: "L".into(), seq: 9 }),
+            public_url: Some("https://edge-1.example.org".into()),
         },
         NodeMessage::Ack { seq: 3, files_served: 2, rejected: vec![RejectedFile { url_path: "/a".into(), reason: "missing".into() }] },
         NodeMessage::Stats(NodeStats { bytes_served: 1, requests: 2, errors: 3, peers: 4, swarms: 5, disk_free_bytes: 6 }),

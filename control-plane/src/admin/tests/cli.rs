@@ -44,7 +44,7 @@ fn commands_parse() {
         AdminCommand::Node {
             command: NodeCommand::Add {
                 name: "paris-1".into(),
-                public_url: "https://s.example.org".into(),
+                public_url: Some("https://s.example.org".into()),
                 folders: vec!["films".into(), "talks".into()],
             }
         }
@@ -69,7 +69,7 @@ fn global_options_go_before_or_after_the_command() {
 #[test]
 fn usage_errors_are_clap_errors_exiting_2() {
     for words in
-        [&[][..], &["frobnicate"], &["add"], &["node", "add", "x"], &["videos", "--token", "a", "--token-file", "b"]]
+        [&[][..], &["frobnicate"], &["add"], &["node", "add"], &["videos", "--token", "a", "--token-file", "b"]]
     {
         let err = parse(words).unwrap_err();
         assert_eq!(err.exit_code(), 2, "{words:?}: {err}");

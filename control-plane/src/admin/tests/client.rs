@@ -291,7 +291,7 @@ async fn paths_and_names_are_percent_encoded() {
     let c = client(addr, TOKEN);
     assert_eq!(c.remove("films/My Film é.mp4").await.unwrap().data.removed, ["films/My Film é.mp4"]);
     assert_eq!(c.revoke_node("paris 1").await.unwrap().data.revoked, "paris 1");
-    let node = c.add_node("paris-1", "https://seed1.example.org", &["films".to_owned()]).await.unwrap();
+    let node = c.add_node("paris-1", Some("https://seed1.example.org"), &["films".to_owned()]).await.unwrap();
     assert_eq!(node.data.token, "node-token");
     let seen = server.seen.lock().unwrap().clone();
     assert_eq!(seen[0], "DELETE /api/v1/admin/videos?path=films%2FMy%20Film%20%C3%A9.mp4");
@@ -370,7 +370,7 @@ async fn node_add_command_prints_token_and_config() {
     let command = AdminCommand::Node {
         command: NodeCommand::Add {
             name: "paris-1".into(),
-            public_url: "https://seed1.example.org".into(),
+            public_url: Some("https://seed1.example.org".into()),
             folders: vec![],
         },
     };

@@ -81,7 +81,7 @@ fn snapshots_and_deltas_build_the_served_catalog() {
     let urls: Vec<_> = cat.files.iter().map(|x| x.url_path.as_str()).collect();
     assert_eq!(urls, ["/static/webseed/30.mp4"], "5.mp4 is still of another size; 20 is only tracked now");
     assert_eq!(cat.info_hashes, [2, 3, 4, 7, 9].map(|b| InfoHash([b; 20])));
-    assert!(c.tracker.open);
+    assert!(c.tracker.open && cat.track_any, "the control plane's open-tracker setting reaches the catalog");
 
     // A snapshot replaces everything, including what deltas added.
     c.apply(
@@ -91,5 +91,5 @@ fn snapshots_and_deltas_build_the_served_catalog() {
     );
     let (cat, rejected) = c.catalog(9, &f);
     assert!(cat.files.is_empty() && cat.info_hashes.is_empty() && rejected.is_empty());
-    assert!(!c.tracker.open);
+    assert!(!c.tracker.open && !cat.track_any);
 }
