@@ -239,25 +239,35 @@ fn torrent_index(g: f64, n: usize) -> usize {
 /// Appends `b` as a JSON string of 20 characters U+0000–U+00FF, one per byte (UTF-8 on the
 /// wire, so bytes 0x80–0xFF take two bytes), escaping what JSON requires.
 fn push_bin20(out: &mut Vec<u8>, b: &[u8; 20]) {
-    out.push(b'"');
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    // Built on the stack and appended at once: at most 6 bytes per byte, and the quotes.
+    let mut buf = [0u8; 122];
+    buf[0] = b'"';
+    let mut n = 1;
     for &byte in b {
         match byte {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            0..=0x1f => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(byte >> 4)]);
-                out.push(HEX[usize::from(byte & 15)]);
+            b'"' | b'\\' => {
+                buf[n] = b'\\';
+                buf[n + 1] = byte;
+                n += 2;
             }
-            0x20..=0x7f => out.push(byte),
+            0..=0x1f => {
+                buf[n..n + 6].copy_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
+                n += 6;
+            }
+            0x20..=0x7f => {
+                buf[n] = byte;
+                n += 1;
+            }
             _ => {
-                let mut tmp = [0u8; 2];
-                out.extend_from_slice(char::from(byte).encode_utf8(&mut tmp).as_bytes());
+                buf[n] = 0xc0 | (byte >> 6);
+                buf[n + 1] = 0x80 | (byte & 0x3f);
+                n += 2;
             }
         }
     }
-    out.push(b'"');
+    buf[n] = b'"';
+    out.extend_from_slice(&buf[..=n]);
 }
 
 /// 20 characters U+0000–U+00FF back to 20 bytes.

@@ -2,6 +2,7 @@
 //! the WebSocket shell that connects them to sockets comes on top.
 
 pub mod http;
+pub mod id_hash;
 pub mod protocol;
 pub mod socket;
 pub mod swarm;

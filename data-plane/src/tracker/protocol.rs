@@ -35,11 +35,26 @@ impl<'de> Deserialize<'de> for Bin20 {
 
 /// 20 characters, each U+0000–U+00FF, to 20 bytes.
 pub fn decode_bin20(s: &str) -> Option<Bin20> {
+    // `s` is valid UTF-8, so a code point up to U+00FF is one ASCII byte or 0xC2/0xC3 followed
+    // by a continuation byte; anything else is out of range.
+    let b = s.as_bytes();
     let mut out = [0u8; 20];
-    let mut n = 0;
-    for c in s.chars() {
-        let b = u8::try_from(u32::from(c)).ok()?;
-        *out.get_mut(n)? = b;
+    let (mut i, mut n) = (0, 0);
+    while i < b.len() {
+        let c = b[i];
+        let v = match c {
+            0..=0x7f => {
+                i += 1;
+                c
+            }
+            0xc2 | 0xc3 => {
+                let c2 = *b.get(i + 1)?;
+                i += 2;
+                ((c & 0x03) << 6) | (c2 & 0x3f)
+            }
+            _ => return None,
+        };
+        *out.get_mut(n)? = v;
         n += 1;
     }
     (n == 20).then_some(Bin20(out))
@@ -47,21 +62,40 @@ pub fn decode_bin20(s: &str) -> Option<Bin20> {
 
 /// Writes `b` as a JSON string of 20 binary characters.
 pub fn write_bin20(out: &mut String, b: &Bin20) {
-    out.push('"');
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    // At most 6 bytes per byte (`\u00XX`) and the quotes.
+    let mut buf = [0u8; 122];
+    buf[0] = b'"';
+    let mut n = 1;
     for &byte in &b.0 {
         match byte {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            0..=0x1f | 0x7f => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.push_str("\\u00");
-                out.push(char::from(HEX[usize::from(byte >> 4)]));
-                out.push(char::from(HEX[usize::from(byte & 15)]));
+            b'"' | b'\\' => {
+                buf[n] = b'\\';
+                buf[n + 1] = byte;
+                n += 2;
             }
-            _ => out.push(char::from(byte)),
+            0..=0x1f | 0x7f => {
+                buf[n..n + 6].copy_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
+                n += 6;
+            }
+            0x20..=0x7e => {
+                buf[n] = byte;
+                n += 1;
+            }
+            _ => {
+                // U+0080..U+00FF in UTF-8.
+                buf[n] = 0xc0 | (byte >> 6);
+                buf[n + 1] = 0x80 | (byte & 0x3f);
+                n += 2;
+            }
         }
     }
-    out.push('"');
+    buf[n] = b'"';
+    n += 1;
+    // Everything written above is ASCII or a whole two-byte sequence: always valid UTF-8.
+    if let Ok(text) = simdutf8::basic::from_utf8(&buf[..n]) {
+        out.push_str(text);
+    }
 }
 
 /// The announce `event`.
@@ -233,7 +267,7 @@ struct FastAnnounce<'a> {
 
 /// The one-pass reading of an announce; `None` for anything it does not accept as it is.
 fn parse_announce_fast(bytes: &[u8], limits: &ParseLimits) -> Option<AnnounceRequest> {
-    let text = std::str::from_utf8(bytes).ok()?;
+    let text = simdutf8::basic::from_utf8(bytes).ok()?;
     let raw: FastAnnounce<'_> = serde_json::from_str(text).ok()?;
     if raw.action != "announce" {
         return None;

@@ -165,8 +165,8 @@ impl Tracker {
                 max_announces: config.max_announces_per_ip,
                 window: config.announce_window,
                 rng: XorShift(0x9e37_79b9_7f4a_7c15 ^ (i as u64 + 1)),
-                senders: HashMap::new(),
-                rate: HashMap::new(),
+                senders: HashMap::default(),
+                rate: HashMap::default(),
                 dropped: 0,
             });
             senders.push(tx);
@@ -480,8 +480,8 @@ pub struct Shard {
     max_announces: u32,
     window: Duration,
     rng: XorShift,
-    senders: HashMap<ConnId, ConnTx>,
-    rate: HashMap<(IpAddr, Bin20), (Instant, u32)>,
+    senders: HashMap<ConnId, ConnTx, super::id_hash::IdHash>,
+    rate: HashMap<(IpAddr, Bin20), (Instant, u32), super::id_hash::IdHash>,
     dropped: u64,
 }
 
@@ -551,12 +551,16 @@ impl Shard {
                     let catalog = self.store.load();
                     let open = self.open;
                     let allowed = |ih: &Bin20| open || catalog.tracks(&InfoHash(ih.0));
-                    self.swarms.announce(now, &mut self.rng, conn, req, &allowed, out);
+                    let senders = &self.senders;
+                    let deliverable = |c: ConnId| senders.get(&c).is_some_and(|s| s.capacity() > 0);
+                    self.swarms.announce(now, &mut self.rng, conn, req, &allowed, &deliverable, out);
                 }
                 for (to, reply) in out.drain(..) {
                     if let Some(s) = self.senders.get(&to) {
-                        if s.try_send(Outgoing::Json(reply.to_json())).is_err() {
-                            self.dropped += 1;
+                        // Room first, JSON second: a reply that would be dropped is never encoded.
+                        match s.try_reserve() {
+                            Ok(permit) => permit.send(Outgoing::Json(reply.to_json())),
+                            Err(_) => self.dropped += 1,
                         }
                     }
                 }

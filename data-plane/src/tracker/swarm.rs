@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
 
+use super::id_hash::IdHash;
+
 use super::protocol::{Action, AnnounceRequest, Bin20, Counts, Event, Reply, ScrapeRequest};
 
 /// Identifies a client connection in the I/O shell.
@@ -76,12 +78,12 @@ struct Peer {
     valid_until: Instant,
     /// Offers forwarded from this peer still awaiting an answer: (to peer, offer id) → until.
     /// A map, so that an answer is found in O(1) however many offers are pending.
-    expecting: IndexMap<(Bin20, Bin20), Instant>,
+    expecting: IndexMap<(Bin20, Bin20), Instant, IdHash>,
 }
 
 #[derive(Debug, Default)]
 struct Torrent {
-    peers: IndexMap<Bin20, Peer>,
+    peers: IndexMap<Bin20, Peer, IdHash>,
     seeders: usize,
 }
 
@@ -111,9 +113,9 @@ pub struct SwarmStats {
 #[derive(Debug, Default)]
 pub struct Swarms {
     config: SwarmConfig,
-    torrents: HashMap<Bin20, Torrent>,
+    torrents: HashMap<Bin20, Torrent, IdHash>,
     /// Which (swarm, peer id) pairs each connection holds.
-    conns: HashMap<ConnId, Vec<(Bin20, Bin20)>>,
+    conns: HashMap<ConnId, Vec<(Bin20, Bin20)>, IdHash>,
 }
 
 /// Offers of one peer awaiting answers; the oldest are forgotten beyond this.
@@ -126,7 +128,8 @@ impl Swarms {
         Swarms { config, ..Default::default() }
     }
 
-    /// Handles an announce from `conn`. `allowed` says whether an info-hash is tracked.
+    /// Handles an announce from `conn`. `allowed` says whether an info-hash is tracked,
+    /// `deliverable` whether a connection can take another message now.
     pub fn announce(
         &mut self,
         now: Instant,
@@ -134,6 +137,7 @@ impl Swarms {
         conn: ConnId,
         req: AnnounceRequest,
         allowed: &dyn Fn(&Bin20) -> bool,
+        deliverable: &dyn Fn(ConnId) -> bool,
         out: &mut Vec<(ConnId, Reply)>,
     ) {
         let ih = req.info_hash;
@@ -184,7 +188,7 @@ impl Swarms {
                 torrent.seeders += usize::from(seeder);
                 torrent.peers.insert(
                     req.peer_id,
-                    Peer { conn, addr: None, seeder, valid_until: now + self.config.peer_timeout, expecting: IndexMap::new() },
+                    Peer { conn, addr: None, seeder, valid_until: now + self.config.peer_timeout, expecting: IndexMap::default() },
                 );
             }
         }
@@ -196,7 +200,9 @@ impl Swarms {
             let mut offers = req.offers.into_iter();
             for i in 0..n {
                 let (to_id, to) = torrent.peers.get_index((start + i) % n).map(|(k, v)| (*k, v)).unwrap_or_else(|| unreachable!());
-                if to_id == req.peer_id || to.conn == HTTP_CONN {
+                // Never back to the sender, never to an HTTP peer, and not to a connection whose
+                // queue is full (the offer would be dropped, and its answer never come).
+                if to_id == req.peer_id || to.conn == HTTP_CONN || !deliverable(to.conn) {
                     continue;
                 }
                 let Some(offer) = offers.next() else { break };
@@ -282,7 +288,7 @@ impl Swarms {
                 torrent.seeders += usize::from(seeder);
                 torrent.peers.insert(
                     req.peer_id,
-                    Peer { conn: HTTP_CONN, addr: Some(addr), seeder, valid_until: now + self.config.peer_timeout, expecting: IndexMap::new() },
+                    Peer { conn: HTTP_CONN, addr: Some(addr), seeder, valid_until: now + self.config.peer_timeout, expecting: IndexMap::default() },
                 );
             }
         }
@@ -370,7 +376,7 @@ impl Swarms {
     }
 }
 
-fn forget(conns: &mut HashMap<ConnId, Vec<(Bin20, Bin20)>>, conn: ConnId, ih: Bin20, peer_id: Bin20) {
+fn forget(conns: &mut HashMap<ConnId, Vec<(Bin20, Bin20)>, IdHash>, conn: ConnId, ih: Bin20, peer_id: Bin20) {
     if let Some(held) = conns.get_mut(&conn) {
         held.retain(|e| *e != (ih, peer_id));
         if held.is_empty() {

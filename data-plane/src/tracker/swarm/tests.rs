@@ -56,7 +56,7 @@ impl World {
 
     fn send(&mut self, conn: ConnId, req: AnnounceRequest) -> Vec<(ConnId, Reply)> {
         let mut out = Vec::new();
-        self.s.announce(self.now, &mut self.rng, conn, req, &|ih| *ih == b(IH), &mut out);
+        self.s.announce(self.now, &mut self.rng, conn, req, &|ih| *ih == b(IH), &|_| true, &mut out);
         out
     }
 
@@ -204,7 +204,7 @@ fn swarms_per_connection_are_capped() {
     for ih in 1..=3u8 {
         let mut req = announce(1, Event::Started, Some(1), &[]);
         req.info_hash = b(ih);
-        w.s.announce(w.now, &mut w.rng, 1, req, &|_| true, &mut out);
+        w.s.announce(w.now, &mut w.rng, 1, req, &|_| true, &|_| true, &mut out);
     }
     assert!(matches!(out.last(), Some((1, Reply::Error { reason, .. })) if reason.contains("too many swarms")));
     assert_eq!(w.s.stats().swarms, 2);
@@ -282,4 +282,22 @@ fn pending_offers_stay_bounded() {
         .unwrap();
     let out = w.send(to, answer(to as u8, 1, offer_id.0[0]));
     assert!(matches!(&out[0], (1, Reply::Answer { .. })), "{out:?}");
+}
+
+#[test]
+fn offers_skip_connections_that_cannot_take_them() {
+    let mut w = World::new();
+    for p in 1..=4u8 {
+        w.send(ConnId::from(p), announce(p, Event::Started, Some(1), &[]));
+    }
+    // Connection 2 is full: peer 5's three offers go to 1, 3 and 4, and none is left pending
+    // with peer 2 (whose answer could never come).
+    let mut out = Vec::new();
+    let full = |c: ConnId| c != 2;
+    w.s.announce(w.now, &mut w.rng, 5, announce(5, Event::Started, Some(1), &[10, 11, 12]), &|_| true, &full, &mut out);
+    let mut to: Vec<ConnId> = out.iter().filter(|(_, r)| matches!(r, Reply::Offer { .. })).map(|(c, _)| *c).collect();
+    to.sort_unstable();
+    assert_eq!(to, vec![1, 3, 4]);
+    let out = w.send(2, answer(2, 5, 10));
+    assert!(matches!(&out[0], (2, Reply::Error { .. })), "no offer was forwarded to 2: {out:?}");
 }
