@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use vidseed_shared::InfoHash;
 
 use super::protocol::{parse_request, Action, Bin20, Counts, ParseLimits, Reply, Request as TrackerRequest};
-use super::swarm::{ConnId, RandomSource, SwarmConfig, SwarmStats, Swarms};
+use super::swarm::{ConnId, Gates, RandomSource, SwarmConfig, SwarmStats, Swarms};
 use crate::catalog::CatalogStore;
 
 /// Tracker settings; every limit has a default sized for browsers.
@@ -553,7 +553,7 @@ impl Shard {
                     let allowed = |ih: &Bin20| open || catalog.tracks(&InfoHash(ih.0));
                     let senders = &self.senders;
                     let deliverable = |c: ConnId| senders.get(&c).is_some_and(|s| s.capacity() > 0);
-                    self.swarms.announce(now, &mut self.rng, conn, req, &allowed, &deliverable, out);
+                    self.swarms.announce(now, &mut self.rng, conn, req, &Gates { tracked: &allowed, deliverable: &deliverable }, out);
                 }
                 for (to, reply) in out.drain(..) {
                     if let Some(s) = self.senders.get(&to) {

@@ -118,6 +118,14 @@ pub struct Swarms {
     conns: HashMap<ConnId, Vec<(Bin20, Bin20)>, IdHash>,
 }
 
+/// What the shell tells the swarm logic about the world outside it.
+pub struct Gates<'a> {
+    /// Whether an info-hash is tracked here.
+    pub tracked: &'a dyn Fn(&Bin20) -> bool,
+    /// Whether a connection can take another message now (its queue is not full).
+    pub deliverable: &'a dyn Fn(ConnId) -> bool,
+}
+
 /// Offers of one peer awaiting answers; the oldest are forgotten beyond this.
 const MAX_PENDING_OFFERS: usize = 256;
 
@@ -128,18 +136,17 @@ impl Swarms {
         Swarms { config, ..Default::default() }
     }
 
-    /// Handles an announce from `conn`. `allowed` says whether an info-hash is tracked,
-    /// `deliverable` whether a connection can take another message now.
+    /// Handles an announce from `conn`; `gates` says what is tracked and who can take a message.
     pub fn announce(
         &mut self,
         now: Instant,
         rng: &mut dyn RandomSource,
         conn: ConnId,
         req: AnnounceRequest,
-        allowed: &dyn Fn(&Bin20) -> bool,
-        deliverable: &dyn Fn(ConnId) -> bool,
+        gates: &Gates<'_>,
         out: &mut Vec<(ConnId, Reply)>,
     ) {
+        let (allowed, deliverable) = (gates.tracked, gates.deliverable);
         let ih = req.info_hash;
         let error = |reason: &'static str| Reply::Error { action: Some(Action::Announce), info_hash: Some(ih), reason: reason.into() };
         if !allowed(&ih) {

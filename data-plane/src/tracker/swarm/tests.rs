@@ -56,7 +56,7 @@ impl World {
 
     fn send(&mut self, conn: ConnId, req: AnnounceRequest) -> Vec<(ConnId, Reply)> {
         let mut out = Vec::new();
-        self.s.announce(self.now, &mut self.rng, conn, req, &|ih| *ih == b(IH), &|_| true, &mut out);
+        self.s.announce(self.now, &mut self.rng, conn, req, &Gates { tracked: &|ih| *ih == b(IH), deliverable: &|_| true }, &mut out);
         out
     }
 
@@ -204,7 +204,7 @@ fn swarms_per_connection_are_capped() {
     for ih in 1..=3u8 {
         let mut req = announce(1, Event::Started, Some(1), &[]);
         req.info_hash = b(ih);
-        w.s.announce(w.now, &mut w.rng, 1, req, &|_| true, &|_| true, &mut out);
+        w.s.announce(w.now, &mut w.rng, 1, req, &Gates { tracked: &|_| true, deliverable: &|_| true }, &mut out);
     }
     assert!(matches!(out.last(), Some((1, Reply::Error { reason, .. })) if reason.contains("too many swarms")));
     assert_eq!(w.s.stats().swarms, 2);
@@ -294,7 +294,7 @@ fn offers_skip_connections_that_cannot_take_them() {
     // with peer 2 (whose answer could never come).
     let mut out = Vec::new();
     let full = |c: ConnId| c != 2;
-    w.s.announce(w.now, &mut w.rng, 5, announce(5, Event::Started, Some(1), &[10, 11, 12]), &|_| true, &full, &mut out);
+    w.s.announce(w.now, &mut w.rng, 5, announce(5, Event::Started, Some(1), &[10, 11, 12]), &Gates { tracked: &|_| true, deliverable: &full }, &mut out);
     let mut to: Vec<ConnId> = out.iter().filter(|(_, r)| matches!(r, Reply::Offer { .. })).map(|(c, _)| *c).collect();
     to.sort_unstable();
     assert_eq!(to, vec![1, 3, 4]);
