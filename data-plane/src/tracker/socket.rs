@@ -131,7 +131,7 @@ pub struct TrackerStats {
     pub swarms: usize,
     pub peers: usize,
     pub seeders: usize,
-    /// Replies dropped because a client's queue was full.
+    /// Replies dropped, or offers not sent, because a client's queue was full.
     pub dropped: u64,
 }
 
@@ -552,8 +552,15 @@ impl Shard {
                     let open = self.open;
                     let allowed = |ih: &Bin20| open || catalog.tracks(&InfoHash(ih.0));
                     let senders = &self.senders;
-                    let deliverable = |c: ConnId| senders.get(&c).is_some_and(|s| s.capacity() > 0);
+                    // An offer not sent to a full connection counts as shed, like a dropped reply.
+                    let skipped = std::cell::Cell::new(0u64);
+                    let deliverable = |c: ConnId| {
+                        let room = senders.get(&c).is_some_and(|s| s.capacity() > 0);
+                        skipped.set(skipped.get() + u64::from(!room));
+                        room
+                    };
                     self.swarms.announce(now, &mut self.rng, conn, req, &Gates { tracked: &allowed, deliverable: &deliverable }, out);
+                    self.dropped += skipped.get();
                 }
                 for (to, reply) in out.drain(..) {
                     if let Some(s) = self.senders.get(&to) {
