@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use vidseed_shared::InfoHash;
 
 use crate::admin_api::AdminApi;
+use crate::federation_api::Federation;
 use crate::library::Library;
 
 type Body = Full<Bytes>;
@@ -36,7 +37,7 @@ pub struct RunningApi {
 
 impl ApiServer {
     /// Serves the API on `listener` until [`RunningApi::shutdown`].
-    pub fn start(listener: TcpListener, admin: Arc<AdminApi>) -> std::io::Result<RunningApi> {
+    pub fn start(listener: TcpListener, admin: Arc<AdminApi>, federation: Arc<Federation>) -> std::io::Result<RunningApi> {
         let local_addr = listener.local_addr()?;
         let (stop, mut stop_rx) = watch::channel(false);
         let task = tokio::spawn(async move {
@@ -51,14 +52,19 @@ impl ApiServer {
                             continue;
                         };
                         let admin = Arc::clone(&admin);
+                        let federation = Arc::clone(&federation);
                         let service = service_fn(move |req: Request<hyper::body::Incoming>| {
                             let admin = Arc::clone(&admin);
+                            let federation = Arc::clone(&federation);
                             async move {
                                 if req.uri().path().starts_with(crate::admin_api::PREFIX) {
-                                    Ok::<_, Infallible>(admin.handle(req).await)
-                                } else {
-                                    Ok::<_, Infallible>(route(admin.library(), &req).map(crate::admin_api::full))
+                                    return Ok::<_, Infallible>(admin.handle(req).await);
                                 }
+                                let res = match federation.route(admin.library(), &req) {
+                                    Some(res) => res,
+                                    None => route(admin.library(), &req),
+                                };
+                                Ok::<_, Infallible>(res.map(crate::admin_api::full))
                             }
                         });
                         let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned());

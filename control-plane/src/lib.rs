@@ -1,10 +1,12 @@
 //! vidseed's control plane: finds the videos to publish, makes their torrents, hands the data
 //! plane its catalog and answers the instance's HTTP API.
 
+pub mod activitypub;
 pub mod admin;
 pub mod admin_api;
 pub mod api;
 pub mod channel;
+pub mod federation_api;
 pub mod library;
 pub mod magnet;
 pub mod node;

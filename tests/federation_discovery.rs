@@ -1,0 +1,83 @@
+//! How the fediverse finds the instance, against the real binary over loopback: WebFinger,
+//! host-meta, NodeInfo, the `Application` actor with its public key (content-negotiated) and its
+//! paged collections.
+
+mod common;
+
+use common::{get, Node};
+use serde_json::Value;
+
+fn json_of(node: &Node, target: &str, accept: &str) -> (u16, Option<String>, Value) {
+    let r = get(node.control, target, &[("Accept", accept)]).unwrap();
+    let v = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+    (r.status, r.header("content-type").map(str::to_owned), v)
+}
+
+#[test]
+fn webfinger_nodeinfo_and_the_instance_actor() {
+    let node = Node::start(&[("v.mp4", b"video")], &[]);
+    let host = node.control.to_string();
+    let actor_url = format!("http://{host}/accounts/peertube");
+
+    let (status, ctype, w) = json_of(&node, &format!("/.well-known/webfinger?resource=acct:peertube@{host}"), "*/*");
+    assert_eq!(status, 200);
+    assert!(ctype.unwrap().starts_with("application/jrd+json"));
+    assert_eq!(w["subject"], format!("acct:peertube@{host}"));
+    let self_link = w["links"].as_array().unwrap().iter().find(|l| l["rel"] == "self").unwrap();
+    assert_eq!(self_link["href"], actor_url);
+    assert_eq!(json_of(&node, "/.well-known/webfinger?resource=acct:someone@elsewhere.example", "*/*").0, 404);
+    assert_eq!(json_of(&node, "/.well-known/webfinger", "*/*").0, 400);
+
+    let hm = get(node.control, "/.well-known/host-meta", &[]).unwrap();
+    assert!(String::from_utf8_lossy(&hm.body).contains(&format!("http://{host}/.well-known/webfinger?resource={{uri}}")));
+
+    let (_, _, links) = json_of(&node, "/.well-known/nodeinfo", "*/*");
+    assert_eq!(links["links"][0]["href"], format!("http://{host}/nodeinfo/2.0.json"));
+    let (status, _, ni) = json_of(&node, "/nodeinfo/2.0.json", "*/*");
+    assert_eq!(status, 200);
+    assert_eq!(ni["version"], "2.0");
+    assert_eq!(ni["protocols"][0], "activitypub");
+    assert_eq!(ni["usage"]["localPosts"], 1);
+
+    for accept in ["application/activity+json", "application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\""] {
+        let (status, ctype, a) = json_of(&node, "/accounts/peertube", accept);
+        assert_eq!(status, 200, "{accept}");
+        assert!(ctype.unwrap().starts_with("application/activity+json"));
+        assert_eq!(a["type"], "Application");
+        assert_eq!(a["id"], actor_url);
+        assert_eq!(a["endpoints"]["sharedInbox"], format!("http://{host}/inbox"));
+        let pem = a["publicKey"]["publicKeyPem"].as_str().unwrap();
+        assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"), "an SPKI public key: {pem}");
+        assert!(pem.len() > 400, "RSA-2048");
+        assert_eq!(a["publicKey"]["id"], format!("{actor_url}#main-key"));
+    }
+    let browser = get(node.control, "/accounts/peertube", &[("Accept", "text/html")]).unwrap();
+    assert_eq!(browser.status, 302);
+
+    for c in ["followers", "following", "outbox"] {
+        let (status, _, col) = json_of(&node, &format!("/accounts/peertube/{c}"), "application/activity+json");
+        assert_eq!(status, 200);
+        assert_eq!(col["type"], "OrderedCollection");
+        assert_eq!(col["first"], format!("{actor_url}/{c}?page=1"));
+        let (_, _, page) = json_of(&node, &format!("/accounts/peertube/{c}?page=1"), "application/activity+json");
+        assert_eq!(page["type"], "OrderedCollectionPage");
+        assert_eq!(page["partOf"], format!("{actor_url}/{c}"));
+    }
+}
+
+#[test]
+fn the_actor_key_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (media, state) = (dir.path().join("media"), dir.path().join("state"));
+    std::fs::create_dir_all(&media).unwrap();
+    std::fs::write(media.join("v.mp4"), b"video").unwrap();
+    let key = |n: &Node| json_of(n, "/accounts/peertube", "application/activity+json").2["publicKey"]["publicKeyPem"].clone();
+    let node = Node::start_in(&media, &state, &[]);
+    node.wait_for_videos(1);
+    let first = key(&node);
+    assert!(first.is_string());
+    node.interrupt();
+    let again = Node::start_in(&media, &state, &[]);
+    again.wait_for_videos(1);
+    assert_eq!(key(&again), first, "the same state keeps the same key");
+}
