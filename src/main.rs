@@ -97,6 +97,10 @@ struct ServeArgs {
     /// UDP address of the catalog channel between the planes (loopback; port 0: any free one).
     #[arg(long, default_value = "127.0.0.1:0")]
     channel_listen: SocketAddr,
+    /// Let federation fetches (remote actors, keys) reach private, loopback and link-local
+    /// addresses; refused by default.
+    #[arg(long)]
+    allow_private_federation: bool,
 }
 
 #[derive(Parser, Debug)]
@@ -146,6 +150,10 @@ struct ControlArgs {
     /// (0: only through the admin API).
     #[arg(long, default_value_t = 0)]
     follow_interval: u64,
+    /// Let federation fetches (remote actors, keys) reach private, loopback and link-local
+    /// addresses; refused by default.
+    #[arg(long)]
+    allow_private_federation: bool,
 }
 
 #[derive(Parser, Debug)]
@@ -310,6 +318,7 @@ fn serve(args: ServeArgs) -> Result<()> {
                 follow_interval: (args.rescan_interval > 0).then(|| Duration::from_secs(args.rescan_interval)),
                 open_tracker: args.open_tracker,
                 ready_node: Some(EMBEDDED_NODE.into()),
+                allow_private_fetches: args.allow_private_federation,
             },
             listener,
         )
@@ -370,6 +379,7 @@ fn control(args: ControlArgs) -> Result<()> {
                 follow_interval: (args.follow_interval > 0).then(|| Duration::from_secs(args.follow_interval)),
                 open_tracker: args.open_tracker,
                 ready_node: None,
+                allow_private_fetches: args.allow_private_federation,
             },
             listener,
         )

@@ -60,6 +60,9 @@ impl ApiServer {
                                 if req.uri().path().starts_with(crate::admin_api::PREFIX) {
                                     return Ok::<_, Infallible>(admin.handle(req).await);
                                 }
+                                if Federation::is_inbox_post(&req) {
+                                    return Ok::<_, Infallible>(federation.inbox.handle(req).await.map(crate::admin_api::full));
+                                }
                                 let res = match federation.route(admin.library(), &req) {
                                     Some(res) => res,
                                     None => route(admin.library(), &req),

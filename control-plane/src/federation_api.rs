@@ -11,11 +11,20 @@ use serde_json::Value;
 use crate::activitypub::actor::{collection, wants_activity_json, Instance, ACTOR_NAME, PAGE_SIZE};
 use crate::library::Library;
 
-/// What the endpoints need: the instance's URLs, its public key and when the actor was made.
+/// What the endpoints need: the instance's URLs, its public key, when the actor was made, and
+/// the inboxes.
 pub struct Federation {
     pub instance: Instance,
     pub public_key_pem: String,
     pub published: String,
+    pub inbox: crate::inbox::Inbox,
+}
+
+impl Federation {
+    /// Whether a request is a POST to one of our inboxes.
+    pub fn is_inbox_post<B>(req: &Request<B>) -> bool {
+        req.method() == Method::POST && matches!(req.uri().path(), "/inbox" | "/accounts/peertube/inbox")
+    }
 }
 
 const AP_TYPE: &str = "application/activity+json; charset=utf-8";

@@ -7,6 +7,7 @@ pub mod admin_api;
 pub mod api;
 pub mod channel;
 pub mod federation_api;
+pub mod inbox;
 pub mod library;
 pub mod magnet;
 pub mod node;

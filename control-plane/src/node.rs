@@ -36,6 +36,9 @@ pub struct NodeConfig {
     pub open_tracker: bool,
     /// Before the first "ready" report, wait (up to 15 s) until this node serves the library.
     pub ready_node: Option<String>,
+    /// Let federation fetches reach private, loopback and link-local addresses (tests, closed
+    /// networks); off, they are refused.
+    pub allow_private_fetches: bool,
 }
 
 /// A running control plane.
@@ -70,11 +73,14 @@ impl RunningNode {
         let channel_public = cfg.channel_public.clone().unwrap_or_else(|| channel.local_addr().to_string());
         let new_admin_token = AdminApi::ensure_token(&library).await?;
         let admin = Arc::new(AdminApi::new(Arc::clone(&library), Arc::clone(&channel), channel_public, pin.clone()).await?);
-        let keys = actor_keys(&store).await?;
+        let keys = Arc::new(actor_keys(&store).await?);
+        let instance = Instance::new(&cfg.library.urls.control_http);
+        let fetcher = crate::activitypub::fetch::Fetcher::new(Arc::clone(&keys), instance.clone(), cfg.allow_private_fetches);
         let federation = Arc::new(Federation {
-            instance: Instance::new(&cfg.library.urls.control_http),
+            instance,
             public_key_pem: keys.public_pem().to_owned(),
             published: keys_published(&store).await?,
+            inbox: crate::inbox::Inbox { store: store.clone(), fetcher },
         });
         let api = ApiServer::start(listener, admin, federation)?;
         let stop = Arc::new(AtomicBool::new(false));

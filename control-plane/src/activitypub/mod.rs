@@ -2,5 +2,6 @@
 //! Data Signatures as PeerTube makes and checks them (pure cores; the I/O is in the HTTP server).
 
 pub mod actor;
+pub mod fetch;
 pub mod http_signature;
 pub mod keys;

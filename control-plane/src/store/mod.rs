@@ -1,5 +1,6 @@
 //! The control plane's durable state — settings, the video library, the change log the data
-//! nodes follow, and the data nodes themselves — in SQL: SQLite by default, PostgreSQL
+//! nodes follow, the data nodes themselves, and the federation state (remote actors, follows,
+//! blocked hosts, the inbox and the delivery queue) — in SQL: SQLite by default, PostgreSQL
 //! optionally. Does I/O: every method talks to the database, and every method that writes does
 //! so in one transaction, so a crash mid-write never keeps half of a change.
 //!
@@ -23,6 +24,10 @@ use sqlx::sqlite::{
 use sqlx::AssertSqlSafe;
 use vidseed_shared::InfoHash;
 
+pub use federation::{
+    Delivery, FollowDirection, FollowRecord, FollowState, InboxItem, RemoteActor, FOLLOW_SCORE_MAX,
+    FOLLOW_SCORE_START,
+};
 pub use records::{Change, ChangeKind, NodeRecord, VideoRecord};
 pub use secrets::{random_token, sha256_hex};
 
@@ -805,6 +810,9 @@ fn found(rows: u64, name: &str) -> Result<(), StoreError> {
         Ok(())
     }
 }
+
+// Declared after the macros above, which it uses.
+mod federation;
 
 #[cfg(test)]
 mod tests;

@@ -82,7 +82,7 @@ pub(super) fn to_i64(what: &'static str, v: u64) -> Result<i64, StoreError> {
     i64::try_from(v).map_err(|_| StoreError::OutOfRange(what))
 }
 
-fn to_u64(what: &str, key: &str, v: i64) -> Result<u64, StoreError> {
+pub(super) fn to_u64(what: &str, key: &str, v: i64) -> Result<u64, StoreError> {
     u64::try_from(v)
         .map_err(|_| StoreError::Corrupt(format!("{what} of {key:?} is negative ({v})")))
 }

@@ -1,0 +1,258 @@
+//! Fetching remote ActivityPub documents (does network I/O): every GET is signed by the instance
+//! actor, as PeerTube's `sign_federated_fetches` does; addresses are checked before connecting
+//! (no private, loopback or link-local address unless the configuration allows it, and the
+//! connection goes to the very address that was checked); answers are size- and time-limited.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+
+use super::actor::Instance;
+use super::http_signature::{date_header, signature_header, SignRequest};
+use super::keys::InstanceKeys;
+
+/// Largest remote document accepted (PeerTube: 3000 kB).
+pub const MAX_DOCUMENT: usize = 3_000 * 1024;
+/// Time allowed for one request (PeerTube: 7 s).
+pub const TIMEOUT: Duration = Duration::from_secs(7);
+
+/// Why a fetch failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("invalid URL {0:?}")]
+    BadUrl(String),
+    #[error("{0} resolves to a private, loopback or link-local address ({1}); refused")]
+    Forbidden(String, IpAddr),
+    #[error("{0}: {1}")]
+    Network(String, String),
+    #[error("{0} answered {1}")]
+    Status(String, StatusCode),
+    #[error("{0}: the answer is not JSON: {1}")]
+    NotJson(String, String),
+}
+
+/// Whether an address may be fetched from without the private-network switch.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64 // 100.64/10, shared
+                || v4.octets()[0] >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80 // link-local
+                || v6.is_multicast())
+        }
+    }
+}
+
+/// The parts of an `http://host[:port]/path?query` URL a request needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    /// `host[:port]` as the Host header carries it.
+    pub authority: String,
+    pub path_and_query: String,
+    pub https: bool,
+}
+
+/// Splits a URL (pure).
+pub fn target(url: &str) -> Result<Target, FetchError> {
+    let bad = || FetchError::BadUrl(url.to_owned());
+    let uri: http::Uri = url.parse().map_err(|_| bad())?;
+    let https = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => false,
+        _ => return Err(bad()),
+    };
+    let authority = uri.authority().ok_or_else(bad)?;
+    if authority.as_str().contains('@') {
+        return Err(bad());
+    }
+    let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
+    let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+    Ok(Target {
+        host,
+        port,
+        authority: authority.as_str().to_owned(),
+        path_and_query: uri.path_and_query().map_or("/".to_owned(), |p| p.as_str().to_owned()),
+        https,
+    })
+}
+
+/// Signed fetches on behalf of the instance actor.
+#[derive(Clone)]
+pub struct Fetcher {
+    keys: Arc<InstanceKeys>,
+    instance: Instance,
+    /// Allow private, loopback and link-local addresses (tests, closed networks).
+    pub allow_private: bool,
+}
+
+impl Fetcher {
+    pub fn new(keys: Arc<InstanceKeys>, instance: Instance, allow_private: bool) -> Fetcher {
+        Fetcher { keys, instance, allow_private }
+    }
+
+    /// The address to connect to for `t`, checked.
+    async fn resolve(&self, t: &Target) -> Result<SocketAddr, FetchError> {
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((t.host.as_str(), t.port))
+            .await
+            .map_err(|e| FetchError::Network(t.authority.clone(), e.to_string()))?
+            .collect();
+        let first = *addrs.first().ok_or_else(|| FetchError::Network(t.authority.clone(), "no address".into()))?;
+        if !self.allow_private {
+            if let Some(bad) = addrs.iter().find(|a| !is_public(a.ip())) {
+                return Err(FetchError::Forbidden(t.host.clone(), bad.ip()));
+            }
+        }
+        Ok(first)
+    }
+
+    /// GETs an ActivityPub document, signed.
+    pub async fn get_json(&self, url: &str) -> Result<Value, FetchError> {
+        let t = target(url)?;
+        let addr = self.resolve(&t).await?;
+        let net = |e: &dyn std::fmt::Display| FetchError::Network(url.to_owned(), e.to_string());
+        let path = t.path_and_query.split('?').next().unwrap_or("/");
+        let date = date_header(SystemTime::now());
+        let signature = signature_header(
+            &self.keys,
+            &self.instance.actor_url(),
+            &SignRequest { method: "GET", path, host: &t.authority, date: &date, digest: None },
+        );
+        let req = Request::get(t.path_and_query.as_str())
+            .header(http::header::HOST, t.authority.as_str())
+            .header(http::header::DATE, date.as_str())
+            .header("signature", signature)
+            .header(http::header::ACCEPT, "application/activity+json, application/ld+json")
+            .header(http::header::USER_AGENT, concat!("vidseed/", env!("CARGO_PKG_VERSION")))
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| net(&e))?;
+        let work = async {
+            let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|e| net(&e))?;
+            let res = if t.https {
+                let name = rustls::pki_types::ServerName::try_from(t.host.clone()).map_err(|e| net(&e))?;
+                let tls = tls_connector().map_err(|e| net(&e))?.connect(name, tcp).await.map_err(|e| net(&e))?;
+                send(TokioIo::new(tls), req).await
+            } else {
+                send(TokioIo::new(tcp), req).await
+            }
+            .map_err(|e| net(&e))?;
+            if !res.status().is_success() {
+                return Err(FetchError::Status(url.to_owned(), res.status()));
+            }
+            let body = Limited::new(res.into_body(), MAX_DOCUMENT).collect().await.map_err(|e| net(&e))?.to_bytes();
+            serde_json::from_slice(&body).map_err(|e| FetchError::NotJson(url.to_owned(), e.to_string()))
+        };
+        tokio::time::timeout(TIMEOUT, work).await.map_err(|_| net(&"timed out"))?
+    }
+}
+
+/// One request on a fresh connection (no pooling: every connection goes to a checked address).
+async fn send<IO>(io: IO, req: Request<Empty<Bytes>>) -> Result<http::Response<hyper::body::Incoming>, hyper::Error>
+where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    sender.send_request(req).await
+}
+
+/// TLS with the web's root certificates (built once).
+fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
+    static CONFIG: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> = std::sync::OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
+            .map_err(|e| e.to_string())
+    });
+    config.as_ref().map(|c| tokio_rustls::TlsConnector::from(Arc::clone(c))).map_err(Clone::clone)
+}
+
+/// What we keep of a remote actor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActorDoc {
+    pub id: String,
+    pub inbox: String,
+    pub shared_inbox: Option<String>,
+    pub key_id: String,
+    pub public_key_pem: String,
+}
+
+/// Reads an actor document (pure); the error says what is missing.
+pub fn parse_actor(v: &Value) -> Result<ActorDoc, String> {
+    let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    let id = s(v, "id").ok_or("the actor has no id")?;
+    let inbox = s(v, "inbox").ok_or("the actor has no inbox")?;
+    let key = v.get("publicKey").ok_or("the actor has no publicKey")?;
+    let key = if let Some(arr) = key.as_array() { arr.first().ok_or("empty publicKey")? } else { key };
+    Ok(ActorDoc {
+        shared_inbox: v.get("endpoints").and_then(|e| s(e, "sharedInbox")),
+        key_id: s(key, "id").unwrap_or_else(|| id.clone()),
+        public_key_pem: s(key, "publicKeyPem").ok_or("the actor's publicKey has no publicKeyPem")?,
+        id,
+        inbox,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_addresses_are_not_public() {
+        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.4", "169.254.1.1", "0.0.0.0", "100.64.0.1", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1"] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["93.184.216.34", "2606:4700::1111", "1.1.1.1"] {
+            assert!(is_public(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn urls_split_into_targets() {
+        let t = target("http://a.example:8080/accounts/peertube?x=1").unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.authority.as_str(), t.path_and_query.as_str(), t.https), ("a.example", 8080, "a.example:8080", "/accounts/peertube?x=1", false));
+        let t = target("https://[::1]/x").unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.https), ("::1", 443, true));
+        for bad in ["ftp://a/x", "a.example/x", "http://user@a.example/", ""] {
+            assert!(target(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn actor_documents() {
+        let v = serde_json::json!({"id": "https://b/accounts/peertube", "inbox": "https://b/accounts/peertube/inbox",
+            "endpoints": {"sharedInbox": "https://b/inbox"},
+            "publicKey": {"id": "https://b/accounts/peertube#main-key", "owner": "https://b/accounts/peertube", "publicKeyPem": "PEM"}});
+        let a = parse_actor(&v).unwrap();
+        assert_eq!(a.shared_inbox.as_deref(), Some("https://b/inbox"));
+        assert_eq!(a.key_id, "https://b/accounts/peertube#main-key");
+        assert!(parse_actor(&serde_json::json!({"id": "x"})).unwrap_err().contains("inbox"));
+    }
+}

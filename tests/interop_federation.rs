@@ -1,0 +1,47 @@
+//! Federation interop with PeerTube's own signature library: a peer built from
+//! `@peertube/http-signature` (tests/interop/federation_peer.mjs) posts signed activities to our
+//! inboxes — valid ones must be accepted, tampered, stale, wrongly keyed and unsigned ones refused
+//! with a reason — and checks the signature of every fetch our instance makes of its actor.
+
+mod common;
+
+use std::process::Command;
+
+use common::Node;
+use serde_json::Value;
+
+#[test]
+fn peertube_signed_activities_are_accepted_and_bad_ones_refused() {
+    let node = Node::start(&[("v.mp4", b"video")], &["--allow-private-federation"]);
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
+    let out = Command::new("node")
+        .arg(format!("{dir}/federation_peer.mjs"))
+        .arg(format!("http://{}", node.control))
+        .current_dir(dir)
+        .output()
+        .expect("node runs (scripts/test installs the npm peers)");
+    assert!(out.status.success(), "peer failed: {}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let status = |k: &str| r[k]["status"].as_u64().unwrap_or(0);
+    let reason = |k: &str| r[k]["body"].as_str().unwrap_or("").to_owned();
+    assert_eq!(status("valid"), 204, "{r}");
+    assert_eq!(status("sharedInbox"), 204, "{r}");
+    assert_eq!(status("keyIdWithFragment"), 204, "{r}");
+    assert_eq!(status("tamperedBody"), 403);
+    assert!(reason("tamperedBody").to_lowercase().contains("digest"), "{}", reason("tamperedBody"));
+    assert_eq!(status("wrongKey"), 403);
+    assert!(reason("wrongKey").contains("does not verify"), "{}", reason("wrongKey"));
+    assert_eq!(status("staleDate"), 403);
+    assert!(reason("staleDate").to_lowercase().contains("date"), "{}", reason("staleDate"));
+    assert_eq!(status("unsigned"), 403);
+    assert_eq!(status("digestNotSigned"), 403);
+    assert_eq!(status("notJson"), 400);
+    assert_eq!(status("forwarded"), 403, "an activity whose actor is not the signer needs its own signature");
+    // Our fetches of the peer's actor were signed, and PeerTube's library verified them.
+    let fetches = r["fetches"].as_array().unwrap();
+    assert!(!fetches.is_empty(), "vidseed fetched the signer's actor");
+    for f in fetches {
+        assert_eq!(f["verified"], true, "{f}");
+        assert_eq!(f["keyId"], format!("http://{}/accounts/peertube", node.control));
+    }
+}
