@@ -5,14 +5,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use common::{eventually, get, pseudo_random};
+use common::{admin, admin_json, eventually, get, pseudo_random};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(40);
@@ -82,30 +82,6 @@ fn free_tcp_port() -> u16 {
 
 fn free_udp_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// One admin request over HTTP/1.0 (the answer ends with the connection): status and body.
-fn admin(control: SocketAddr, token: &str, method: &str, target: &str, body: Option<&Value>) -> (u16, String) {
-    let mut s = TcpStream::connect(control).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let req = format!(
-        "{method} {target} HTTP/1.0\r\nHost: test\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, body.to_owned())
-}
-
-fn admin_json(control: SocketAddr, token: &str, method: &str, target: &str, body: Option<&Value>) -> Value {
-    let (status, text) = admin(control, token, method, target, body);
-    assert!((200..300).contains(&status), "{method} {target}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {target}: {e}: {text}"))
 }
 
 /// Adds a library path through the admin API and returns the final line of the stream.

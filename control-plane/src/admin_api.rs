@@ -17,8 +17,9 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::channel::RunningChannel;
+use crate::urls::query_param;
 use crate::library::{timestamp_ms, Library};
-use crate::store::{random_token, sha256_hex, StoreError};
+use crate::store::{random_token, sha256_hex, FollowDirection, StoreError};
 
 /// Where the admin API lives.
 pub const PREFIX: &str = "/api/v1/admin/";
@@ -54,6 +55,7 @@ pub struct AdminApi {
     /// The channel's address as data nodes reach it, and its certificate's pin.
     channel_public: String,
     pin: String,
+    engine: Arc<crate::federation::Engine>,
 }
 
 fn error(status: StatusCode, what: &str, hint: Option<&str>) -> Response<AdminBody> {
@@ -81,6 +83,7 @@ fn store_error(e: StoreError) -> Response<AdminBody> {
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
+
 
 fn valid_node_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
@@ -134,9 +137,15 @@ impl AdminApi {
         Ok((stored == sha256_hex(token.as_bytes())).then_some(token))
     }
 
-    pub async fn new(library: Arc<Library>, channel: Arc<RunningChannel>, channel_public: String, pin: String) -> Result<AdminApi, StoreError> {
+    pub async fn new(
+        library: Arc<Library>,
+        channel: Arc<RunningChannel>,
+        channel_public: String,
+        pin: String,
+        engine: Arc<crate::federation::Engine>,
+    ) -> Result<AdminApi, StoreError> {
         let token_sha256 = library.store().setting(ADMIN_TOKEN_SETTING).await?.unwrap_or_default();
-        Ok(AdminApi { library, token_sha256, channel, channel_public, pin })
+        Ok(AdminApi { library, token_sha256, channel, channel_public, pin, engine })
     }
 
     pub fn library(&self) -> &Library {
@@ -185,7 +194,37 @@ impl AdminApi {
             },
             (Method::DELETE, p) if p.starts_with("nodes/") => self.revoke_node(&p["nodes/".len()..]).await,
             (Method::GET, "settings") => self.settings().await,
-            (_, "videos" | "nodes" | "settings") => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here", None),
+            (Method::GET, "following") => self.list_follows(FollowDirection::Following).await,
+            (Method::GET, "followers") => self.list_follows(FollowDirection::Follower).await,
+            (Method::POST, "following") => match parsed() {
+                Ok(v) => self.follow(v).await,
+                Err(res) => *res,
+            },
+            (Method::DELETE, "following") => self.unfollow(&query).await,
+            (Method::POST, "followers/accept" | "followers/reject") => match parsed() {
+                Ok(v) => self.answer_follower(v, path.ends_with("accept")).await,
+                Err(res) => *res,
+            },
+            (Method::GET, "blocklist") => match self.library.store().blocked_hosts().await {
+                Ok(hosts) => json_response(StatusCode::OK, &json!({ "hosts": hosts })),
+                Err(e) => store_error(e),
+            },
+            (Method::POST, "blocklist") => match parsed() {
+                Ok(v) => self.block(v, true).await,
+                Err(res) => *res,
+            },
+            (Method::DELETE, "blocklist") => match query_param(&query, "host") {
+                Some(h) => self.block(json!({ "host": h }), false).await,
+                None => error(StatusCode::BAD_REQUEST, "missing ?host=", None),
+            },
+            (Method::GET, "federation") => self.federation_settings().await,
+            (Method::PUT, "federation") => match parsed() {
+                Ok(v) => self.set_federation(v).await,
+                Err(res) => *res,
+            },
+            (_, "videos" | "nodes" | "settings" | "following" | "followers" | "blocklist" | "federation") => {
+                error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here", None)
+            }
             _ => error(StatusCode::NOT_FOUND, "no such admin endpoint", Some("see `vidseed admin --help`")),
         }
     }
@@ -230,12 +269,7 @@ impl AdminApi {
     }
 
     async fn remove_videos(&self, query: &str) -> Response<AdminBody> {
-        let path = query
-            .split('&')
-            .filter_map(|kv| kv.strip_prefix("path="))
-            .next()
-            .map(|raw| percent_encoding::percent_decode_str(&raw.replace('+', " ")).decode_utf8_lossy().into_owned());
-        let Some(path) = path else {
+        let Some(path) = query_param(query, "path") else {
             return error(StatusCode::BAD_REQUEST, "missing ?path=", Some("give the library path of a video or folder"));
         };
         match self.library.remove_path(&path).await {
@@ -333,6 +367,103 @@ impl AdminApi {
         let _ = self.library.reload_nodes().await;
         tracing::info!("node {name:?} revoked");
         json_response(StatusCode::OK, &json!({ "revoked": name }))
+    }
+
+    async fn list_follows(&self, direction: FollowDirection) -> Response<AdminBody> {
+        match self.library.store().follows(direction, None).await {
+            Ok(list) => {
+                let items: Vec<Value> = list
+                    .iter()
+                    .map(|f| json!({ "actor": f.actor_url, "host": f.host, "state": f.state.as_str(), "score": f.score, "since": f.created_at_ms }))
+                    .collect();
+                let key = if direction == FollowDirection::Follower { "followers" } else { "following" };
+                json_response(StatusCode::OK, &json!({ key: items }))
+            }
+            Err(e) => store_error(e),
+        }
+    }
+
+    async fn follow(&self, v: Value) -> Response<AdminBody> {
+        let Some(host) = v.get("host").and_then(Value::as_str) else {
+            return error(StatusCode::BAD_REQUEST, "missing \"host\"", Some("send {\"host\": \"peertube.example.org\"} (or a base URL)"));
+        };
+        match self.engine.follow(host).await {
+            Ok(f) => json_response(StatusCode::OK, &json!({ "actor": f.actor_url, "host": f.host, "state": f.state.as_str() })),
+            Err(e) => error(StatusCode::BAD_GATEWAY, &e.to_string(), Some("check the host name, and that it is a PeerTube (or vidseed) instance")),
+        }
+    }
+
+    async fn unfollow(&self, query: &str) -> Response<AdminBody> {
+        let Some(host) = query_param(query, "host") else { return error(StatusCode::BAD_REQUEST, "missing ?host=", None) };
+        match self.engine.unfollow(&host).await {
+            Ok(true) => json_response(StatusCode::OK, &json!({ "unfollowed": host })),
+            Ok(false) => error(StatusCode::NOT_FOUND, &format!("this instance does not follow {host}"), Some("list them with `vidseed admin following`")),
+            Err(e) => error(StatusCode::BAD_GATEWAY, &e.to_string(), None),
+        }
+    }
+
+    async fn answer_follower(&self, v: Value, accept: bool) -> Response<AdminBody> {
+        let Some(actor) = v.get("actor").and_then(Value::as_str) else { return error(StatusCode::BAD_REQUEST, "missing \"actor\"", None) };
+        match self.engine.answer_follower(actor, accept).await {
+            Ok(true) => json_response(StatusCode::OK, &json!({ "actor": actor, "state": if accept { "accepted" } else { "rejected" } })),
+            Ok(false) => error(StatusCode::NOT_FOUND, &format!("{actor} does not follow this instance"), Some("list them with `vidseed admin followers`")),
+            Err(e) => error(StatusCode::BAD_GATEWAY, &e.to_string(), None),
+        }
+    }
+
+    async fn block(&self, v: Value, block: bool) -> Response<AdminBody> {
+        let Some(host) = v.get("host").and_then(Value::as_str).map(|h| h.trim().to_ascii_lowercase()) else {
+            return error(StatusCode::BAD_REQUEST, "missing \"host\"", None);
+        };
+        let store = self.library.store();
+        let done = if block { store.block_host(&host, timestamp_ms()).await } else { store.unblock_host(&host).await };
+        match done {
+            Ok(_) if block => {
+                // A blocked instance is no longer a follower.
+                if let Ok(followers) = store.follows(FollowDirection::Follower, None).await {
+                    for f in followers.into_iter().filter(|f| f.host == host) {
+                        let _ = self.engine.answer_follower(&f.actor_url, false).await;
+                        let _ = store.remove_follow(FollowDirection::Follower, &f.actor_url).await;
+                    }
+                }
+                json_response(StatusCode::OK, &json!({ "blocked": host }))
+            }
+            Ok(_) => json_response(StatusCode::OK, &json!({ "unblocked": host })),
+            Err(e) => store_error(e),
+        }
+    }
+
+    async fn federation_settings(&self) -> Response<AdminBody> {
+        let store = self.library.store();
+        let get = |k: &'static str| async move { store.setting(k).await.ok().flatten().is_some_and(|v| v == "true") };
+        json_response(
+            StatusCode::OK,
+            &json!({
+                "autoFollowBack": get(crate::federation::SETTING_FOLLOW_BACK).await,
+                "manualApproval": get(crate::federation::SETTING_MANUAL).await,
+                "rejectFollowers": get(crate::federation::SETTING_REJECT_ALL).await,
+            }),
+        )
+    }
+
+    async fn set_federation(&self, v: Value) -> Response<AdminBody> {
+        let store = self.library.store();
+        for (field, key) in [
+            ("autoFollowBack", crate::federation::SETTING_FOLLOW_BACK),
+            ("manualApproval", crate::federation::SETTING_MANUAL),
+            ("rejectFollowers", crate::federation::SETTING_REJECT_ALL),
+        ] {
+            match v.get(field) {
+                None => {}
+                Some(Value::Bool(b)) => {
+                    if let Err(e) = store.set_setting(key, if *b { "true" } else { "false" }).await {
+                        return store_error(e);
+                    }
+                }
+                Some(_) => return error(StatusCode::BAD_REQUEST, &format!("\"{field}\" must be true or false"), None),
+            }
+        }
+        self.federation_settings().await
     }
 
     async fn settings(&self) -> Response<AdminBody> {

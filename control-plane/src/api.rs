@@ -63,7 +63,7 @@ impl ApiServer {
                                 if Federation::is_inbox_post(&req) {
                                     return Ok::<_, Infallible>(federation.inbox.handle(req).await.map(crate::admin_api::full));
                                 }
-                                let res = match federation.route(admin.library(), &req) {
+                                let res = match federation.route(admin.library(), &req).await {
                                     Some(res) => res,
                                     None => route(admin.library(), &req),
                                 };

@@ -9,7 +9,9 @@ use http_body_util::Full;
 use serde_json::Value;
 
 use crate::activitypub::actor::{collection, wants_activity_json, Instance, ACTOR_NAME, PAGE_SIZE};
+use crate::urls::query_param;
 use crate::library::Library;
+use crate::store::{FollowDirection, FollowState};
 
 /// What the endpoints need: the instance's URLs, its public key, when the actor was made, and
 /// the inboxes.
@@ -18,6 +20,7 @@ pub struct Federation {
     pub public_key_pem: String,
     pub published: String,
     pub inbox: crate::inbox::Inbox,
+    pub engine: std::sync::Arc<crate::federation::Engine>,
 }
 
 impl Federation {
@@ -49,17 +52,10 @@ fn error(status: StatusCode, what: &str) -> Response<Full<Bytes>> {
     json(status, "application/json", &serde_json::json!({ "error": what }))
 }
 
-/// The value of query parameter `name`, percent-decoded.
-fn query_param(query: &str, name: &str) -> Option<String> {
-    query.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=')?;
-        (k == name).then(|| percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned())
-    })
-}
 
 impl Federation {
     /// Answers a GET or HEAD for one of the federation paths; `None` when the path is not one.
-    pub fn route<B>(&self, library: &Library, req: &Request<B>) -> Option<Response<Full<Bytes>>> {
+    pub async fn route<B>(&self, library: &Library, req: &Request<B>) -> Option<Response<Full<Bytes>>> {
         if req.method() != Method::GET && req.method() != Method::HEAD {
             return None;
         }
@@ -95,10 +91,31 @@ impl Federation {
             p if p.strip_prefix(actor_path.as_str()).is_some_and(|rest| ["/outbox", "/followers", "/following"].contains(&rest)) => {
                 let id = format!("{}{}", self.instance.base, p);
                 let page = query_param(query, "page").and_then(|p| p.parse::<usize>().ok()).filter(|p| *p >= 1);
-                // Followers and following come from the follows table (filled once instances
-                // follow each other); the outbox lists the activities we authored.
-                let (total, items): (usize, Vec<String>) = (0, Vec::new());
-                let _ = PAGE_SIZE;
+                let direction = if p.ends_with("/followers") {
+                    Some(FollowDirection::Follower)
+                } else if p.ends_with("/following") {
+                    Some(FollowDirection::Following)
+                } else {
+                    None // the outbox: nothing public is published there yet
+                };
+                let store = &self.inbox.store;
+                let (total, items) = match direction {
+                    Some(d) => {
+                        let total = store.count_follows(d, Some(FollowState::Accepted)).await.unwrap_or(0) as usize;
+                        let items = match page {
+                            Some(n) => store
+                                .follows_page(d, Some(FollowState::Accepted), ((n - 1) * PAGE_SIZE) as u64, PAGE_SIZE as u64)
+                                .await
+                                .unwrap_or_default()
+                                .into_iter()
+                                .map(|f| f.actor_url)
+                                .collect(),
+                            None => Vec::new(),
+                        };
+                        (total, items)
+                    }
+                    None => (0, Vec::new()),
+                };
                 json(StatusCode::OK, AP_TYPE, &collection(&id, total, page, &items))
             }
             _ => return None,
@@ -109,7 +126,7 @@ impl Federation {
 
 #[cfg(test)]
 mod tests {
-    use super::query_param;
+    use crate::urls::query_param;
 
     #[test]
     fn query_parameters_are_decoded() {

@@ -25,6 +25,8 @@ pub const MAX_BODY: usize = 500 * 1000;
 pub struct Inbox {
     pub store: Store,
     pub fetcher: Fetcher,
+    /// Told when an activity was stored.
+    pub engine: std::sync::Arc<crate::federation::Engine>,
 }
 
 fn answer(status: StatusCode, what: Option<&str>) -> Response<Full<Bytes>> {
@@ -153,7 +155,10 @@ impl Inbox {
         }
         let id = activity.get("id").and_then(Value::as_str);
         match self.store.store_inbox(id, &actor, &String::from_utf8_lossy(&body), timestamp_ms()).await {
-            Ok(_) => answer(StatusCode::NO_CONTENT, None),
+            Ok(_) => {
+                self.engine.poke();
+                answer(StatusCode::NO_CONTENT, None)
+            }
             Err(e) => {
                 tracing::error!("cannot store an incoming activity: {e}");
                 answer(StatusCode::SERVICE_UNAVAILABLE, Some("cannot store the activity now; retry later"))

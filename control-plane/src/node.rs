@@ -51,6 +51,7 @@ pub struct RunningNode {
     pub new_admin_token: Option<String>,
     stop: Arc<AtomicBool>,
     syncer: Option<JoinHandle<()>>,
+    engine_tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningNode {
@@ -72,15 +73,18 @@ impl RunningNode {
         );
         let channel_public = cfg.channel_public.clone().unwrap_or_else(|| channel.local_addr().to_string());
         let new_admin_token = AdminApi::ensure_token(&library).await?;
-        let admin = Arc::new(AdminApi::new(Arc::clone(&library), Arc::clone(&channel), channel_public, pin.clone()).await?);
         let keys = Arc::new(actor_keys(&store).await?);
         let instance = Instance::new(&cfg.library.urls.control_http);
         let fetcher = crate::activitypub::fetch::Fetcher::new(Arc::clone(&keys), instance.clone(), cfg.allow_private_fetches);
+        let engine = crate::federation::Engine::new(store.clone(), fetcher.clone(), instance.clone(), Duration::from_secs(60));
+        let engine_tasks = engine.start();
+        let admin = Arc::new(AdminApi::new(Arc::clone(&library), Arc::clone(&channel), channel_public, pin.clone(), Arc::clone(&engine)).await?);
         let federation = Arc::new(Federation {
             instance,
             public_key_pem: keys.public_pem().to_owned(),
             published: keys_published(&store).await?,
-            inbox: crate::inbox::Inbox { store: store.clone(), fetcher },
+            inbox: crate::inbox::Inbox { store: store.clone(), fetcher, engine: Arc::clone(&engine) },
+            engine,
         });
         let api = ApiServer::start(listener, admin, federation)?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -97,7 +101,7 @@ impl RunningNode {
         } else {
             None
         };
-        Ok(RunningNode { library, api, channel, pin, new_admin_token, stop, syncer })
+        Ok(RunningNode { library, api, channel, pin, new_admin_token, stop, syncer, engine_tasks })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -139,6 +143,9 @@ impl RunningNode {
             let _ = tokio::task::spawn_blocking(move || s.join()).await;
         }
         self.api.shutdown().await;
+        for t in &self.engine_tasks {
+            t.abort();
+        }
         self.channel.shutdown().await;
         self.library.store().close().await;
     }

@@ -116,6 +116,14 @@ pub fn normalise(u: &str) -> Result<String, UrlError> {
     Ok(u.trim_end_matches('/').to_string())
 }
 
+/// The value of query parameter `name` in `query`, percent-decoded (`+` is a space).
+pub fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == name).then(|| percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

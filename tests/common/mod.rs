@@ -248,3 +248,37 @@ pub fn file_path(video: &serde_json::Value) -> String {
 pub fn media_path(node: &Node, rel: &str) -> PathBuf {
     node.media.join(Path::new(rel))
 }
+
+/// One admin request over HTTP/1.0 (the answer ends with the connection): status and body.
+pub fn admin(control: SocketAddr, token: &str, method: &str, target: &str, body: Option<&serde_json::Value>) -> (u16, String) {
+    let mut s = TcpStream::connect(control).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let req = format!(
+        "{method} {target} HTTP/1.0\r\nHost: test\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, body.to_owned())
+}
+
+pub fn admin_json(control: SocketAddr, token: &str, method: &str, target: &str, body: Option<&serde_json::Value>) -> serde_json::Value {
+    let (status, text) = admin(control, token, method, target, body);
+    assert!((200..300).contains(&status), "{method} {target}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {target}: {e}: {text}"))
+}
+
+/// The admin token a node printed at its first start.
+pub fn admin_token(node: &Node) -> String {
+    loop {
+        let line = node.stdout.recv_timeout(Duration::from_secs(20)).expect("the node prints its admin token");
+        if line.contains("admin token") {
+            return line.rsplit(' ').next().unwrap().to_owned();
+        }
+    }
+}

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
@@ -130,24 +130,44 @@ impl Fetcher {
 
     /// GETs an ActivityPub document, signed.
     pub async fn get_json(&self, url: &str) -> Result<Value, FetchError> {
+        let (status, body) = self.signed(http::Method::GET, url, None).await?;
+        if !status.is_success() {
+            return Err(FetchError::Status(url.to_owned(), status));
+        }
+        serde_json::from_slice(&body).map_err(|e| FetchError::NotJson(url.to_owned(), e.to_string()))
+    }
+
+    /// POSTs an activity to an inbox, signed with its digest; the answer's status.
+    pub async fn post_activity(&self, url: &str, body: Bytes) -> Result<StatusCode, FetchError> {
+        self.signed(http::Method::POST, url, Some(body)).await.map(|(status, _)| status)
+    }
+
+    /// One signed request to a checked address, within [`TIMEOUT`], its answer at most
+    /// [`MAX_DOCUMENT`] bytes.
+    async fn signed(&self, method: http::Method, url: &str, body: Option<Bytes>) -> Result<(StatusCode, Bytes), FetchError> {
         let t = target(url)?;
         let addr = self.resolve(&t).await?;
         let net = |e: &dyn std::fmt::Display| FetchError::Network(url.to_owned(), e.to_string());
         let path = t.path_and_query.split('?').next().unwrap_or("/");
         let date = date_header(SystemTime::now());
+        let digest = body.as_ref().map(|b| super::http_signature::digest(b));
         let signature = signature_header(
             &self.keys,
             &self.instance.actor_url(),
-            &SignRequest { method: "GET", path, host: &t.authority, date: &date, digest: None },
+            &SignRequest { method: method.as_str(), path, host: &t.authority, date: &date, digest: digest.as_deref() },
         );
-        let req = Request::get(t.path_and_query.as_str())
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(t.path_and_query.as_str())
             .header(http::header::HOST, t.authority.as_str())
             .header(http::header::DATE, date.as_str())
             .header("signature", signature)
             .header(http::header::ACCEPT, "application/activity+json, application/ld+json")
-            .header(http::header::USER_AGENT, concat!("vidseed/", env!("CARGO_PKG_VERSION")))
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| net(&e))?;
+            .header(http::header::USER_AGENT, concat!("vidseed/", env!("CARGO_PKG_VERSION")));
+        if let Some(d) = &digest {
+            builder = builder.header("digest", d.as_str()).header(http::header::CONTENT_TYPE, "application/activity+json");
+        }
+        let req = builder.body(Full::new(body.unwrap_or_default())).map_err(|e| net(&e))?;
         let work = async {
             let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|e| net(&e))?;
             let res = if t.https {
@@ -158,18 +178,16 @@ impl Fetcher {
                 send(TokioIo::new(tcp), req).await
             }
             .map_err(|e| net(&e))?;
-            if !res.status().is_success() {
-                return Err(FetchError::Status(url.to_owned(), res.status()));
-            }
+            let status = res.status();
             let body = Limited::new(res.into_body(), MAX_DOCUMENT).collect().await.map_err(|e| net(&e))?.to_bytes();
-            serde_json::from_slice(&body).map_err(|e| FetchError::NotJson(url.to_owned(), e.to_string()))
+            Ok((status, body))
         };
         tokio::time::timeout(TIMEOUT, work).await.map_err(|_| net(&"timed out"))?
     }
 }
 
 /// One request on a fresh connection (no pooling: every connection goes to a checked address).
-async fn send<IO>(io: IO, req: Request<Empty<Bytes>>) -> Result<http::Response<hyper::body::Incoming>, hyper::Error>
+async fn send<IO>(io: IO, req: Request<Full<Bytes>>) -> Result<http::Response<hyper::body::Incoming>, hyper::Error>
 where
     IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {

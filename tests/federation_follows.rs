@@ -1,0 +1,100 @@
+//! Follows between two real instances over loopback (both `vidseed serve`, each with its own
+//! database and keys): Follow → Accept, both sides' state and collections, auto follow-back,
+//! Undo, and refusal when followers are rejected — every activity signed, delivered by the
+//! persistent queue and verified by the receiving instance.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{admin_json, admin_token, eventually, get, Node};
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+struct Instance {
+    node: Node,
+    token: String,
+}
+
+impl Instance {
+    fn start() -> Instance {
+        let node = Node::start(&[("v.mp4", b"video")], &["--allow-private-federation"]);
+        let token = admin_token(&node);
+        Instance { node, token }
+    }
+
+    fn base(&self) -> String {
+        format!("http://{}", self.node.control)
+    }
+
+    fn actor(&self) -> String {
+        format!("{}/accounts/peertube", self.base())
+    }
+
+    fn admin(&self, method: &str, target: &str, body: Option<Value>) -> Value {
+        admin_json(self.node.control, &self.token, method, target, body.as_ref())
+    }
+
+    /// The state of our follow of (or by) `actor`, if any.
+    fn state(&self, list: &str, actor: &str) -> Option<String> {
+        let v = self.admin("GET", &format!("/api/v1/admin/{list}"), None);
+        v[list].as_array()?.iter().find(|f| f["actor"] == actor).and_then(|f| f["state"].as_str()).map(str::to_owned)
+    }
+
+    fn collection_total(&self, which: &str) -> u64 {
+        let r = get(self.node.control, &format!("/accounts/peertube/{which}"), &[("Accept", "application/activity+json")]).unwrap();
+        serde_json::from_slice::<Value>(&r.body).unwrap()["totalItems"].as_u64().unwrap()
+    }
+}
+
+#[test]
+fn instances_follow_accept_follow_back_and_undo() {
+    let a = Instance::start();
+    let b = Instance::start();
+    b.admin("PUT", "/api/v1/admin/federation", Some(json!({ "autoFollowBack": true })));
+
+    let f = a.admin("POST", "/api/v1/admin/following", Some(json!({ "host": b.base() })));
+    assert_eq!(f["actor"], b.actor());
+    eventually(WAIT, "A's follow of B accepted", || (a.state("following", &b.actor()).as_deref() == Some("accepted")).then_some(()));
+    assert_eq!(b.state("followers", &a.actor()).as_deref(), Some("accepted"));
+    assert_eq!(b.collection_total("followers"), 1);
+    let page = get(b.node.control, "/accounts/peertube/followers?page=1", &[("Accept", "application/activity+json")]).unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&page.body).unwrap()["orderedItems"][0], a.actor());
+
+    // B follows back on its own, and A accepts.
+    eventually(WAIT, "B's follow-back accepted", || (b.state("following", &a.actor()).as_deref() == Some("accepted")).then_some(()));
+    assert_eq!(a.state("followers", &b.actor()).as_deref(), Some("accepted"));
+    assert_eq!(a.collection_total("following"), 1);
+
+    // Undo: A stops following B; B forgets the follower.
+    a.admin("DELETE", &format!("/api/v1/admin/following?host={}", b.base()), None);
+    assert_eq!(a.state("following", &b.actor()), None);
+    eventually(WAIT, "B to forget its follower A", || b.state("followers", &a.actor()).is_none().then_some(()));
+    assert_eq!(b.collection_total("followers"), 0);
+}
+
+#[test]
+fn followers_can_be_refused_and_hosts_blocked() {
+    let a = Instance::start();
+    let b = Instance::start();
+    b.admin("PUT", "/api/v1/admin/federation", Some(json!({ "rejectFollowers": true })));
+    a.admin("POST", "/api/v1/admin/following", Some(json!({ "host": b.base() })));
+    eventually(WAIT, "A's follow rejected", || (a.state("following", &b.actor()).as_deref() == Some("rejected")).then_some(()));
+    assert_eq!(b.collection_total("followers"), 0);
+
+    // Manual approval: the follow waits for B's admin.
+    let c = Instance::start();
+    b.admin("PUT", "/api/v1/admin/federation", Some(json!({ "rejectFollowers": false, "manualApproval": true })));
+    c.admin("POST", "/api/v1/admin/following", Some(json!({ "host": b.base() })));
+    eventually(WAIT, "C pending at B", || (b.state("followers", &c.actor()).as_deref() == Some("pending")).then_some(()));
+    assert_eq!(c.state("following", &b.actor()).as_deref(), Some("pending"));
+    b.admin("POST", "/api/v1/admin/followers/accept", Some(json!({ "actor": c.actor() })));
+    eventually(WAIT, "C accepted", || (c.state("following", &b.actor()).as_deref() == Some("accepted")).then_some(()));
+
+    // Blocking C's host drops it as a follower, and C's further follows are refused.
+    let c_host = c.node.control.to_string();
+    b.admin("POST", "/api/v1/admin/blocklist", Some(json!({ "host": c_host })));
+    assert_eq!(b.state("followers", &c.actor()), None);
+    eventually(WAIT, "C told it is rejected", || (c.state("following", &b.actor()).as_deref() == Some("rejected")).then_some(()));
+}
