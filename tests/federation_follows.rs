@@ -42,6 +42,16 @@ impl Instance {
         v[list].as_array()?.iter().find(|f| f["actor"] == actor).and_then(|f| f["state"].as_str()).map(str::to_owned)
     }
 
+    /// Runs `vidseed admin …` against this instance: exit code and stdout.
+    fn cli(&self, args: &[&str]) -> (Option<i32>, String) {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vidseed"))
+            .args(["admin", "--control-url", &self.base(), "--token", &self.token])
+            .args(args)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    }
+
     fn collection_total(&self, which: &str) -> u64 {
         let r = get(self.node.control, &format!("/accounts/peertube/{which}"), &[("Accept", "application/activity+json")]).unwrap();
         serde_json::from_slice::<Value>(&r.body).unwrap()["totalItems"].as_u64().unwrap()
@@ -52,12 +62,18 @@ impl Instance {
 fn instances_follow_accept_follow_back_and_undo() {
     let a = Instance::start();
     let b = Instance::start();
-    b.admin("PUT", "/api/v1/admin/federation", Some(json!({ "autoFollowBack": true })));
+    let (code, out) = b.cli(&["federation", "--auto-follow-back", "true"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("autoFollowBack: true"), "{out}");
 
-    let f = a.admin("POST", "/api/v1/admin/following", Some(json!({ "host": b.base() })));
-    assert_eq!(f["actor"], b.actor());
+    let (code, out) = a.cli(&["follow", &b.base()]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(&b.actor()), "{out}");
     eventually(WAIT, "A's follow of B accepted", || (a.state("following", &b.actor()).as_deref() == Some("accepted")).then_some(()));
     assert_eq!(b.state("followers", &a.actor()).as_deref(), Some("accepted"));
+    let (code, table) = a.cli(&["following"]);
+    assert_eq!(code, Some(0));
+    assert!(table.lines().any(|l| l.contains(&b.actor()) && l.contains("accepted")), "{table}");
     assert_eq!(b.collection_total("followers"), 1);
     let page = get(b.node.control, "/accounts/peertube/followers?page=1", &[("Accept", "application/activity+json")]).unwrap();
     assert_eq!(serde_json::from_slice::<Value>(&page.body).unwrap()["orderedItems"][0], a.actor());

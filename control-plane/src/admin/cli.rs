@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Subcommand};
+use http::Method;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::client::{AdminClient, AdminError, Answer, DEFAULT_CONTROL_URL};
@@ -56,6 +57,34 @@ pub enum AdminCommand {
     Nodes,
     /// Show the control plane's settings
     Settings,
+    /// Follow an instance (a host such as peertube.example.org, or a base URL)
+    Follow { host: String },
+    /// Stop following an instance
+    Unfollow { host: String },
+    /// List the instances that follow this one, with their state
+    Followers,
+    /// List the instances this one follows, with their state
+    Following,
+    /// Accept a pending follower (manual approval); give its actor URL
+    AcceptFollower { actor: String },
+    /// Reject a follower; give its actor URL
+    RejectFollower { actor: String },
+    /// Block an instance: refused as a follower, its activities dropped
+    Block { host: String },
+    /// Unblock an instance
+    Unblock { host: String },
+    /// Show or change how followers are answered
+    Federation {
+        /// Follow back every instance whose follow is accepted
+        #[arg(long, value_name = "BOOL")]
+        auto_follow_back: Option<bool>,
+        /// New followers wait for `accept-follower`
+        #[arg(long, value_name = "BOOL")]
+        manual_approval: Option<bool>,
+        /// Refuse every follower
+        #[arg(long, value_name = "BOOL")]
+        reject_followers: Option<bool>,
+    },
 }
 
 #[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
@@ -252,6 +281,52 @@ async fn dispatch<O: Write, E: Write>(
         }
         AdminCommand::Settings => {
             let answer = client.settings().await?;
+            show(out, json, &answer, table::render_settings)
+        }
+        AdminCommand::Follow { host } => {
+            let answer = client.admin(Method::POST, "following", Some(serde_json::json!({ "host": host }))).await?;
+            show(out, json, &answer, table::render_settings)
+        }
+        AdminCommand::Unfollow { host } => {
+            let answer = client.admin(Method::DELETE, &format!("following?host={}", AdminClient::encode_query(&host)), None).await?;
+            show(out, json, &answer, table::render_settings)
+        }
+        AdminCommand::Followers => {
+            let answer = client.admin(Method::GET, "followers", None).await?;
+            show(out, json, &answer, |v| table::render_follows(v, "followers"))
+        }
+        AdminCommand::Following => {
+            let answer = client.admin(Method::GET, "following", None).await?;
+            show(out, json, &answer, |v| table::render_follows(v, "following"))
+        }
+        AdminCommand::AcceptFollower { actor } => {
+            let answer = client.admin(Method::POST, "followers/accept", Some(serde_json::json!({ "actor": actor }))).await?;
+            show(out, json, &answer, table::render_settings)
+        }
+        AdminCommand::RejectFollower { actor } => {
+            let answer = client.admin(Method::POST, "followers/reject", Some(serde_json::json!({ "actor": actor }))).await?;
+            show(out, json, &answer, table::render_settings)
+        }
+        AdminCommand::Block { host } => {
+            let answer = client.admin(Method::POST, "blocklist", Some(serde_json::json!({ "host": host }))).await?;
+            show(out, json, &answer, table::render_settings)
+        }
+        AdminCommand::Unblock { host } => {
+            let answer = client.admin(Method::DELETE, &format!("blocklist?host={}", AdminClient::encode_query(&host)), None).await?;
+            show(out, json, &answer, table::render_settings)
+        }
+        AdminCommand::Federation { auto_follow_back, manual_approval, reject_followers } => {
+            let mut changes = serde_json::Map::new();
+            for (k, v) in [("autoFollowBack", auto_follow_back), ("manualApproval", manual_approval), ("rejectFollowers", reject_followers)] {
+                if let Some(v) = v {
+                    changes.insert(k.to_owned(), serde_json::Value::Bool(v));
+                }
+            }
+            let answer = if changes.is_empty() {
+                client.admin(Method::GET, "federation", None).await?
+            } else {
+                client.admin(Method::PUT, "federation", Some(serde_json::Value::Object(changes))).await?
+            };
             show(out, json, &answer, table::render_settings)
         }
     }

@@ -268,6 +268,17 @@ impl AdminClient {
         self.call(Method::GET, SETTINGS.to_owned(), None).await
     }
 
+    /// Any admin endpoint under `/api/v1/admin/` (`target` is what follows it, query included),
+    /// its JSON answer as it is.
+    pub async fn admin(&self, method: Method, target: &str, body: Option<Value>) -> Result<Answer<Value>, AdminError> {
+        self.call(method, format!("/api/v1/admin/{target}"), body).await
+    }
+
+    /// A value for a query string, percent-encoded.
+    pub fn encode_query(value: &str) -> String {
+        utf8_percent_encode(value, COMPONENT).to_string()
+    }
+
     /// A request with a JSON answer, timed out after [`REQUEST_TIMEOUT`].
     async fn call<T: DeserializeOwned>(
         &self,

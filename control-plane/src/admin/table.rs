@@ -431,6 +431,25 @@ pub fn render_revoked(revoked: &Revoked) -> Vec<String> {
 }
 
 /// `key: value` lines, nested keys dotted (`tracker.open: true`).
+/// Followers or followings (`key`): one line per instance, with its state and delivery score.
+pub fn render_follows(v: &Value, key: &str) -> Vec<String> {
+    let list = v.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
+    if list.is_empty() {
+        return vec![format!("no {key}")];
+    }
+    let width = list.iter().filter_map(|f| f["actor"].as_str()).map(str::len).max().unwrap_or(5).max(5);
+    let mut out = vec![format!("{:<width$}  {:<8}  SCORE", "ACTOR", "STATE")];
+    for f in &list {
+        out.push(format!(
+            "{:<width$}  {:<8}  {}",
+            f["actor"].as_str().unwrap_or("?"),
+            f["state"].as_str().unwrap_or("?"),
+            f["score"].as_i64().map_or_else(|| "-".to_owned(), |s| s.to_string())
+        ));
+    }
+    out
+}
+
 pub fn render_settings(settings: &Value) -> Vec<String> {
     let mut out = Vec::new();
     match settings {
