@@ -27,6 +27,7 @@ fn peertube_signed_activities_are_accepted_and_bad_ones_refused() {
     assert_eq!(status("valid"), 204, "{r}");
     assert_eq!(status("sharedInbox"), 204, "{r}");
     assert_eq!(status("keyIdWithFragment"), 204, "{r}");
+    assert_eq!(status("acctKeyId"), 204, "an acct: keyId is resolved by WebFinger: {r}");
     assert_eq!(status("tamperedBody"), 403);
     assert!(reason("tamperedBody").to_lowercase().contains("digest"), "{}", reason("tamperedBody"));
     assert_eq!(status("wrongKey"), 403);
@@ -37,6 +38,16 @@ fn peertube_signed_activities_are_accepted_and_bad_ones_refused() {
     assert_eq!(status("digestNotSigned"), 403);
     assert_eq!(status("notJson"), 400);
     assert_eq!(status("forwarded"), 403, "an activity whose actor is not the signer needs its own signature");
+    // The accepted Follow was answered with an Accept to the follower's own inbox, signed as
+    // PeerTube requires (HTTP Signature over (request-target) host date digest, Digest exact).
+    let received = r["received"].as_array().unwrap();
+    let accept = received.iter().find(|x| x["activity"]["type"] == "Accept").unwrap_or_else(|| panic!("no Accept delivered: {r}"));
+    assert_eq!(accept["httpVerified"], true, "{accept}");
+    assert_eq!(accept["digestOk"], true, "{accept}");
+    assert_eq!(accept["signedHeaders"], "(request-target) host date digest");
+    assert_eq!(accept["keyId"], format!("http://{}/accounts/peertube", node.control));
+    assert_eq!(accept["activity"]["object"]["type"], "Follow");
+    assert_eq!(accept["activity"]["actor"], format!("http://{}/accounts/peertube", node.control));
     // Our fetches of the peer's actor were signed, and PeerTube's library verified them.
     let fetches = r["fetches"].as_array().unwrap();
     assert!(!fetches.is_empty(), "vidseed fetched the signer's actor");

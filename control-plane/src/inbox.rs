@@ -131,9 +131,12 @@ impl Inbox {
             Ok(c) => c,
             Err(e) => return answer(StatusCode::FORBIDDEN, Some(&e.to_string())),
         };
-        let signer = checked.actor_url().to_owned();
+        let mut signer = checked.actor_url().to_owned();
         if signer.starts_with("acct:") {
-            return answer(StatusCode::FORBIDDEN, Some("acct: key ids are not resolved yet; sign with the actor URL"));
+            signer = match self.fetcher.webfinger(&signer).await {
+                Ok(url) => url,
+                Err(e) => return answer(StatusCode::FORBIDDEN, Some(&format!("cannot resolve the keyId {signer}: {e}"))),
+            };
         }
         if let Err(e) = self.verify_as(&signer, |pem| verify(&checked, pem).is_ok()).await {
             return answer(StatusCode::FORBIDDEN, Some(&e));

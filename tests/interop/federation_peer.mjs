@@ -20,6 +20,7 @@ const other = crypto.generateKeyPairSync('rsa', {
 });
 
 const fetches = [];
+const received = [];
 let ourActorKey = null;
 
 async function vidseedKey() {
@@ -57,6 +58,37 @@ const server = http.createServer(async (req, res) => {
     }));
     return;
   }
+  if (req.method === 'POST' && req.url === '/accounts/peertube/inbox') {
+    // An activity our instance delivers: check it the way PeerTube's inbox does.
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    await new Promise((r) => req.on('end', r));
+    const entry = { digestOk: false, httpVerified: false };
+    try {
+      entry.digestOk = req.headers.digest === 'SHA-256=' + crypto.createHash('sha256').update(body).digest('base64');
+      const parsed = httpSignature.parseRequest(req, {
+        authorizationHeaderName: 'signature', headers: ['(request-target)', 'host', 'digest'], clockSkew: 1800,
+      });
+      entry.keyId = parsed.keyId;
+      entry.signedHeaders = parsed.params.headers.join(' ');
+      entry.httpVerified = httpSignature.verifySignature(parsed, await vidseedKey());
+      entry.activity = JSON.parse(body);
+    } catch (e) {
+      entry.error = String(e);
+    }
+    received.push(entry);
+    res.statusCode = 204;
+    res.end();
+    return;
+  }
+  if (req.method === 'GET' && req.url.startsWith('/.well-known/webfinger')) {
+    res.setHeader('content-type', 'application/jrd+json');
+    res.end(JSON.stringify({
+      subject: `acct:peertube@${server.address().address}:${server.address().port}`,
+      links: [{ rel: 'self', type: 'application/activity+json', href: actor }],
+    }));
+    return;
+  }
   res.statusCode = 404;
   res.end();
 });
@@ -91,6 +123,7 @@ server.listen(0, '127.0.0.1', async () => {
   out.valid = await post('/accounts/peertube/inbox', follow, { keyId: actor });
   out.sharedInbox = await post('/inbox', follow.replace('/follows/1', '/follows/2'), { keyId: actor });
   out.keyIdWithFragment = await post('/inbox', follow.replace('/follows/1', '/follows/3'), { keyId: `${actor}#main-key` });
+  out.acctKeyId = await post('/inbox', follow.replace('/follows/1', '/follows/4'), { keyId: `acct:peertube@127.0.0.1:${server.address().port}` });
   out.tamperedBody = await post('/inbox', follow, { keyId: actor, tamper: true });
   out.wrongKey = await post('/inbox', follow, { keyId: actor, key: other.privateKey });
   out.staleDate = await post('/inbox', follow, { keyId: actor, date: new Date(Date.now() - 3600 * 1000).toUTCString() });
@@ -99,6 +132,11 @@ server.listen(0, '127.0.0.1', async () => {
   out.notJson = await post('/inbox', 'not json', { keyId: actor });
   out.forwarded = await post('/inbox', follow.replace(`"actor":"${actor}"`, '"actor":"http://127.0.0.1:1/accounts/peertube"'), { keyId: actor });
   out.fetches = fetches;
+  // vidseed answers the accepted Follows with Accepts delivered to this actor's inbox.
+  for (let i = 0; i < 100 && !received.some((r) => r.activity && r.activity.type === 'Accept'); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  out.received = received;
   console.log(JSON.stringify(out));
   server.close();
   process.exit(0);

@@ -186,6 +186,31 @@ impl Fetcher {
     }
 }
 
+impl Fetcher {
+    /// The actor URL behind `acct:name@host`, from the host's WebFinger `self` link (over https;
+    /// over http too when private addresses are allowed, as in tests on loopback).
+    pub async fn webfinger(&self, acct: &str) -> Result<String, FetchError> {
+        let handle = acct.strip_prefix("acct:").unwrap_or(acct);
+        let (_, host) = handle.rsplit_once('@').ok_or_else(|| FetchError::BadUrl(acct.to_owned()))?;
+        let resource = format!("acct:{handle}");
+        let query: String = percent_encoding::utf8_percent_encode(&resource, percent_encoding::NON_ALPHANUMERIC).collect();
+        let mut last = None;
+        let schemes: &[&str] = if self.allow_private { &["https", "http"] } else { &["https"] };
+        for scheme in schemes {
+            match self.get_json(&format!("{scheme}://{host}/.well-known/webfinger?resource={query}")).await {
+                Ok(doc) => {
+                    let link = doc["links"].as_array().and_then(|l| {
+                        l.iter().find(|x| x["rel"] == "self" && x["href"].is_string()).and_then(|x| x["href"].as_str())
+                    });
+                    return link.map(str::to_owned).ok_or_else(|| FetchError::NotJson(acct.to_owned(), "no self link".into()));
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| FetchError::BadUrl(acct.to_owned())))
+    }
+}
+
 /// One request on a fresh connection (no pooling: every connection goes to a checked address).
 async fn send<IO>(io: IO, req: Request<Full<Bytes>>) -> Result<http::Response<hyper::body::Incoming>, hyper::Error>
 where
