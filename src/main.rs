@@ -43,6 +43,7 @@ enum Command {
 }
 
 #[derive(Parser, Debug)]
+#[command(args_override_self = true)]
 struct ServeArgs {
     /// The folder whose files are published (searched recursively; hidden files are skipped).
     media_dir: PathBuf,
@@ -101,6 +102,9 @@ struct ServeArgs {
     /// addresses; refused by default.
     #[arg(long)]
     allow_private_federation: bool,
+    /// First delay before a failed delivery is retried, in seconds (doubles each attempt).
+    #[arg(long, default_value_t = 60)]
+    federation_retry_secs: u64,
 }
 
 #[derive(Parser, Debug)]
@@ -154,6 +158,9 @@ struct ControlArgs {
     /// addresses; refused by default.
     #[arg(long)]
     allow_private_federation: bool,
+    /// First delay before a failed delivery is retried, in seconds (doubles each attempt).
+    #[arg(long, default_value_t = 60)]
+    federation_retry_secs: u64,
 }
 
 #[derive(Parser, Debug)]
@@ -319,6 +326,7 @@ fn serve(args: ServeArgs) -> Result<()> {
                 open_tracker: args.open_tracker,
                 ready_node: Some(EMBEDDED_NODE.into()),
                 allow_private_fetches: args.allow_private_federation,
+                federation_retry: Duration::from_secs(args.federation_retry_secs.max(1)),
             },
             listener,
         )
@@ -380,6 +388,7 @@ fn control(args: ControlArgs) -> Result<()> {
                 open_tracker: args.open_tracker,
                 ready_node: None,
                 allow_private_fetches: args.allow_private_federation,
+                federation_retry: Duration::from_secs(args.federation_retry_secs.max(1)),
             },
             listener,
         )

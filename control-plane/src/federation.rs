@@ -306,7 +306,9 @@ impl Engine {
         let per_host: Arc<std::sync::Mutex<HashMap<String, Arc<Semaphore>>>> = Arc::default();
         loop {
             let now = timestamp_ms();
-            let batch = self.store.claim_due_deliveries(now, 32, 60_000).await.unwrap_or_default();
+            // A claim outlives any request (7 s) and comes back if this process dies.
+            let lease = (self.retry_base.as_millis() as u64).clamp(10_000, 60_000);
+            let batch = self.store.claim_due_deliveries(now, 32, lease).await.unwrap_or_default();
             if batch.is_empty() {
                 let _ = tokio::time::timeout(Duration::from_secs(1), self.wake.notified()).await;
                 continue;

@@ -39,6 +39,8 @@ pub struct NodeConfig {
     /// Let federation fetches reach private, loopback and link-local addresses (tests, closed
     /// networks); off, they are refused.
     pub allow_private_fetches: bool,
+    /// First delay before a failed delivery is retried (doubles each attempt).
+    pub federation_retry: Duration,
 }
 
 /// A running control plane.
@@ -76,7 +78,7 @@ impl RunningNode {
         let keys = Arc::new(actor_keys(&store).await?);
         let instance = Instance::new(&cfg.library.urls.control_http);
         let fetcher = crate::activitypub::fetch::Fetcher::new(Arc::clone(&keys), instance.clone(), cfg.allow_private_fetches);
-        let engine = crate::federation::Engine::new(store.clone(), fetcher.clone(), instance.clone(), Duration::from_secs(60));
+        let engine = crate::federation::Engine::new(store.clone(), fetcher.clone(), instance.clone(), cfg.federation_retry);
         let engine_tasks = engine.start();
         let admin = Arc::new(AdminApi::new(Arc::clone(&library), Arc::clone(&channel), channel_public, pin.clone(), Arc::clone(&engine)).await?);
         let federation = Arc::new(Federation {

@@ -141,6 +141,9 @@ fn tampering_any_field_fails() {
     leaf_pointers(&original, String::new(), &mut pointers);
     assert!(pointers.len() > 30);
     for pointer in pointers {
+        if pointer == "/@context/2/RsaSignature2017" {
+            continue; // defines a term the document does not use: no statement changes
+        }
         let mut doc = original.clone();
         let target = doc.pointer_mut(&pointer).unwrap();
         match target {
@@ -278,7 +281,7 @@ fn undefined_terms_are_refused() {
     // `size` without PeerTube's context is undefined too.
     let mut doc = unsigned_activity();
     doc["@context"] = json!([ACTIVITYSTREAMS_CONTEXT_URL, SECURITY_V1_CONTEXT_URL]);
-    assert_eq!(canonicalize(&doc), Err(LdError::UndefinedTerm("expires".into())));
+    assert!(matches!(canonicalize(&doc), Err(LdError::UndefinedTerm(t)) if ["expires", "size", "fps"].contains(&t.as_str())));
     // Without any vocabulary (security v1 only), as jsonld.js's "invalid property".
     let options = json!({ "@context": SECURITY_V1_CONTEXT_URL, "creator": "https://x.example/a", "nonce2": "1" });
     assert_eq!(canonicalize(&options), Err(LdError::UndefinedTerm("nonce2".into())));
@@ -401,6 +404,7 @@ fn numbers_as_javascript_converts_them() {
         ("1.5e21", "1.5E21", "double"),
         ("123456789012345678", "123456789012345680", "integer"),
         ("12345678901234567890", "12345678901234567168", "integer"),
+        ("99999999999999980000", "99999999999999983616", "integer"),
         ("9007199254740993", "9007199254740992", "integer"),
         ("1e-7", "0", "integer"),
         ("5e-324", "0", "integer"),
@@ -423,7 +427,8 @@ fn numbers_as_javascript_converts_them() {
     let doc = as_doc("width", json!(1.5));
     assert!(canonicalize(&doc).unwrap().contains("\"1.5E0\"^^<http://www.w3.org/2001/XMLSchema#nonNegativeInteger>"));
     // The few values without a shared RDF form are refused rather than hashed differently.
-    for text in ["99999999999999980000", "1e20", "-1e-7"] {
+    // (jsonld.js: 1e20 → "100000000000000000000", -1e-7 → "-0", both xsd:integer.)
+    for text in ["1e20", "5e20", "-1e-7"] {
         let doc = as_doc("content", serde_json::from_str(text).unwrap());
         assert!(matches!(canonicalize(&doc), Err(LdError::UnsupportedNumber(_))), "{text}");
     }
@@ -558,7 +563,7 @@ fn control_characters_steer_blank_node_labels_as_in_rdf_canonize() {
     let name = "<https://www.w3.org/ns/activitystreams#name>";
     let expected = format!(
         "{tag} _:c14n0 .\n{tag} _:c14n1 .\n{tag} _:c14n2 .\n{tag} _:c14n3 .\n\
-         _:c14n0 {name} \"x\u{8}y\" .\n_:c14n1 {name} \"x\ty\" .\n_:c14n2 {name} \"q\" .\n_:c14n3 {name} \"x\u{1}y\" .\n"
+         _:c14n0 {name} \"x\u{1}y\" .\n_:c14n1 {name} \"x\ty\" .\n_:c14n2 {name} \"x\u{8}y\" .\n_:c14n3 {name} \"q\" .\n"
     );
     assert_eq!(canonicalize(&doc).unwrap(), expected);
     let mut json = String::new();
@@ -677,4 +682,18 @@ fn sign_and_verify_round_trip_on_a_peertube_video_shape() {
     let mut tampered = signed.clone();
     tampered["object"]["tag"][2]["name"] = json!("#b c");
     assert_eq!(verify(&tampered, &vector_public_pem()), Err(LdError::BadSignature));
+}
+
+#[test]
+#[ignore]
+fn zz_dev_batch() {
+    let input: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(std::env::var("LD_BATCH_IN").unwrap()).unwrap()).unwrap();
+    let out: Vec<Value> = input
+        .iter()
+        .map(|d| match canonicalize(d) {
+            Ok(s) => serde_json::json!({ "ok": s }),
+            Err(e) => serde_json::json!({ "err": format!("{e:?}") }),
+        })
+        .collect();
+    std::fs::write(std::env::var("LD_BATCH_OUT").unwrap(), serde_json::to_string(&out).unwrap()).unwrap();
 }
