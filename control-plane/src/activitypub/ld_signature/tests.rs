@@ -697,3 +697,15 @@ fn zz_dev_batch() {
         .collect();
     std::fs::write(std::env::var("LD_BATCH_OUT").unwrap(), serde_json::to_string(&out).unwrap()).unwrap();
 }
+
+#[test]
+#[ignore]
+fn zz_dev_timing() {
+    let doc = signed_activity();
+    let key = vector_public_pem();
+    let start = std::time::Instant::now();
+    for _ in 0..200 {
+        verify(&doc, &key).unwrap();
+    }
+    eprintln!("verify: {:?} each", start.elapsed() / 200);
+}
