@@ -24,7 +24,9 @@
 //! * **Safe mode** (`safe: true`, PeerTube ≥ 6.1): a property that the contexts do not define
 //!   (the ActivityStreams context maps it to a blank-node predicate through `"@vocab": "_:"`,
 //!   which jsonld.js would silently drop otherwise), an explicit `_:` property, or a relative
-//!   IRI reference is an error, not a silent omission.
+//!   IRI reference is an error, not a silent omission. So are what the JSON-LD parser would
+//!   leave out where jsonld.js would not (IRIs or language tags it finds invalid), a document
+//!   stating nothing, and the rare numbers whose RDF form the two would write differently.
 //!
 //! Verification hashes the received document as it is. PeerTube first compacts it against its
 //! own contexts; compaction preserves the RDF (apart from the undefined terms refused here), so
@@ -291,7 +293,11 @@ fn bundled_context(url: &str, probe: bool) -> Option<&'static str> {
     match url {
         "https://www.w3.org/ns/activitystreams" | "http://www.w3.org/ns/activitystreams" => Some(if probe {
             AS_PROBE.get_or_init(|| {
-                ACTIVITYSTREAMS_CONTEXT.replacen("\"@vocab\": \"_:\"", &format!("\"@vocab\": \"{UNDEFINED_TERM_VOCAB}\""), 1)
+                ACTIVITYSTREAMS_CONTEXT.replacen(
+                    "\"@vocab\": \"_:\"",
+                    &format!("\"@vocab\": \"{UNDEFINED_TERM_VOCAB}\""),
+                    1,
+                )
             })
         } else {
             ACTIVITYSTREAMS_CONTEXT
@@ -313,15 +319,14 @@ fn to_quads(json: &[u8], probe: bool) -> Result<Vec<Quad>, LdError> {
         // probe sees (and refuses) what the strict run silently leaves out.
         parser = parser.lenient().with_base_iri(RELATIVE_BASE).map_err(|e| LdError::JsonLd(e.to_string()))?;
     }
-    let quads = parser.for_slice(json).with_load_document_callback(move |url, _options| {
-        match bundled_context(url, probe) {
+    let quads =
+        parser.for_slice(json).with_load_document_callback(move |url, _options| match bundled_context(url, probe) {
             Some(doc) => Ok(JsonLdRemoteDocument { document: doc.as_bytes().to_vec(), document_url: url.to_owned() }),
             None => {
                 *record.lock().unwrap_or_else(|e| e.into_inner()) = Some(url.to_owned());
                 Err(format!("context not bundled: {url}").into())
             }
-        }
-    });
+        });
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for quad in quads {
@@ -431,7 +436,8 @@ fn check_probe_quad(quad: &Quad) -> Result<(), LdError> {
 /// A language tag both jsonld.js (`[a-zA-Z]{1,8}(-[a-zA-Z0-9]{1,8})*`) and BCP 47 accept.
 fn is_language_tag(tag: &str) -> bool {
     let mut subtags = tag.split('-');
-    let first_ok = subtags.next().is_some_and(|t| (1..=8).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_alphabetic()));
+    let first_ok =
+        subtags.next().is_some_and(|t| (1..=8).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_alphabetic()));
     first_ok
         && subtags.all(|t| (1..=8).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_alphanumeric()))
         && Literal::new_language_tagged_literal("", tag).is_ok()
@@ -886,7 +892,7 @@ impl Permutations {
         while self.level < self.counters.len() {
             let level = self.level;
             if self.counters[level] < level {
-                let other = if level % 2 == 0 { 0 } else { self.counters[level] };
+                let other = if level.is_multiple_of(2) { 0 } else { self.counters[level] };
                 self.counters[level] += 1;
                 self.level = 1;
                 return Some(Some((other, level)));
@@ -906,7 +912,9 @@ impl Permutations {
 fn spki_to_pkcs1(pem: &str) -> Result<Vec<u8>, LdError> {
     let text = normalise_pem(pem);
     if text.starts_with("-----BEGIN RSA PUBLIC KEY-----") {
-        return Err(LdError::PublicKey("PKCS#1 public keys are refused: an SPKI key (BEGIN PUBLIC KEY) is needed".into()));
+        return Err(LdError::PublicKey(
+            "PKCS#1 public keys are refused: an SPKI key (BEGIN PUBLIC KEY) is needed".into(),
+        ));
     }
     let (label, der) = Document::from_pem(&text).map_err(|e| LdError::PublicKey(e.to_string()))?;
     if label != "PUBLIC KEY" {

@@ -161,7 +161,8 @@ fn tampering_any_field_fails() {
 fn removing_or_adding_statements_fails() {
     let original = signed_activity();
     let key = vector_public_pem();
-    for pointer in ["/to", "/type", "/actor", "/object/url", "/object/expires", "/object/url/fps", "/signature/created"] {
+    for pointer in ["/to", "/type", "/actor", "/object/url", "/object/expires", "/object/url/fps", "/signature/created"]
+    {
         let mut doc = original.clone();
         let (parent, field) = pointer.rsplit_once('/').unwrap();
         let removed = doc.pointer_mut(parent).and_then(Value::as_object_mut).and_then(|o| o.remove(field));
@@ -245,7 +246,9 @@ fn sign_checks_its_inputs() {
     // A relative creator cannot be canonicalised.
     assert!(matches!(sign(&doc, "accounts/peertube", "2024-09-24T10:00:00Z", &key), Err(LdError::RelativeIri(_))));
     // Re-signing replaces the signature; Mastodon-style key ids work too.
-    let resigned = sign(&signed_activity(), "https://redundancy.example/accounts/peertube#main-key", "2024-09-24T10:00:00Z", &key).unwrap();
+    let resigned =
+        sign(&signed_activity(), "https://redundancy.example/accounts/peertube#main-key", "2024-09-24T10:00:00Z", &key)
+            .unwrap();
     assert_eq!(verify(&resigned, &vector_public_pem()), Ok(()));
     assert_eq!(signature_creator(&resigned), Some("https://redundancy.example/accounts/peertube#main-key"));
 }
@@ -281,7 +284,9 @@ fn undefined_terms_are_refused() {
     // `size` without PeerTube's context is undefined too.
     let mut doc = unsigned_activity();
     doc["@context"] = json!([ACTIVITYSTREAMS_CONTEXT_URL, SECURITY_V1_CONTEXT_URL]);
-    assert!(matches!(canonicalize(&doc), Err(LdError::UndefinedTerm(t)) if ["expires", "size", "fps"].contains(&t.as_str())));
+    assert!(
+        matches!(canonicalize(&doc), Err(LdError::UndefinedTerm(t)) if ["expires", "size", "fps"].contains(&t.as_str()))
+    );
     // Without any vocabulary (security v1 only), as jsonld.js's "invalid property".
     let options = json!({ "@context": SECURITY_V1_CONTEXT_URL, "creator": "https://x.example/a", "nonce2": "1" });
     assert_eq!(canonicalize(&options), Err(LdError::UndefinedTerm("nonce2".into())));
@@ -296,7 +301,8 @@ fn undefined_terms_are_refused() {
 #[test]
 fn defined_terms_and_types_pass() {
     // An undefined *type* is a blank node under "@vocab": "_:", which jsonld.js accepts.
-    let doc = json!({ "@context": ACTIVITYSTREAMS_CONTEXT_URL, "id": "https://x.example/a", "type": "Hashtag", "name": "n" });
+    let doc =
+        json!({ "@context": ACTIVITYSTREAMS_CONTEXT_URL, "id": "https://x.example/a", "type": "Hashtag", "name": "n" });
     assert_eq!(
         canonicalize(&doc).unwrap(),
         "<https://x.example/a> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> _:c14n0 .\n\
@@ -340,15 +346,24 @@ fn malformed_documents_are_refused() {
     assert_eq!(canonicalize(&as_doc("url", json!("relative/path"))), Err(LdError::RelativeIri("relative/path".into())));
     let doc = json!({ "@context": ACTIVITYSTREAMS_CONTEXT_URL, "id": "rel/a", "name": "x" });
     assert_eq!(canonicalize(&doc), Err(LdError::RelativeIri("rel/a".into())));
-    assert_eq!(canonicalize(&as_doc("href", json!("https://x.example/a b"))), Err(LdError::RelativeIri("https://x.example/a b".into())));
-    assert_eq!(canonicalize(&as_doc("href", json!("https://x.example/a<b"))), Err(LdError::InvalidIri("https://x.example/a<b".into())));
+    assert_eq!(
+        canonicalize(&as_doc("href", json!("https://x.example/a b"))),
+        Err(LdError::RelativeIri("https://x.example/a b".into()))
+    );
+    assert_eq!(
+        canonicalize(&as_doc("href", json!("https://x.example/a<b"))),
+        Err(LdError::InvalidIri("https://x.example/a<b".into()))
+    );
     let tagged = json!({ "@value": "x", "@language": "not a tag" });
     assert_eq!(canonicalize(&as_doc("name", tagged)), Err(LdError::InvalidLanguage("not a tag".into())));
     assert!(matches!(canonicalize(&as_doc("name", json!({ "@value": null }))), Err(LdError::JsonLd(_))));
     assert!(matches!(canonicalize(&as_doc("name", json!({ "@language": "en" }))), Err(LdError::JsonLd(_))));
     // Nothing stated: jsonld.js's "empty object" / "object with only @id".
     assert!(matches!(canonicalize(&json!({})), Err(LdError::JsonLd(_))));
-    assert!(matches!(canonicalize(&json!({ "@context": ACTIVITYSTREAMS_CONTEXT_URL, "id": "https://x.example/a" })), Err(LdError::JsonLd(_))));
+    assert!(matches!(
+        canonicalize(&json!({ "@context": ACTIVITYSTREAMS_CONTEXT_URL, "id": "https://x.example/a" })),
+        Err(LdError::JsonLd(_))
+    ));
     assert_eq!(canonicalize(&json!("https://x.example/a")), Err(LdError::NotADocument));
 }
 
@@ -458,10 +473,11 @@ fn reference_escape(s: &str) -> String {
 
 fn tricky_string() -> impl Strategy<Value = String> {
     let special = prop::sample::select(vec![
-        '"', '\\', '\n', '\r', '\t', '\u{0}', '\u{8}', '\u{b}', '\u{c}', '\u{1f}', '\u{7f}', '\u{85}', '\u{2028}', '\u{e000}',
-        '\u{fffd}', '\u{fffe}', '\u{ffff}', '😀', 'é', 'a', ' ',
+        '"', '\\', '\n', '\r', '\t', '\u{0}', '\u{8}', '\u{b}', '\u{c}', '\u{1f}', '\u{7f}', '\u{85}', '\u{2028}',
+        '\u{e000}', '\u{fffd}', '\u{fffe}', '\u{ffff}', '😀', 'é', 'a', ' ',
     ]);
-    prop::collection::vec(prop_oneof![3 => special, 1 => any::<char>()], 0..24).prop_map(|chars| chars.into_iter().collect())
+    prop::collection::vec(prop_oneof![3 => special, 1 => any::<char>()], 0..24)
+        .prop_map(|chars| chars.into_iter().collect())
 }
 
 proptest! {
@@ -491,8 +507,31 @@ proptest! {
 /// Random JSON-LD-looking documents: AS terms, keywords, odd ids and values.
 fn json_ld_shape() -> impl Strategy<Value = Value> {
     let key = prop::sample::select(vec![
-        "id", "type", "name", "content", "url", "href", "tag", "to", "height", "orderedItems", "contentMap", "@id", "@type",
-        "@value", "@language", "@list", "@set", "@graph", "@context", "@reverse", "@included", "@json", "foo", "_:x", "x:y",
+        "id",
+        "type",
+        "name",
+        "content",
+        "url",
+        "href",
+        "tag",
+        "to",
+        "height",
+        "orderedItems",
+        "contentMap",
+        "@id",
+        "@type",
+        "@value",
+        "@language",
+        "@list",
+        "@set",
+        "@graph",
+        "@context",
+        "@reverse",
+        "@included",
+        "@json",
+        "foo",
+        "_:x",
+        "x:y",
     ]);
     let leaf = prop_oneof![
         Just(Value::Null),
@@ -500,8 +539,18 @@ fn json_ld_shape() -> impl Strategy<Value = Value> {
         any::<i64>().prop_map(Value::from),
         any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
         prop::sample::select(vec![
-            "https://x.example/a", "_:b0", "rel", "", "@id", "@vocab", "https://www.w3.org/ns/activitystreams", "en", "Note",
-            "as:Public", "http://[::1", "_:",
+            "https://x.example/a",
+            "_:b0",
+            "rel",
+            "",
+            "@id",
+            "@vocab",
+            "https://www.w3.org/ns/activitystreams",
+            "en",
+            "Note",
+            "as:Public",
+            "http://[::1",
+            "_:",
         ])
         .prop_map(Value::from),
         tricky_string().prop_map(Value::from),
@@ -682,30 +731,4 @@ fn sign_and_verify_round_trip_on_a_peertube_video_shape() {
     let mut tampered = signed.clone();
     tampered["object"]["tag"][2]["name"] = json!("#b c");
     assert_eq!(verify(&tampered, &vector_public_pem()), Err(LdError::BadSignature));
-}
-
-#[test]
-#[ignore]
-fn zz_dev_batch() {
-    let input: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(std::env::var("LD_BATCH_IN").unwrap()).unwrap()).unwrap();
-    let out: Vec<Value> = input
-        .iter()
-        .map(|d| match canonicalize(d) {
-            Ok(s) => serde_json::json!({ "ok": s }),
-            Err(e) => serde_json::json!({ "err": format!("{e:?}") }),
-        })
-        .collect();
-    std::fs::write(std::env::var("LD_BATCH_OUT").unwrap(), serde_json::to_string(&out).unwrap()).unwrap();
-}
-
-#[test]
-#[ignore]
-fn zz_dev_timing() {
-    let doc = signed_activity();
-    let key = vector_public_pem();
-    let start = std::time::Instant::now();
-    for _ in 0..200 {
-        verify(&doc, &key).unwrap();
-    }
-    eprintln!("verify: {:?} each", start.elapsed() / 200);
 }
