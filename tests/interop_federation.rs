@@ -38,12 +38,16 @@ fn peertube_signed_activities_are_accepted_and_bad_ones_refused() {
     assert_eq!(status("digestNotSigned"), 403);
     assert_eq!(status("notJson"), 400);
     assert_eq!(status("forwarded"), 403, "an activity whose actor is not the signer needs its own signature");
+    assert_eq!(status("forwardedSigned"), 204, "a forwarded activity with a valid Linked Data signature (jsonld): {r}");
+    assert_eq!(status("forwardedTampered"), 403, "{r}");
     // The accepted Follow was answered with an Accept to the follower's own inbox, signed as
     // PeerTube requires (HTTP Signature over (request-target) host date digest, Digest exact).
     let received = r["received"].as_array().unwrap();
     let accept = received.iter().find(|x| x["activity"]["type"] == "Accept").unwrap_or_else(|| panic!("no Accept delivered: {r}"));
     assert_eq!(accept["httpVerified"], true, "{accept}");
     assert_eq!(accept["digestOk"], true, "{accept}");
+    assert_eq!(accept["ldVerified"], true, "the Accept's RsaSignature2017 verifies with jsonld: {accept}");
+    assert_eq!(accept["activity"]["signature"]["type"], "RsaSignature2017");
     assert_eq!(accept["signedHeaders"], "(request-target) host date digest");
     assert_eq!(accept["keyId"], format!("http://{}/accounts/peertube", node.control));
     assert_eq!(accept["activity"]["object"]["type"], "Follow");

@@ -14,6 +14,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::activitypub::activities::{self, decide_follow, id_of, FollowDecision, FollowPolicy};
 use crate::activitypub::actor::Instance;
+use crate::activitypub::ld_signature;
 use crate::activitypub::fetch::{parse_actor, Fetcher};
 use crate::inbox::host_of;
 use crate::library::timestamp_ms;
@@ -42,6 +43,8 @@ pub enum FederationError {
 
 /// The engine.
 pub struct Engine {
+    /// Signs the activities we author (RsaSignature2017), as PeerTube does.
+    signer: ring::signature::RsaKeyPair,
     pub store: Store,
     pub fetcher: Fetcher,
     pub instance: Instance,
@@ -58,8 +61,9 @@ fn jitter(ms: u64) -> u64 {
 }
 
 impl Engine {
-    pub fn new(store: Store, fetcher: Fetcher, instance: Instance, retry_base: Duration) -> Arc<Engine> {
-        Arc::new(Engine { store, fetcher, instance, retry_base, wake: Notify::new() })
+    pub fn new(store: Store, fetcher: Fetcher, instance: Instance, retry_base: Duration, private_pem: &str) -> Result<Arc<Engine>, FederationError> {
+        let signer = ld_signature::private_key_from_pem(private_pem).map_err(|e| FederationError::Remote(format!("the instance key: {e}")))?;
+        Ok(Arc::new(Engine { signer, store, fetcher, instance, retry_base, wake: Notify::new() }))
     }
 
     /// Starts the inbox processor and the delivery worker.
@@ -101,8 +105,11 @@ impl Engine {
         Ok(record)
     }
 
-    /// Queues an activity for these inboxes.
+    /// Signs an activity (Linked Data signature) and queues it for these inboxes.
     async fn send(&self, activity: &Value, inboxes: &[String]) -> Result<(), FederationError> {
+        let created = crate::node::iso_8601(std::time::SystemTime::now());
+        let activity = ld_signature::sign(activity, &self.instance.actor_url(), &created, &self.signer)
+            .map_err(|e| FederationError::Remote(format!("cannot sign the activity: {e}")))?;
         let id = activity.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
         let targets: Vec<(String, String)> = inboxes.iter().filter_map(|i| Some((i.clone(), host_of(i)?))).collect();
         self.store.enqueue_deliveries(&id, &activity.to_string(), &targets, timestamp_ms()).await?;

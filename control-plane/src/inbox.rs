@@ -143,10 +143,13 @@ impl Inbox {
         }
         // A forwarded activity: its own actor's Linked Data signature must hold.
         if actor != signer {
-            return answer(
-                StatusCode::FORBIDDEN,
-                Some("the activity's actor is not the signer, and forwarded activities (Linked Data signatures) are not accepted yet"),
-            );
+            let doc = activity.clone();
+            if doc.get("signature").is_none() {
+                return answer(StatusCode::FORBIDDEN, Some("a forwarded activity (its actor is not the signer) needs a Linked Data signature"));
+            }
+            if let Err(e) = self.verify_as(&actor, |pem| crate::activitypub::ld_signature::verify(&doc, pem).is_ok()).await {
+                return answer(StatusCode::FORBIDDEN, Some(&format!("forwarded activity: {e}")));
+            }
         }
         let blocked = match host_of(&actor) {
             Some(h) => self.store.is_blocked(&h).await.unwrap_or(false),

@@ -78,7 +78,7 @@ impl RunningNode {
         let keys = Arc::new(actor_keys(&store).await?);
         let instance = Instance::new(&cfg.library.urls.control_http);
         let fetcher = crate::activitypub::fetch::Fetcher::new(Arc::clone(&keys), instance.clone(), cfg.allow_private_fetches);
-        let engine = crate::federation::Engine::new(store.clone(), fetcher.clone(), instance.clone(), cfg.federation_retry);
+        let engine = crate::federation::Engine::new(store.clone(), fetcher.clone(), instance.clone(), cfg.federation_retry, keys.private_pem())?;
         let engine_tasks = engine.start();
         let admin = Arc::new(AdminApi::new(Arc::clone(&library), Arc::clone(&channel), channel_public, pin.clone(), Arc::clone(&engine)).await?);
         let federation = Arc::new(Federation {
@@ -173,7 +173,7 @@ async fn keys_published(store: &Store) -> anyhow::Result<String> {
 }
 
 /// `2026-11-27T06:55:00.000Z` for a time.
-fn iso_8601(t: std::time::SystemTime) -> String {
+pub(crate) fn iso_8601(t: std::time::SystemTime) -> String {
     let secs = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).

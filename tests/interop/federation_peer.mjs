@@ -5,7 +5,9 @@
 // Prints one JSON object with every outcome. Usage: node federation_peer.mjs http://HOST:PORT
 import http from 'node:http';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import httpSignature from '@peertube/http-signature';
+import jsonld from 'jsonld';
 
 const target = process.argv[2];
 const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', {
@@ -18,6 +20,41 @@ const other = crypto.generateKeyPairSync('rsa', {
   publicKeyEncoding: { type: 'spki', format: 'pem' },
   privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
 });
+
+// RsaSignature2017 the way PeerTube computes it (jsonld 8.3 URDNA2015, safe mode), offline: the
+// contexts come from the copies bundled with vidseed (no network here).
+const contextDir = new URL('../../control-plane/src/activitypub/contexts/', import.meta.url);
+const contexts = {
+  'https://www.w3.org/ns/activitystreams': 'activitystreams.jsonld',
+  'https://w3id.org/security/v1': 'security-v1.jsonld',
+  'https://w3id.org/identity/v1': 'identity-v1.jsonld',
+};
+const documentLoader = async (url) => {
+  const file = contexts[url];
+  if (!file) throw new Error(`context not available offline: ${url}`);
+  return { contextUrl: null, documentUrl: url, document: JSON.parse(fs.readFileSync(new URL(file, contextDir))) };
+};
+const sha256hex = (s) => crypto.createHash('sha256').update(s).digest('hex');
+async function ldHash(doc, creator, created) {
+  const options = {
+    '@context': ['https://w3id.org/security/v1', { RsaSignature2017: 'https://w3id.org/security#RsaSignature2017' }],
+    creator, created,
+  };
+  const { signature, ...document } = doc;
+  const norm = (d) => jsonld.normalize(d, { algorithm: 'URDNA2015', format: 'application/n-quads', safe: true, documentLoader });
+  return sha256hex(await norm(options)) + sha256hex(await norm(document));
+}
+async function ldVerify(doc, publicKeyPem) {
+  const sig = doc.signature;
+  const toSign = await ldHash(doc, sig.creator, sig.created);
+  return crypto.createVerify('RSA-SHA256').update(toSign).verify(publicKeyPem, sig.signatureValue, 'base64');
+}
+async function ldSign(doc, key, creator) {
+  const created = new Date().toISOString();
+  const toSign = await ldHash(doc, creator, created);
+  const signatureValue = crypto.createSign('RSA-SHA256').update(toSign).sign(key, 'base64');
+  return { ...doc, signature: { type: 'RsaSignature2017', creator, created, signatureValue } };
+}
 
 const fetches = [];
 const received = [];
@@ -73,12 +110,24 @@ const server = http.createServer(async (req, res) => {
       entry.signedHeaders = parsed.params.headers.join(' ');
       entry.httpVerified = httpSignature.verifySignature(parsed, await vidseedKey());
       entry.activity = JSON.parse(body);
+      entry.ldVerified = await ldVerify(entry.activity, await vidseedKey());
     } catch (e) {
       entry.error = String(e);
     }
     received.push(entry);
     res.statusCode = 204;
     res.end();
+    return;
+  }
+  if (req.method === 'GET' && req.url === '/accounts/second') {
+    // A second actor of this instance, whose activity the first one forwards.
+    const second = `${base}/accounts/second`;
+    res.setHeader('content-type', 'application/activity+json');
+    res.end(JSON.stringify({
+      '@context': ['https://www.w3.org/ns/activitystreams', 'https://w3id.org/security/v1'],
+      type: 'Person', id: second, preferredUsername: 'second', inbox: `${second}/inbox`,
+      publicKey: { id: `${second}#main-key`, owner: second, publicKeyPem: other.publicKey },
+    }));
     return;
   }
   if (req.method === 'GET' && req.url.startsWith('/.well-known/webfinger')) {
@@ -130,6 +179,16 @@ server.listen(0, '127.0.0.1', async () => {
   out.unsigned = await post('/inbox', follow, { keyId: actor, sign: false });
   out.digestNotSigned = await post('/inbox', follow, { keyId: actor, headers: ['(request-target)', 'host', 'date'] });
   out.notJson = await post('/inbox', 'not json', { keyId: actor });
+  // A forwarded activity: actor "second", HTTP-signed by the first actor, LD-signed by second.
+  const second = `${base}/accounts/second`;
+  const announce = {
+    '@context': ['https://www.w3.org/ns/activitystreams', 'https://w3id.org/security/v1', { RsaSignature2017: 'https://w3id.org/security#RsaSignature2017' }],
+    type: 'Announce', id: `${second}/announces/1`, actor: second, object: `${second}/notes/1`,
+    to: ['https://www.w3.org/ns/activitystreams#Public'],
+  };
+  const signedAnnounce = await ldSign(announce, other.privateKey, second);
+  out.forwardedSigned = await post('/inbox', JSON.stringify(signedAnnounce), { keyId: actor });
+  out.forwardedTampered = await post('/inbox', JSON.stringify({ ...signedAnnounce, object: `${second}/notes/2` }), { keyId: actor });
   out.forwarded = await post('/inbox', follow.replace(`"actor":"${actor}"`, '"actor":"http://127.0.0.1:1/accounts/peertube"'), { keyId: actor });
   out.fetches = fetches;
   // vidseed answers the accepted Follows with Accepts delivered to this actor's inbox.
