@@ -66,7 +66,9 @@ fn instances_follow_accept_follow_back_and_undo() {
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("autoFollowBack: true"), "{out}");
 
-    let (code, out) = a.cli(&["follow", &b.base()]);
+    // A bare host:port, as an admin types it (https first; http since private addresses are
+    // allowed here).
+    let (code, out) = a.cli(&["follow", &b.node.control.to_string()]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains(&b.actor()), "{out}");
     eventually(WAIT, "A's follow of B accepted", || (a.state("following", &b.actor()).as_deref() == Some("accepted")).then_some(()));

@@ -118,25 +118,29 @@ impl Engine {
     }
 
     /// The server actor of `instance` (a host, or a base URL): its NodeInfo's Application link,
-    /// else `<base>/accounts/peertube`.
+    /// else `<base>/accounts/peertube`. A bare host is tried over https, and over http too when
+    /// private addresses are allowed (instances on loopback in tests).
     pub async fn resolve_instance(&self, instance: &str) -> Result<String, FederationError> {
-        let base = if instance.starts_with("http://") || instance.starts_with("https://") {
-            instance.trim_end_matches('/').to_owned()
+        let instance = instance.trim().trim_end_matches('/');
+        let bases: Vec<String> = if instance.starts_with("http://") || instance.starts_with("https://") {
+            vec![instance.to_owned()]
+        } else if self.fetcher.allow_private {
+            vec![format!("https://{instance}"), format!("http://{instance}")]
         } else {
-            format!("https://{}", instance.trim_end_matches('/'))
+            vec![format!("https://{instance}")]
         };
-        if base.contains("/accounts/") {
-            return Ok(base);
+        if bases[0].contains("/accounts/") {
+            return Ok(bases[0].clone());
         }
-        if let Ok(links) = self.fetcher.get_json(&format!("{base}/.well-known/nodeinfo")).await {
-            let app = links["links"].as_array().and_then(|l| {
-                l.iter().find(|x| x["rel"] == "https://www.w3.org/ns/activitystreams#Application").and_then(|x| x["href"].as_str())
-            });
-            if let Some(app) = app {
-                return Ok(app.to_owned());
+        for base in &bases {
+            if let Ok(links) = self.fetcher.get_json(&format!("{base}/.well-known/nodeinfo")).await {
+                let app = links["links"].as_array().and_then(|l| {
+                    l.iter().find(|x| x["rel"] == "https://www.w3.org/ns/activitystreams#Application").and_then(|x| x["href"].as_str())
+                });
+                return Ok(app.map_or_else(|| format!("{base}/accounts/peertube"), str::to_owned));
             }
         }
-        Ok(format!("{base}/accounts/peertube"))
+        Ok(format!("{}/accounts/peertube", bases[bases.len() - 1]))
     }
 
     /// Follows an instance: a pending following and a Follow to its own inbox.
