@@ -25,6 +25,7 @@ fn peertube_signed_activities_are_accepted_and_bad_ones_refused() {
     let status = |k: &str| r[k]["status"].as_u64().unwrap_or(0);
     let reason = |k: &str| r[k]["body"].as_str().unwrap_or("").to_owned();
     assert_eq!(status("valid"), 204, "{r}");
+    assert_eq!(status("duplicate"), 204, "a duplicate delivery is acknowledged: {r}");
     assert_eq!(status("sharedInbox"), 204, "{r}");
     assert_eq!(status("keyIdWithFragment"), 204, "{r}");
     assert_eq!(status("acctKeyId"), 204, "an acct: keyId is resolved by WebFinger: {r}");
@@ -51,6 +52,11 @@ fn peertube_signed_activities_are_accepted_and_bad_ones_refused() {
     assert_eq!(accept["signedHeaders"], "(request-target) host date digest");
     assert_eq!(accept["keyId"], format!("http://{}/accounts/peertube", node.control));
     assert_eq!(accept["activity"]["object"]["type"], "Follow");
+    let accepts_of_first = received
+        .iter()
+        .filter(|x| x["activity"]["type"] == "Accept" && x["activity"]["object"]["id"].as_str().is_some_and(|id| id.ends_with("/follows/1")))
+        .count();
+    assert_eq!(accepts_of_first, 1, "the Follow delivered twice was applied once: {r}");
     assert_eq!(accept["activity"]["actor"], format!("http://{}/accounts/peertube", node.control));
     // Our fetches of the peer's actor were signed, and PeerTube's library verified them.
     let fetches = r["fetches"].as_array().unwrap();

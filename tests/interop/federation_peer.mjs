@@ -170,6 +170,7 @@ server.listen(0, '127.0.0.1', async () => {
   });
   const out = {};
   out.valid = await post('/accounts/peertube/inbox', follow, { keyId: actor });
+  out.duplicate = await post('/accounts/peertube/inbox', follow, { keyId: actor });
   out.sharedInbox = await post('/inbox', follow.replace('/follows/1', '/follows/2'), { keyId: actor });
   out.keyIdWithFragment = await post('/inbox', follow.replace('/follows/1', '/follows/3'), { keyId: `${actor}#main-key` });
   out.acctKeyId = await post('/inbox', follow.replace('/follows/1', '/follows/4'), { keyId: `acct:peertube@127.0.0.1:${server.address().port}` });
@@ -195,6 +196,7 @@ server.listen(0, '127.0.0.1', async () => {
   for (let i = 0; i < 100 && !received.some((r) => r.activity && r.activity.type === 'Accept'); i++) {
     await new Promise((r) => setTimeout(r, 100));
   }
+  await new Promise((r) => setTimeout(r, 1000)); // let any (wrong) second Accept arrive
   out.received = received;
   console.log(JSON.stringify(out));
   server.close();
