@@ -73,7 +73,16 @@ impl RunningNode {
                 .await
                 .with_context(|| format!("cannot listen on {} (UDP) for the catalog channel", cfg.channel_listen))?,
         );
-        let channel_public = cfg.channel_public.clone().unwrap_or_else(|| channel.local_addr().to_string());
+        let channel_public = cfg.channel_public.clone().unwrap_or_else(|| {
+            let bound = channel.local_addr();
+            if bound.ip().is_unspecified() {
+                // Listening on every address: nodes need one they can reach.
+                tracing::warn!("the catalog channel listens on {bound}: set --channel-public HOST:PORT so that data nodes' configs name a reachable address (127.0.0.1 is used meanwhile)");
+                format!("127.0.0.1:{}", bound.port())
+            } else {
+                bound.to_string()
+            }
+        });
         let new_admin_token = AdminApi::ensure_token(&library).await?;
         let keys = Arc::new(actor_keys(&store).await?);
         let instance = Instance::new(&cfg.library.urls.control_http);
