@@ -57,6 +57,13 @@ fn peertube_signed_activities_are_accepted_and_bad_ones_refused() {
         .filter(|x| x["activity"]["type"] == "Accept" && x["activity"]["object"]["id"].as_str().is_some_and(|id| id.ends_with("/follows/1")))
         .count();
     assert_eq!(accepts_of_first, 1, "the Follow delivered twice was applied once: {r}");
+    // Out of order: a Follow whose Undo came first stays undone; a later one is accepted.
+    assert_eq!((status("undoFirst"), status("followAfterUndo"), status("followFresh")), (204, 204, 204), "{r}");
+    let accepted = |suffix: &str| {
+        received.iter().any(|x| x["activity"]["type"] == "Accept" && x["activity"]["object"]["id"].as_str().is_some_and(|id| id.ends_with(suffix)))
+    };
+    assert!(accepted("/second/follows/10"), "{r}");
+    assert!(!accepted("/second/follows/9"), "an undone Follow is not accepted when it arrives late: {r}");
     assert_eq!(accept["activity"]["actor"], format!("http://{}/accounts/peertube", node.control));
     // Our fetches of the peer's actor were signed, and PeerTube's library verified them.
     let fetches = r["fetches"].as_array().unwrap();

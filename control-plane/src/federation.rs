@@ -251,6 +251,10 @@ impl Engine {
                     return Err(FederationError::Remote("a Follow of someone else than this instance".into()));
                 }
                 let follow_id = activity.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+                if self.store.is_follow_undone(&follow_id).await? {
+                    // Its Undo came first (out of order): the follow stays undone.
+                    return Ok(());
+                }
                 let actor = self.actor(&item.actor).await?;
                 let host = host_of(&actor.url).unwrap_or_default();
                 let previous = self.store.follow(FollowDirection::Follower, &actor.url).await?;
@@ -305,7 +309,14 @@ impl Engine {
             }
             "Undo" => {
                 if object.get("type").and_then(Value::as_str) == Some("Follow") && object.get("actor").and_then(Value::as_str) == Some(item.actor.as_str()) {
-                    self.store.remove_follow(FollowDirection::Follower, &item.actor).await?;
+                    if let Some(follow_id) = id_of(&object) {
+                        self.store.record_undone_follow(follow_id, &item.actor, timestamp_ms()).await?;
+                        // Only the follow it names: a newer Follow of the same actor stays.
+                        let current = self.store.follow(FollowDirection::Follower, &item.actor).await?;
+                        if current.is_some_and(|f| f.follow_activity_id == follow_id) {
+                            self.store.remove_follow(FollowDirection::Follower, &item.actor).await?;
+                        }
+                    }
                 }
                 Ok(())
             }

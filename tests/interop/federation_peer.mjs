@@ -95,7 +95,7 @@ const server = http.createServer(async (req, res) => {
     }));
     return;
   }
-  if (req.method === 'POST' && req.url === '/accounts/peertube/inbox') {
+  if (req.method === 'POST' && (req.url === '/accounts/peertube/inbox' || req.url === '/accounts/second/inbox')) {
     // An activity our instance delivers: check it the way PeerTube's inbox does.
     let body = '';
     req.on('data', (c) => { body += c; });
@@ -190,10 +190,23 @@ server.listen(0, '127.0.0.1', async () => {
   const signedAnnounce = await ldSign(announce, other.privateKey, second);
   out.forwardedSigned = await post('/inbox', JSON.stringify(signedAnnounce), { keyId: actor });
   out.forwardedTampered = await post('/inbox', JSON.stringify({ ...signedAnnounce, object: `${second}/notes/2` }), { keyId: actor });
+  // Out of order: the Undo of second's Follow 9 arrives before that Follow; Follow 10 is fresh.
+  const followOf = (n) => JSON.stringify({
+    '@context': ['https://www.w3.org/ns/activitystreams', 'https://w3id.org/security/v1'],
+    type: 'Follow', id: `${second}/follows/${n}`, actor: second, object: `${target}/accounts/peertube`,
+  });
+  const undo9 = JSON.stringify({
+    '@context': ['https://www.w3.org/ns/activitystreams', 'https://w3id.org/security/v1'],
+    type: 'Undo', id: `${second}/follows/9/undo`, actor: second, object: JSON.parse(followOf(9)),
+  });
+  out.undoFirst = await post('/inbox', undo9, { keyId: second, key: other.privateKey });
+  out.followAfterUndo = await post('/inbox', followOf(9), { keyId: second, key: other.privateKey });
+  out.followFresh = await post('/inbox', followOf(10), { keyId: second, key: other.privateKey });
   out.forwarded = await post('/inbox', follow.replace(`"actor":"${actor}"`, '"actor":"http://127.0.0.1:1/accounts/peertube"'), { keyId: actor });
   out.fetches = fetches;
   // vidseed answers the accepted Follows with Accepts delivered to this actor's inbox.
-  for (let i = 0; i < 100 && !received.some((r) => r.activity && r.activity.type === 'Accept'); i++) {
+  const accepted = (suffix) => received.some((r) => r.activity && r.activity.type === 'Accept' && String(r.activity.object.id).endsWith(suffix));
+  for (let i = 0; i < 100 && !(accepted('/peertube/follows/1') && accepted('/second/follows/10')); i++) {
     await new Promise((r) => setTimeout(r, 100));
   }
   await new Promise((r) => setTimeout(r, 1000)); // let any (wrong) second Accept arrive

@@ -571,6 +571,34 @@ impl Store {
         Ok(found.is_some())
     }
 
+    /// Remembers that the Follow `follow_activity_id` of `actor_url` was undone (idempotent).
+    pub async fn record_undone_follow(&self, follow_activity_id: &str, actor_url: &str, at_ms: i64) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO undone_follows (follow_activity_id, actor_url, at_ms) VALUES ($1, $2, $3) \
+                 ON CONFLICT (follow_activity_id) DO NOTHING",
+            )
+            .bind(follow_activity_id)
+            .bind(actor_url)
+            .bind(at_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+
+    /// Whether the Follow `follow_activity_id` was undone (perhaps before it arrived).
+    pub async fn is_follow_undone(&self, follow_activity_id: &str) -> Result<bool, StoreError> {
+        let found: Option<i64> = read!(self, |db| {
+            sqlx::query_scalar("SELECT at_ms FROM undone_follows WHERE follow_activity_id = $1")
+                .bind(follow_activity_id)
+                .fetch_optional(db)
+                .await?
+        });
+        Ok(found.is_some())
+    }
+
     /// Every blocked host, in order.
     pub async fn blocked_hosts(&self) -> Result<Vec<String>, StoreError> {
         Ok(read!(self, |db| {

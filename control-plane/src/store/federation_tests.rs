@@ -17,6 +17,7 @@ on_both!(
     follows_paging_and_counts,
     follow_scores_decay_and_cap,
     blocklist_round_trip,
+    undone_follows_are_remembered,
     inbox_round_trip_and_duplicates,
     inbox_duplicates_race,
     enqueue_is_all_or_nothing,
@@ -521,6 +522,20 @@ async fn blocklist_round_trip(fx: &Fixture) {
         vec!["abuse.example".to_owned()]
     );
     store.close().await;
+}
+
+async fn undone_follows_are_remembered(fx: &Fixture) {
+    let store = fx.open().await;
+    let id = "https://a.example/accounts/peertube/follows/1";
+    assert!(!store.is_follow_undone(id).await.unwrap());
+    store.record_undone_follow(id, "https://a.example/accounts/peertube", 5).await.unwrap();
+    store.record_undone_follow(id, "https://a.example/accounts/peertube", 6).await.unwrap();
+    assert!(store.is_follow_undone(id).await.unwrap());
+    assert!(!store.is_follow_undone("https://a.example/accounts/peertube/follows/2").await.unwrap());
+    store.close().await;
+    let again = fx.open().await;
+    assert!(again.is_follow_undone(id).await.unwrap(), "kept across a restart");
+    again.close().await;
 }
 
 async fn inbox_round_trip_and_duplicates(fx: &Fixture) {
