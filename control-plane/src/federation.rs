@@ -117,6 +117,15 @@ impl Engine {
         Ok(())
     }
 
+    /// Sends an activity to every accepted follower, once per shared inbox (as PeerTube
+    /// broadcasts); returns how many inboxes it was queued for.
+    pub async fn broadcast(&self, activity: &Value) -> Result<usize, FederationError> {
+        let followers = self.store.follows(FollowDirection::Follower, Some(FollowState::Accepted)).await?;
+        let inboxes = broadcast_inboxes(&followers, &self.instance.shared_inbox());
+        self.send(activity, &inboxes).await?;
+        Ok(inboxes.len())
+    }
+
     /// The server actor of `instance` (a host, or a base URL): its NodeInfo's Application link,
     /// else `<base>/accounts/peertube`. A bare host is tried over https, and over http too when
     /// private addresses are allowed (instances on loopback in tests).
@@ -379,6 +388,56 @@ impl Engine {
                 }
                 let _ = self.store.delivery_failed(d.id, &why, next, timestamp_ms()).await;
             }
+        }
+    }
+}
+
+/// The inboxes a broadcast goes to: each follower's shared inbox where it offers one, else its
+/// own, each once, never ours.
+pub fn broadcast_inboxes(followers: &[FollowRecord], own_shared_inbox: &str) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    followers
+        .iter()
+        .map(|f| f.shared_inbox.clone().unwrap_or_else(|| f.inbox.clone()))
+        .filter(|i| i != own_shared_inbox && seen.insert(i.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn follower(actor: &str, inbox: &str, shared: Option<&str>) -> FollowRecord {
+        FollowRecord {
+            direction: FollowDirection::Follower,
+            actor_url: actor.into(),
+            host: "h".into(),
+            inbox: inbox.into(),
+            shared_inbox: shared.map(Into::into),
+            state: FollowState::Accepted,
+            follow_activity_id: "f".into(),
+            score: 1000,
+            created_at_ms: 0,
+            updated_at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn broadcasts_use_shared_inboxes_once() {
+        let f = [
+            follower("https://a/accounts/peertube", "https://a/accounts/peertube/inbox", Some("https://a/inbox")),
+            follower("https://a/accounts/other", "https://a/accounts/other/inbox", Some("https://a/inbox")),
+            follower("https://b/accounts/peertube", "https://b/accounts/peertube/inbox", None),
+            follower("https://me/accounts/x", "https://me/accounts/x/inbox", Some("https://me/inbox")),
+        ];
+        assert_eq!(broadcast_inboxes(&f, "https://me/inbox"), vec!["https://a/inbox".to_owned(), "https://b/accounts/peertube/inbox".to_owned()]);
+    }
+
+    #[test]
+    fn jitter_stays_within_a_fifth() {
+        for _ in 0..1000 {
+            let j = jitter(1000);
+            assert!((800..=1200).contains(&j), "{j}");
         }
     }
 }
