@@ -57,6 +57,10 @@ fn peertube_signed_activities_are_accepted_and_bad_ones_refused() {
         .filter(|x| x["activity"]["type"] == "Accept" && x["activity"]["object"]["id"].as_str().is_some_and(|id| id.ends_with("/follows/1")))
         .count();
     assert_eq!(accepts_of_first, 1, "the Follow delivered twice was applied once: {r}");
+    // Every activity we delivered arrived once.
+    let ids: Vec<&str> = received.iter().filter_map(|x| x["activity"]["id"].as_str()).collect();
+    let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(ids.len(), unique.len(), "an activity was delivered twice: {ids:?}");
     // Out of order: a Follow whose Undo came first stays undone; a later one is accepted.
     assert_eq!((status("undoFirst"), status("followAfterUndo"), status("followFresh")), (204, 204, 204), "{r}");
     let accepted = |suffix: &str| {
