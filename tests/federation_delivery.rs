@@ -1,6 +1,7 @@
 //! The delivery queue across failures, with real instances over loopback: an activity for an
 //! instance that is down is kept and retried with backoff, and arrives once the instance is back
-//! (same address, same database), and a restart of the sender in between loses nothing.
+//! (same address, same database), and a restart of the sender in between loses nothing; a
+//! Follow sent while its target is down completes when the target is back.
 
 mod common;
 
@@ -17,7 +18,7 @@ fn state_of(node: &Node, token: &str, list: &str, actor: &str) -> Option<String>
 }
 
 #[test]
-fn an_undo_for_an_instance_that_is_down_arrives_when_it_is_back() {
+fn deliveries_to_an_instance_that_is_down_arrive_when_it_is_back() {
     let dir = tempfile::tempdir().unwrap();
     let folder = |n: &str| {
         let p = dir.path().join(n);
@@ -59,6 +60,17 @@ fn an_undo_for_an_instance_that_is_down_arrives_when_it_is_back() {
     b = start(&b_dir, pb);
     eventually(WAIT, "B to receive the Undo and forget A", || state_of(&b, &b_token, "followers", &a_actor).is_none().then_some(()));
     assert_eq!(state_of(&a, &a_token, "following", &b_actor), None);
+
+    // B goes down again and A follows it meanwhile: the Follow waits in A's queue, and the follow
+    // completes once B is back.
+    let _ = b.child.kill();
+    let _ = b.child.wait();
+    admin_json(a.control, &a_token, "POST", "/api/v1/admin/following", Some(&json!({ "host": b_base })));
+    assert_eq!(state_of(&a, &a_token, "following", &b_actor).as_deref(), Some("pending"));
+    std::thread::sleep(Duration::from_secs(1));
+    let b = start(&b_dir, pb);
+    eventually(WAIT, "the follow to complete", || (state_of(&a, &a_token, "following", &b_actor).as_deref() == Some("accepted")).then_some(()));
+    assert_eq!(state_of(&b, &b_token, "followers", &a_actor).as_deref(), Some("accepted"));
 }
 
 fn free_port() -> u16 {
