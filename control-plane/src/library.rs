@@ -116,8 +116,10 @@ impl NodeView {
     }
 }
 
-/// The library's state at one moment.
-#[derive(Debug, Default)]
+/// The library's state at one moment. Changes are made in place when no reader holds the
+/// current version (`Arc::make_mut`), so adding a folder of many files does not copy the maps
+/// once per file; a reader holding a version keeps it unchanged.
+#[derive(Clone, Debug, Default)]
 pub struct LibraryState {
     pub videos: BTreeMap<String, Arc<VideoRecord>>,
     by_info_hash: HashMap<InfoHash, String>,
@@ -213,40 +215,35 @@ impl Library {
     /// Reads the nodes from the store again (after a hello, an ack or a revocation).
     pub async fn reload_nodes(&self) -> Result<(), LibraryError> {
         let nodes = self.store.nodes().await?;
-        let old = self.state();
-        let st = LibraryState {
-            videos: old.videos.clone(),
-            by_info_hash: old.by_info_hash.clone(),
-            seq_of: old.seq_of.clone(),
-            nodes: nodes.iter().map(NodeView::from_record).collect(),
-        };
-        *self.state.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(st);
+        self.change(|st| st.nodes = nodes.iter().map(NodeView::from_record).collect());
         Ok(())
     }
 
-    fn record_put(&self, v: VideoRecord, seq: u64) {
+    /// Changes the state: in place unless a reader holds the current version.
+    fn change(&self, f: impl FnOnce(&mut LibraryState)) {
         let mut guard = self.state.write().unwrap_or_else(|p| p.into_inner());
-        let mut st = LibraryState { videos: guard.videos.clone(), by_info_hash: guard.by_info_hash.clone(), seq_of: guard.seq_of.clone(), nodes: guard.nodes.clone() };
-        if let Some(old) = st.videos.get(&v.path) {
-            st.by_info_hash.remove(&old.info_hash);
-        }
-        st.seq_of.insert(v.path.clone(), seq);
-        st.by_info_hash.insert(v.info_hash, v.path.clone());
-        st.videos.insert(v.path.clone(), Arc::new(v));
-        *guard = Arc::new(st);
-        drop(guard);
+        f(Arc::make_mut(&mut guard));
+    }
+
+    fn record_put(&self, v: VideoRecord, seq: u64) {
+        self.change(|st| {
+            if let Some(old) = st.videos.get(&v.path) {
+                st.by_info_hash.remove(&old.info_hash);
+            }
+            st.seq_of.insert(v.path.clone(), seq);
+            st.by_info_hash.insert(v.info_hash, v.path.clone());
+            st.videos.insert(v.path.clone(), Arc::new(v));
+        });
         self.changed.send_replace(seq);
     }
 
     fn record_removed(&self, path: &str, seq: u64) {
-        let mut guard = self.state.write().unwrap_or_else(|p| p.into_inner());
-        let mut st = LibraryState { videos: guard.videos.clone(), by_info_hash: guard.by_info_hash.clone(), seq_of: guard.seq_of.clone(), nodes: guard.nodes.clone() };
-        st.seq_of.remove(path);
-        if let Some(old) = st.videos.remove(path) {
-            st.by_info_hash.remove(&old.info_hash);
-        }
-        *guard = Arc::new(st);
-        drop(guard);
+        self.change(|st| {
+            st.seq_of.remove(path);
+            if let Some(old) = st.videos.remove(path) {
+                st.by_info_hash.remove(&old.info_hash);
+            }
+        });
         self.changed.send_replace(seq);
     }
 
