@@ -251,17 +251,12 @@ fn stats_source(data: &RunningDataPlane, disk: PathBuf) -> StatsSource {
         let disk = disk.clone();
         Box::pin(async move {
             let t = tracker.stats().await;
-            let (mut requests, mut bytes, mut errors) = (0, 0, 0);
-            for c in counters.iter() {
-                requests += c.requests.load(std::sync::atomic::Ordering::Relaxed);
-                bytes += c.bytes.load(std::sync::atomic::Ordering::Relaxed);
-                errors += c.errors.load(std::sync::atomic::Ordering::Relaxed);
-            }
+            let served = vidseed_data_plane::server::ServeTotals::of(&counters);
             let disk_free_bytes = rustix::fs::statvfs(&disk).map_or(0, |s| s.f_bavail.saturating_mul(s.f_frsize));
             vidseed_shared::channel::NodeStats {
-                bytes_served: bytes,
-                requests,
-                errors,
+                bytes_served: served.bytes,
+                requests: served.requests,
+                errors: served.errors,
                 peers: t.peers as u64,
                 swarms: t.swarms as u64,
                 disk_free_bytes,

@@ -46,6 +46,17 @@ pub struct ServeTotals {
     pub errors: u64,
 }
 
+impl ServeTotals {
+    /// The sum over the workers' counters.
+    pub fn of(counters: &[WorkerCounters]) -> ServeTotals {
+        counters.iter().fold(ServeTotals::default(), |t, c| ServeTotals {
+            requests: t.requests + c.requests.load(Ordering::Relaxed),
+            bytes: t.bytes + c.bytes.load(Ordering::Relaxed),
+            errors: t.errors + c.errors.load(Ordering::Relaxed),
+        })
+    }
+}
+
 /// A started data plane; dropping it does not stop it, [`RunningDataPlane::shutdown`] does.
 pub struct RunningDataPlane {
     local_addr: SocketAddr,
@@ -118,11 +129,7 @@ impl RunningDataPlane {
 
     /// Requests, bytes and errors so far, over all workers.
     pub fn totals(&self) -> ServeTotals {
-        self.counters.iter().fold(ServeTotals::default(), |t, c| ServeTotals {
-            requests: t.requests + c.requests.load(Ordering::Relaxed),
-            bytes: t.bytes + c.bytes.load(Ordering::Relaxed),
-            errors: t.errors + c.errors.load(Ordering::Relaxed),
-        })
+        ServeTotals::of(&self.counters)
     }
 
     /// A handle on the counters that outlives borrows of the data plane.

@@ -32,17 +32,13 @@ pub struct RunningChannel {
 /// The nodes connected now, by name.
 #[derive(Default)]
 struct Live {
-    next: Mutex<u64>,
+    next: std::sync::atomic::AtomicU64,
     conns: Mutex<HashMap<String, (u64, quinn::Connection)>>,
 }
 
 impl Live {
     fn insert(&self, name: &str, conn: quinn::Connection) -> u64 {
-        let id = {
-            let mut n = self.next.lock().unwrap_or_else(|p| p.into_inner());
-            *n += 1;
-            *n
-        };
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let old = self.conns.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_owned(), (id, conn));
         if let Some((_, old)) = old {
             old.close(quinn::VarInt::from_u32(2), b"replaced by a newer connection of this node");
