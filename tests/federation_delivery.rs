@@ -12,6 +12,14 @@ use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(60);
 
+/// Waits until A's delivery to `host` has failed at least once (the instance there is down).
+fn wait_failed_delivery(node: &Node, token: &str, host: &str) {
+    eventually(WAIT, "a failed delivery attempt", || {
+        let v: Value = admin_json(node.control, token, "GET", &format!("/api/v1/admin/deliveries?host={host}"), None);
+        v["deliveries"].as_array()?.iter().any(|d| d["attempts"].as_u64() >= Some(1) && d["lastError"].is_string()).then_some(())
+    });
+}
+
 fn state_of(node: &Node, token: &str, list: &str, actor: &str) -> Option<String> {
     let v: Value = admin_json(node.control, token, "GET", &format!("/api/v1/admin/{list}"), None);
     v[list].as_array()?.iter().find(|f| f["actor"] == actor).and_then(|f| f["state"].as_str()).map(str::to_owned)
@@ -52,7 +60,7 @@ fn deliveries_to_an_instance_that_is_down_arrive_when_it_is_back() {
     let _ = b.child.kill();
     let _ = b.child.wait();
     admin_json(a.control, &a_token, "DELETE", &format!("/api/v1/admin/following?host={b_base}"), None);
-    std::thread::sleep(Duration::from_secs(2));
+    wait_failed_delivery(&a, &a_token, &port(pb));
     // A restarts too (same database): the queued delivery survives.
     a.interrupt();
     let a = start(&a_dir, pa);
@@ -67,7 +75,7 @@ fn deliveries_to_an_instance_that_is_down_arrive_when_it_is_back() {
     let _ = b.child.wait();
     admin_json(a.control, &a_token, "POST", "/api/v1/admin/following", Some(&json!({ "host": b_base })));
     assert_eq!(state_of(&a, &a_token, "following", &b_actor).as_deref(), Some("pending"));
-    std::thread::sleep(Duration::from_secs(1));
+    wait_failed_delivery(&a, &a_token, &port(pb));
     let b = start(&b_dir, pb);
     eventually(WAIT, "the follow to complete", || (state_of(&a, &a_token, "following", &b_actor).as_deref() == Some("accepted")).then_some(()));
     assert_eq!(state_of(&b, &b_token, "followers", &a_actor).as_deref(), Some("accepted"));

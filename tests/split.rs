@@ -253,7 +253,12 @@ fn scenario(database: Option<(&str, &str)>) {
     std::fs::write(library.join("d.mp4"), pseudo_random(50_000, 4)).unwrap();
     add(control.http, &control.token, "d.mp4");
     eventually(WAIT, "d.mp4 on n1", || (status_of(a1, "d.mp4") == 200).then_some(()));
-    std::thread::sleep(Duration::from_millis(500));
+    // n1 acknowledged the update that added d.mp4; n2, cut off, never did.
+    let n1_state = eventually(WAIT, "n1 at the latest update", || {
+        let n = node_state(&control, "n1");
+        (n["catalogSeq"] == n["latestSeq"]).then_some(n)
+    });
+    assert!(node_state(&control, "n2")["catalogSeq"].as_u64() < n1_state["latestSeq"].as_u64(), "a revoked node gets no update");
     assert_eq!(status_of(a2, "d.mp4"), 404, "a revoked node gets nothing more");
     n2.kill();
 

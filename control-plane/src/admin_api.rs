@@ -218,11 +218,24 @@ impl AdminApi {
                 None => error(StatusCode::BAD_REQUEST, "missing ?host=", None),
             },
             (Method::GET, "federation") => self.federation_settings().await,
+            (Method::GET, "deliveries") => match self.library.store().pending_deliveries(query_param(&query, "host").as_deref()).await {
+                Ok(list) => {
+                    let items: Vec<Value> = list
+                        .iter()
+                        .map(|d| {
+                            json!({ "activityId": d.activity_id, "inbox": d.inbox_url, "host": d.host, "attempts": d.attempts,
+                                    "nextAt": d.next_at_ms, "lastError": d.last_error })
+                        })
+                        .collect();
+                    json_response(StatusCode::OK, &json!({ "deliveries": items }))
+                }
+                Err(e) => store_error(e),
+            },
             (Method::PUT, "federation") => match parsed() {
                 Ok(v) => self.set_federation(v).await,
                 Err(res) => *res,
             },
-            (_, "videos" | "nodes" | "settings" | "following" | "followers" | "blocklist" | "federation") => {
+            (_, "videos" | "nodes" | "settings" | "following" | "followers" | "blocklist" | "federation" | "deliveries") => {
                 error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here", None)
             }
             _ => error(StatusCode::NOT_FOUND, "no such admin endpoint", Some("see `vidseed admin --help`")),
