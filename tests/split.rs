@@ -5,14 +5,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use common::{admin, admin_json, eventually, get, pseudo_random};
+use common::{admin, admin_json, eventually, get, lines_of, pseudo_random};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(40);
@@ -33,18 +32,12 @@ impl Proc {
             .stderr(Stdio::piped())
             .spawn()
             .expect("vidseed starts");
-        let (tx, rx) = mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
+        let rx = lines_of(child.stdout.take().unwrap());
         let stderr = Arc::new(Mutex::new(String::new()));
-        let err = child.stderr.take().unwrap();
+        let err_lines = lines_of(child.stderr.take().unwrap());
         let keep = Arc::clone(&stderr);
         std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
+            for line in err_lines {
                 keep.lock().unwrap().push_str(&(line + "\n"));
             }
         });

@@ -11,6 +11,19 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// The lines a child writes to a pipe, as they come.
+pub fn lines_of(pipe: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
 /// Waits until `f` returns `Some`, polling, or panics with `what` after `deadline`.
 pub fn eventually<T>(deadline: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
@@ -84,15 +97,7 @@ impl Node {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("vidseed starts");
-        let (tx, rx) = mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let rx = lines_of(child.stdout.take().unwrap());
         let first = rx.recv_timeout(Duration::from_secs(20)).expect("vidseed prints its addresses");
         let data = addr_after(&first, "data plane on http://");
         let control = addr_after(&first, "control plane on http://");
