@@ -1,5 +1,5 @@
 //! The control plane's HTTP server (does network I/O): the public API (the video list and each
-//! video as JSON, the `.torrent` files, a plain HTML index) and, under `/api/v1/admin/`, the
+//! video as JSON, the `.torrent` files), the viewers' pages (see [`crate::pages`]) and, under `/api/v1/admin/`, the
 //! admin API (see [`crate::admin_api`]).
 
 use std::convert::Infallible;
@@ -131,8 +131,9 @@ pub fn route<B>(library: &Library, req: &Request<B>) -> Response<Body> {
             }
             None => json_error(StatusCode::NOT_FOUND, "no torrent has this info-hash"),
         }
-    } else if path == "/" {
-        respond(StatusCode::OK, "text/html; charset=utf-8", Bytes::from(index_page(library)))
+    } else if let Some(page) = crate::pages::route(library, path) {
+        // CORS stays off the pages: only the API and torrents are for other origins.
+        page
     } else {
         json_error(StatusCode::NOT_FOUND, "no such endpoint; the video list is at /api/v1/videos")
     };
@@ -172,49 +173,4 @@ pub fn json<T: serde::Serialize + ?Sized>(status: StatusCode, value: &T) -> Resp
 pub fn json_error(status: StatusCode, msg: &str) -> Response<Body> {
     let raw = serde_json::json!({ "error": msg, "status": status.as_u16() }).to_string();
     respond(status, "application/json", Bytes::from(raw))
-}
-
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn index_page(library: &Library) -> String {
-    let videos = library.videos();
-    let mut html = String::from(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>vidseed</title></head><body><h1>vidseed</h1>",
-    );
-    html.push_str(&format!("<p>{} video(s). JSON: <a href=\"/api/v1/videos\">/api/v1/videos</a></p><ul>", videos.len()));
-    for v in &videos {
-        html.push_str(&format!(
-            "<li>{} ({} bytes) — <a href=\"{}\">file</a> · <a href=\"{}\">torrent</a> · <a href=\"{}\">magnet</a></li>",
-            escape_html(&v.path),
-            v.size,
-            escape_html(&v.file_url),
-            escape_html(&v.torrent_url),
-            escape_html(&v.magnet_uri),
-        ));
-    }
-    html.push_str("</ul></body></html>");
-    html
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escape_html;
-
-    #[test]
-    fn escapes() {
-        assert_eq!(escape_html("<a href='x'>&\"</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;");
-    }
 }

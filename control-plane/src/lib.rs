@@ -12,6 +12,7 @@ pub mod inbox;
 pub mod library;
 pub mod magnet;
 pub mod node;
+pub mod pages;
 pub mod piece_length;
 pub mod scan;
 pub mod store;

@@ -271,6 +271,7 @@ impl Library {
             file_url: webseeds.first().cloned().unwrap_or_else(|| urls.webseed_url(&v.path)),
             webseeds,
             torrent_url,
+            watch_url: urls.watch_url(&v.info_hash),
             magnet_uri: magnet,
             nodes: nodes.iter().map(|n| n.name.clone()).collect(),
         }

@@ -135,7 +135,12 @@ impl RunningNode {
         let key = format!("embedded_node_token:{name}");
         let token = store.setting_or_insert(&key, &random_token()).await?;
         match store.node(name).await? {
-            Some(n) if n.token_sha256 == sha256_hex(token.as_bytes()) && !n.revoked => {}
+            Some(n) if n.token_sha256 == sha256_hex(token.as_bytes()) && !n.revoked => {
+                // This start's address or public URL wins (e.g. https:// once TLS is on).
+                if n.public_url != public_url {
+                    store.set_node_public_url(name, public_url).await?;
+                }
+            }
             Some(_) => anyhow::bail!("a node named {name:?} exists with another token or was revoked; start with a fresh --state"),
             None => {
                 store.add_node(name, public_url, &sha256_hex(token.as_bytes()), timestamp_ms()).await?;
@@ -278,7 +283,10 @@ fn print_ready(library: &Library, published: usize, failed: usize) {
         urls.trackers().join(" "),
     ));
     for v in videos.iter().take(20) {
-        out.push_str(&format!("  {}\n    file:    {}\n    torrent: {}\n", v.path, v.file_url, v.torrent_url));
+        out.push_str(&format!(
+            "  {}\n    watch:   {}\n    file:    {}\n    torrent: {}\n",
+            v.path, v.watch_url, v.file_url, v.torrent_url
+        ));
     }
     if videos.len() > 20 {
         out.push_str(&format!("  … and {} more: see the API\n", videos.len() - 20));

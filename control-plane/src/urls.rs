@@ -99,6 +99,11 @@ impl PublicUrls {
         format!("{}/torrents/{}.torrent", self.control_http, info_hash.to_hex())
     }
 
+    /// The watch page of a video (a player fed by WebTorrent).
+    pub fn watch_url(&self, info_hash: &InfoHash) -> String {
+        format!("{}/videos/watch/{}", self.control_http, info_hash.to_hex())
+    }
+
     /// The API URL of a video.
     pub fn video_api_url(&self, info_hash: &InfoHash) -> String {
         format!("{}/api/v1/videos/{}", self.control_http, info_hash.to_hex())
@@ -145,6 +150,7 @@ mod tests {
             format!("http://127.0.0.1:9000/torrents/{}.torrent", "ab".repeat(20))
         );
         assert_eq!(PublicUrls::webseed_path("a b/c.mp4"), "/static/webseed/a b/c.mp4");
+        assert_eq!(u.watch_url(&InfoHash([1; 20])), format!("http://127.0.0.1:9000/videos/watch/{}", "01".repeat(20)));
     }
 
     #[test]

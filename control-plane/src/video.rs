@@ -21,6 +21,8 @@ pub struct Video {
     pub webseeds: Vec<String>,
     pub file_url: String,
     pub torrent_url: String,
+    /// The watch page: a player fed by WebTorrent from the WebSeeds and other viewers.
+    pub watch_url: String,
     pub magnet_uri: String,
     /// The data nodes serving it.
     pub nodes: Vec<String>,

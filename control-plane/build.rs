@@ -1,0 +1,68 @@
+//! Fetches the watch page's browser library (the WebTorrent bundle and its service worker) from
+//! npm, exactly as pinned in `web/package-lock.json`, so the control plane can serve every script
+//! of its pages itself. `npm ci` runs once per build directory; `VIDSEED_WEB_DIST` may name a
+//! folder that already holds `webtorrent.min.js` and `sw.min.js` (offline builds).
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const FILES: [&str; 2] = ["webtorrent.min.js", "sw.min.js"];
+
+fn main() {
+    println!("cargo:rerun-if-changed=web/package.json");
+    println!("cargo:rerun-if-changed=web/package-lock.json");
+    println!("cargo:rerun-if-env-changed=VIDSEED_WEB_DIST");
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let dist = match env::var_os("VIDSEED_WEB_DIST") {
+        Some(dir) => PathBuf::from(dir),
+        None => install(&out),
+    };
+    let target = out.join("web-dist");
+    fs::create_dir_all(&target).unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", target.display())));
+    for name in FILES {
+        let from = dist.join(name);
+        if let Err(e) = fs::copy(&from, target.join(name)) {
+            fail(&format!("cannot read {}: {e}", from.display()));
+        }
+    }
+}
+
+/// `npm ci` of the pinned lockfile into the build directory; returns webtorrent's `dist/`.
+fn install(out: &Path) -> PathBuf {
+    let here = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let web = out.join("web");
+    let dist = web.join("node_modules/webtorrent/dist");
+    let lock = here.join("web/package-lock.json");
+    let stamp = web.join("installed-lock.json");
+    let wanted = fs::read(&lock).unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", lock.display())));
+    if fs::read(&stamp).ok().as_deref() == Some(&wanted[..]) && FILES.iter().all(|f| dist.join(f).is_file()) {
+        return dist;
+    }
+    fs::create_dir_all(&web).unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", web.display())));
+    for name in ["package.json", "package-lock.json"] {
+        fs::copy(here.join("web").join(name), web.join(name))
+            .unwrap_or_else(|e| fail(&format!("cannot copy web/{name}: {e}")));
+    }
+    let npm = env::var("NPM").unwrap_or_else(|_| "npm".to_owned());
+    let status = Command::new(&npm)
+        .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(&web)
+        .status();
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) => fail(&format!("`{npm} ci` for the watch page's scripts failed ({s}); see its output above")),
+        Err(e) => fail(&format!(
+            "cannot run `{npm}` ({e}): the watch page's scripts come from npm. Install Node.js and npm \
+             (apt-get install nodejs npm), or set VIDSEED_WEB_DIST to a folder holding webtorrent.min.js and sw.min.js"
+        )),
+    }
+    fs::write(&stamp, &wanted).unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", stamp.display())));
+    dist
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("vidseed-control-plane build: {msg}");
+    std::process::exit(1);
+}
