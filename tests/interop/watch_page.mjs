@@ -9,7 +9,7 @@
 //
 // Scenarios:
 //   play-and-share  A plays from the WebSeeds, B (WebSeeds blocked) gets every piece from A
-//   failover        plays with two WebSeeds; kills the process `killPid` mid-play
+//   failover        plays with two WebSeeds, seeks ahead, kills the process `killPid` mid-play
 //   cors            the WebSeed is behind a proxy without CORS (`proxyPort` → `upstream`): the
 //                   panel must say so
 //   measure         time to first frame and download rate, `runs` times, fresh browser each
@@ -128,6 +128,13 @@ async function failover () {
   const slow = { pattern: '**/static/webseed/**', handler: async route => { await sleep(delay); return route.continue().catch(() => {}) } }
   const page = await open('player', config.watchUrl, { route: slow })
   await plays(page, 'player', 0.3)
+  // Seek ahead: the player asks the service worker for that range, WebTorrent fetches it first.
+  const seekTo = await page.evaluate(() => {
+    const p = document.getElementById('player')
+    p.currentTime = Math.floor(p.duration * 0.6)
+    return p.currentTime
+  })
+  await until(page, 'playback resumes after seeking ahead', ([t]) => document.getElementById('player').currentTime >= t + 0.3, [seekTo], 30000)
   const before = await snapshot(page)
   check(!before.done, 'the download is still running when a node is stopped (raise the size or delayMs)', before)
   process.kill(config.killPid, 'SIGKILL')
@@ -135,7 +142,7 @@ async function failover () {
   // Playback goes on past the moment of the kill, and the download completes.
   await until(page, 'playback goes on after the node stopped', ([t]) => document.getElementById('player').currentTime >= t + 2, [killedAt], 60000)
   const after = await downloaded(page, 'player', 90000)
-  return { before, after, killedAt }
+  return { before, after, killedAt, seekTo }
 }
 
 /**
