@@ -11,7 +11,7 @@ use vidseed_control_plane::piece_length::{self, PiecePolicy};
 use vidseed_control_plane::store::Database;
 use vidseed_control_plane::{LibraryConfig, NodeConfig, PublicUrls, RunningNode};
 use vidseed_data_plane::control::{ChannelClient, ChannelConfig, FolderMapping, Pin, StatsSource};
-use vidseed_data_plane::{CatalogStore, DataPlane, DataPlaneConfig, FileConfig, RunningDataPlane, SendPath, DEFAULT_CONFIG_TOML};
+use vidseed_data_plane::{CatalogStore, DataPlane, DataPlaneConfig, FileConfig, RunningDataPlane, SendPath, TlsFiles, DEFAULT_CONFIG_TOML};
 
 /// The tracker allocates a few small buffers per message (parsed offers, reply JSON); glibc's
 /// malloc took a fifth of its CPU under load, mimalloc a fraction of that.
@@ -53,11 +53,14 @@ struct ServeArgs {
     /// Address of the data plane: WebSeed files under /static/webseed/ and the tracker.
     #[arg(long, default_value = "127.0.0.1:9001")]
     data_listen: SocketAddr,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// Where the node keeps its state (made torrents, …).
     #[arg(long, default_value = "./vidseed-state")]
     state: PathBuf,
     /// Public base URL of the data plane (e.g. https://seed.example.org) used in torrents and
-    /// magnets instead of http://DATA-LISTEN; an https base gives wss:// tracker URLs.
+    /// magnets instead of http://DATA-LISTEN (https:// with TLS); an https base gives wss://
+    /// tracker URLs.
     #[arg(long)]
     public_url: Option<String>,
     /// Public base URL of the control plane, used for torrent URLs.
@@ -178,6 +181,32 @@ struct DataArgs {
     /// How file bytes reach the socket: `sendfile` or `write`.
     #[arg(long, default_value = "sendfile")]
     send_path: SendPath,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+/// TLS on the data plane's port, for `serve` and `data`.
+#[derive(clap::Args, Debug)]
+struct TlsArgs {
+    /// Serve the data plane over TLS (https:// WebSeeds, wss:// tracker) with this certificate
+    /// chain (PEM); needs --tls-private-key. Overrides [tls] in --config. TLS connections are
+    /// encrypted in user space: no sendfile for them.
+    #[arg(long, value_name = "FILE", requires = "tls_private_key")]
+    tls_certificate: Option<PathBuf>,
+    /// The private key (PEM) of --tls-certificate.
+    #[arg(long, value_name = "FILE", requires = "tls_certificate")]
+    tls_private_key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The TLS files from the flags, else from the configuration file's [tls], else none.
+    fn files(self, file: Option<TlsFiles>) -> Result<Option<TlsFiles>> {
+        match (self.tls_certificate, self.tls_private_key) {
+            (Some(certificate), Some(private_key)) => Ok(Some(TlsFiles { certificate, private_key })),
+            (None, None) => Ok(file),
+            _ => bail!("TLS needs both --tls-certificate and --tls-private-key"),
+        }
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -274,14 +303,18 @@ fn serve(args: ServeArgs) -> Result<()> {
         .with_context(|| format!("cannot create the state folder {}", args.state.display()))?;
     let mut file_config = read_file_config(args.config.as_ref())?;
     file_config.tracker.open |= args.open_tracker;
+    // Unreadable files or a key that does not match fail here, naming the file.
+    let tls = args.tls.files(file_config.tls)?.map(|f| vidseed_data_plane::tls::server_config(&f)).transpose()?;
     let db = database(args.database.as_deref(), args.database_schema.as_deref(), &args.state)?;
 
     let store = Arc::new(CatalogStore::new());
+    let data_scheme = if tls.is_some() { "https" } else { "http" };
     let data_cfg = DataPlaneConfig {
         listen: args.data_listen,
         workers: args.data_workers.unwrap_or(cpus()),
         send_path: args.send_path,
         tracker: file_config.tracker,
+        tls,
         ..DataPlaneConfig::default()
     };
     let data = DataPlane::start(&data_cfg, Arc::clone(&store))
@@ -296,14 +329,19 @@ fn serve(args: ServeArgs) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(args.control_listen)
             .await
             .with_context(|| format!("cannot listen on {} (--control-listen)", args.control_listen))?;
+        // Without --public-url, the data plane's own address, https:// (and wss://) with TLS.
+        let data_public = args
+            .public_url
+            .clone()
+            .or_else(|| (data_scheme == "https").then(|| format!("https://{}", data.local_addr())));
         let urls = PublicUrls::new(
             data.local_addr(),
             listener.local_addr()?,
-            args.public_url.as_deref(),
+            data_public.as_deref(),
             args.control_public_url.as_deref(),
         )?;
         println!(
-            "vidseed: data plane on http://{} (files under /static/webseed/), control plane on http://{}",
+            "vidseed: data plane on {data_scheme}://{} (files under /static/webseed/), control plane on http://{}",
             data.local_addr(),
             listener.local_addr()?
         );
@@ -404,14 +442,15 @@ fn control(args: ControlArgs) -> Result<()> {
     })
 }
 
-/// The URL a data node gives when its configuration names none: its own address (an
-/// unspecified listen address is reached on loopback, and a warning says to set `public_url`).
-fn default_public_url(addr: SocketAddr) -> String {
+/// The URL a data node gives when its configuration names none: its own address, `https://`
+/// with TLS (an unspecified listen address is reached on loopback, and a warning says to set
+/// `public_url`).
+fn default_public_url(addr: SocketAddr, scheme: &str) -> String {
     if addr.ip().is_unspecified() {
-        tracing::warn!("[node] public_url is not set: viewers are told http://127.0.0.1:{}; set it to this node's public URL", addr.port());
-        return format!("http://127.0.0.1:{}", addr.port());
+        tracing::warn!("[node] public_url is not set: viewers are told {scheme}://127.0.0.1:{}; set it to this node's public URL", addr.port());
+        return format!("{scheme}://127.0.0.1:{}", addr.port());
     }
-    format!("http://{addr}")
+    format!("{scheme}://{addr}")
 }
 
 fn data_node(args: DataArgs) -> Result<()> {
@@ -429,17 +468,20 @@ fn data_node(args: DataArgs) -> Result<()> {
         }
     }
     let listen = args.listen.or(section.listen).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 9001)));
+    let tls = args.tls.files(file_config.tls)?.map(|f| vidseed_data_plane::tls::server_config(&f)).transpose()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let store = Arc::new(CatalogStore::new());
     let data_cfg = DataPlaneConfig {
         listen,
         workers: args.data_workers.unwrap_or(cpus()),
         send_path: args.send_path,
         tracker: file_config.tracker,
+        tls,
         ..DataPlaneConfig::default()
     };
     let data = DataPlane::start(&data_cfg, Arc::clone(&store)).with_context(|| format!("cannot listen on {listen}"))?;
     println!(
-        "vidseed: data node {:?} on http://{} (files under /static/webseed/), control plane at {}",
+        "vidseed: data node {:?} on {scheme}://{} (files under /static/webseed/), control plane at {}",
         section.name,
         data.local_addr(),
         section.control
@@ -452,7 +494,7 @@ fn data_node(args: DataArgs) -> Result<()> {
             node: section.name.clone(),
             token: section.token.clone(),
             folders: section.folders.clone(),
-            public_url: Some(section.public_url.clone().unwrap_or_else(|| default_public_url(data.local_addr()))),
+            public_url: Some(section.public_url.clone().unwrap_or_else(|| default_public_url(data.local_addr(), scheme))),
         },
         store,
         stats_source(&data, disk),

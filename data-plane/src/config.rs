@@ -1,6 +1,8 @@
-//! The data plane's configuration: listen address, workers, timeouts. Pure data.
+//! The data plane's configuration: listen address, workers, timeouts, TLS. Pure data.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How a data plane listens and serves.
@@ -15,16 +17,31 @@ pub struct DataPlaneConfig {
     /// or truncated file stops being served.
     pub revalidate_interval: Duration,
     /// A connection that sends no complete request head within this time is closed
-    /// (default 30 s; also bounds idle keep-alive connections).
+    /// (default 30 s; also bounds idle keep-alive connections, and a TLS handshake).
     pub header_read_timeout: Duration,
     /// On shutdown, how long requests in flight may take to finish (default 5 s).
     pub shutdown_grace: Duration,
     /// Longest request target served, in bytes; longer gets 414 (default 4096).
     pub max_target_len: usize,
-    /// How body bytes reach the socket (default: `sendfile` for chunks of 64 KiB and more).
+    /// How body bytes reach the socket (default: `sendfile` for chunks of 64 KiB and more);
+    /// plain connections only: TLS ones always write what rustls encrypted.
     pub send_path: SendPath,
     /// The WebTorrent tracker on the same port.
     pub tracker: crate::tracker::socket::TrackerConfig,
+    /// Serve TLS (https and wss) with this configuration instead of plain HTTP (default: none);
+    /// made from a [`TlsFiles`] by [`crate::tls::server_config`]. File bytes are then written
+    /// from user space (encrypted), never with `sendfile`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// `[tls]`: the certificate chain and private key (PEM files) the data plane serves TLS with.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// The certificate chain, the node's certificate first (PEM).
+    pub certificate: PathBuf,
+    /// Its private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub private_key: PathBuf,
 }
 
 /// How file bytes are handed to the kernel.
@@ -60,6 +77,7 @@ impl Default for DataPlaneConfig {
             max_target_len: 4096,
             send_path: SendPath::Sendfile { min_chunk: crate::sendfile::DEFAULT_MIN_SENDFILE },
             tracker: crate::tracker::socket::TrackerConfig::default(),
+            tls: None,
         }
     }
 }
@@ -75,12 +93,14 @@ pub mod seconds {
     }
 }
 
-/// A node's configuration file (TOML): `[tracker]`, and `[node]` for a data node that a
-/// separate control plane drives; absent keys keep their defaults, unknown keys are refused.
+/// A node's configuration file (TOML): `[tracker]`, `[tls]`, and `[node]` for a data node that
+/// a separate control plane drives; absent keys keep their defaults, unknown keys are refused.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FileConfig {
     pub tracker: crate::tracker::socket::TrackerConfig,
+    /// Both keys or no section: one without the other is refused.
+    pub tls: Option<TlsFiles>,
     pub node: Option<NodeSection>,
 }
 
@@ -157,6 +177,14 @@ max_offers = 10
 # Info-hashes in one scrape.
 max_scrape = 256
 
+# Serve the data plane (WebSeeds and tracker) over TLS: https:// and wss:// on its port, without
+# a reverse proxy in front. Both keys or neither; `--tls-certificate` and `--tls-private-key`
+# override them. Paths are relative to the working directory. Files are then encrypted in user
+# space: TLS connections never use sendfile. Off by default:
+# [tls]
+# certificate = "/etc/vidseed/fullchain.pem"   # the certificate chain, PEM, the node's first
+# private_key = "/etc/vidseed/privkey.pem"     # its private key, PEM (PKCS#8, PKCS#1 or SEC1)
+
 # A data node driven by a separate control plane (`vidseed data --config FILE`) also has a
 # [node] section; `vidseed admin node add NAME --public-url URL` prints it:
 # [node]
@@ -191,5 +219,19 @@ mod tests {
         assert!(c.tracker.open);
         assert_eq!(c.tracker.swarm.peer_timeout, std::time::Duration::from_secs(5));
         assert_eq!(c.tracker.max_message_size, 65536);
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        assert_eq!(FileConfig::parse(DEFAULT_CONFIG_TOML).unwrap().tls, None);
+        let c = FileConfig::parse("[tls]\ncertificate = \"c.pem\"\nprivate_key = \"k.pem\"\n").unwrap();
+        assert_eq!(c.tls, Some(TlsFiles { certificate: "c.pem".into(), private_key: "k.pem".into() }));
+        let e = FileConfig::parse("[tls]\ncertificate = \"c.pem\"\n").unwrap_err();
+        assert!(e.contains("private_key"), "{e}");
+        let e = FileConfig::parse("[tls]\nprivate_key = \"k.pem\"\n").unwrap_err();
+        assert!(e.contains("certificate"), "{e}");
+        let e =
+            FileConfig::parse("[tls]\ncertificate = \"c.pem\"\nprivate_key = \"k.pem\"\nchain = \"x\"\n").unwrap_err();
+        assert!(e.contains("chain"), "{e}");
     }
 }

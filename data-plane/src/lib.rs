@@ -1,6 +1,6 @@
 //! vidseed's data plane: serves the catalogued files as WebSeeds (BEP 19) over HTTP/1.1 and
-//! h2c, straight from mmap'd files, and swaps its catalog atomically when the control plane
-//! publishes a new one.
+//! h2c (or, with TLS, https with ALPN h2), straight from mmap'd files, and swaps its catalog
+//! atomically when the control plane publishes a new one.
 
 pub mod catalog;
 pub mod config;
@@ -8,9 +8,10 @@ pub mod control;
 pub mod sendfile;
 pub mod server;
 pub mod sigbus;
+pub mod tls;
 pub mod tracker;
 pub mod webseed;
 
 pub use catalog::CatalogStore;
-pub use config::{DataPlaneConfig, FileConfig, SendPath, DEFAULT_CONFIG_TOML};
+pub use config::{DataPlaneConfig, FileConfig, SendPath, TlsFiles, DEFAULT_CONFIG_TOML};
 pub use server::{DataPlane, RunningDataPlane};

@@ -1,6 +1,7 @@
 //! The data plane's I/O shell: one thread per worker, each with a single-threaded event loop
 //! and its own `SO_REUSEPORT` listener (share-nothing, like nginx's workers), serving HTTP/1.1
-//! and h2c with graceful shutdown; plus the revalidation thread that watches the disk.
+//! and h2c with graceful shutdown (or, when configured, the same over TLS: https with ALPN h2,
+//! and wss); plus the revalidation thread that watches the disk.
 
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -14,8 +15,9 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::TcpListener;
-use tokio_util::either::Either;
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::either::Either;
 
 use crate::catalog::CatalogStore;
 use crate::config::{DataPlaneConfig, SendPath};
@@ -223,6 +225,9 @@ async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
         .timer(TokioTimer::new())
         .header_read_timeout(ctx.config.header_read_timeout);
     builder.http2().timer(TokioTimer::new()).max_concurrent_streams(128);
+    // Shared with the tasks that first finish a TLS handshake; plain connections borrow it here.
+    let builder = Arc::new(builder);
+    let tls = ctx.config.tls.clone().map(TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
     let mut stop = ctx.stop.clone();
     let store = ctx.store;
@@ -242,10 +247,6 @@ async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let io = match send_path {
-                    SendPath::Sendfile { min_chunk } => Either::Left(SendfileStream::new(stream, min_chunk)),
-                    SendPath::Write => Either::Right(stream),
-                };
                 let store = Arc::clone(&store);
                 let tracker = Arc::clone(&tracker);
                 let counters = Arc::clone(&ctx.counters);
@@ -284,6 +285,40 @@ async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
                     };
                     Either::Left(std::future::ready(Ok::<_, std::convert::Infallible>(res)))
                 });
+                if let Some(acceptor) = &tls {
+                    // The handshake runs in the connection's own task, bounded by the header
+                    // timeout and dropped on shutdown: a client that never finishes it holds
+                    // only its socket. File bytes are encrypted in user space, so the TLS runs
+                    // over the plain stream, never the sendfile one.
+                    let acceptor = acceptor.clone();
+                    let builder = Arc::clone(&builder);
+                    let watcher = graceful.watcher();
+                    let mut stop = ctx.stop.clone();
+                    let timeout = ctx.config.header_read_timeout;
+                    tokio::spawn(async move {
+                        let tls = tokio::select! {
+                            done = tokio::time::timeout(timeout, acceptor.accept(stream)) => match done {
+                                Ok(Ok(tls)) => tls,
+                                Ok(Err(e)) => {
+                                    tracing::debug!("TLS handshake with {peer} failed: {e}");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!("TLS handshake with {peer} timed out");
+                                    return;
+                                }
+                            },
+                            _ = stop.changed() => return,
+                        };
+                        let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+                        let _ = watcher.watch(conn).await;
+                    });
+                    continue;
+                }
+                let io = match send_path {
+                    SendPath::Sendfile { min_chunk } => Either::Left(SendfileStream::new(stream, min_chunk)),
+                    SendPath::Write => Either::Right(stream),
+                };
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
                 let conn = graceful.watch(conn.into_owned());
                 tokio::spawn(async move {

@@ -99,7 +99,8 @@ impl Node {
             .expect("vidseed starts");
         let rx = lines_of(child.stdout.take().unwrap());
         let first = rx.recv_timeout(Duration::from_secs(20)).expect("vidseed prints its addresses");
-        let data = addr_after(&first, "data plane on http://");
+        let tls = first.contains("data plane on https://");
+        let data = addr_after(&first, if tls { "data plane on https://" } else { "data plane on http://" });
         let control = addr_after(&first, "control plane on http://");
         Node { child, data, control, media: media.to_path_buf(), state: state.to_path_buf(), _dir: dir, stdout: rx }
     }
