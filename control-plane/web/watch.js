@@ -19,6 +19,7 @@ const $ = id => document.getElementById(id)
 const state = {
   phase: 'starting',
   error: null,
+  // Milliseconds since the page's navigation began (performance.now()'s origin).
   startedAt: performance.now(),
   metadataMs: null,
   firstFrameMs: null,
@@ -196,7 +197,7 @@ async function streamingServer (client) {
 }
 
 function watchFirstFrame () {
-  const mark = () => { state.firstFrameMs ??= performance.now() - state.startedAt }
+  const mark = () => { state.firstFrameMs ??= performance.now() }
   if ('requestVideoFrameCallback' in player) player.requestVideoFrameCallback(mark)
   else player.addEventListener('playing', mark, { once: true })
 }
@@ -229,7 +230,7 @@ async function start () {
   torrent.on('warning', err => console.warn('WebTorrent:', err.message || err))
   torrent.on('error', err => fail('torrent', err))
   torrent.on('done', () => {
-    state.doneMs = performance.now() - state.startedAt
+    state.doneMs = performance.now()
     state.phase = 'downloaded — seeding to other viewers'
     render()
   })
@@ -237,7 +238,7 @@ async function start () {
 }
 
 async function onReady (torrent) {
-  state.metadataMs = performance.now() - state.startedAt
+  state.metadataMs = performance.now()
   const file = torrent.files.reduce((a, b) => (b.length > a.length ? b : a))
   window.vidseed.sha256 = async () => {
     const digest = await crypto.subtle.digest('SHA-256', await file.arrayBuffer())
