@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tracker-vs-others.sh: measure vidseed's WebTorrent tracker against aquatic_ws and the npm
-# bittorrent-tracker server, side by side, over plain ws:// on 127.0.0.1.
+# bittorrent-tracker server, side by side, over plain ws:// on 127.0.0.1 (or wss:// with TLS=1).
 #
 # All servers run at the same time; the load generator (tracker-load, aquatic_ws_load_test's
 # closed loop) runs against each in turn, the order rotating on every repeat, and each server's
@@ -35,6 +35,10 @@
 #   TORRENTS []           if set: that many random info-hashes instead of published files, and
 #                         vidseed runs as an open tracker (`open = true`), like the others; for
 #                         large torrent pools (aquatic's load test uses 10 000)
+#   TLS [0]               1: every server terminates TLS itself (wss://, one self-signed ECDSA
+#                         P-256 certificate made with openssl): vidseed with --tls-certificate,
+#                         aquatic_ws with enable_tls, bittorrent-tracker behind Node's https;
+#                         the setting of the pre-project anchors (docs/PERFORMANCE.md)
 #   SOURCE_IPS [1]        local source addresses the load runs spread over (127.0.1.1, …)
 #   REPORT_EVERY [5]      seconds per throughput sample within a run (0: none); the samples
 #                         show whether a server slows down as its state grows
@@ -74,6 +78,7 @@ VIDSEED_LIMITS=${VIDSEED_LIMITS:-off}
 FILES=${FILES:-200}
 FILE_KB=${FILE_KB:-4}
 TORRENTS=${TORRENTS:-}
+TLS=${TLS:-0}
 SOURCE_IPS=${SOURCE_IPS:-1}
 REPORT_EVERY=${REPORT_EVERY:-5}
 IDLE=${IDLE:-1}
@@ -109,6 +114,7 @@ for s in $SERVERS; do
     case $s in vidseed | bittorrent-tracker | aquatic) ;; *) die "unknown server '$s' (vidseed bittorrent-tracker aquatic)" ;; esac
 done
 case $VIDSEED_LIMITS in off | default) ;; *) die "VIDSEED_LIMITS must be off or default" ;; esac
+case $TLS in 0 | 1) ;; *) die "TLS must be 0 or 1" ;; esac
 case $AQUATIC in 0 | 1 | auto) ;; *) die "AQUATIC must be 0, 1 or auto" ;; esac
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -232,6 +238,17 @@ IH_FILE=$TMP/info-hashes.txt
 : > "$RESULTS"
 : > "$IDLE_RESULTS"
 
+if [[ $TLS == 1 ]]; then
+    command -v openssl > /dev/null || die "TLS=1 needs openssl (to make the test certificate)"
+    CERT=$TMP/cert.pem KEY=$TMP/key.pem
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
+        -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout "$KEY" -out "$CERT" 2> /dev/null ||
+        die "openssl could not make the test certificate"
+    SCHEME=wss
+else
+    SCHEME=ws
+fi
+
 # ------------------------------------------------------------------------------------------------
 # Info-hashes: vidseed's published files, or random ones without vidseed
 
@@ -281,7 +298,8 @@ wait_port() { # name pid logfile port: until the port accepts connections
 }
 
 start_vidseed() { # workers
-    local w=$1 cfg=$TMP/vidseed.toml deadline n
+    local w=$1 cfg=$TMP/vidseed.toml deadline n TLS_ARGS=()
+    [[ $TLS == 1 ]] && TLS_ARGS=(--tls-certificate "$CERT" --tls-private-key "$KEY")
     {
         echo "[tracker]"
         [[ -n $SHARDS ]] && echo "shards = $SHARDS"
@@ -297,7 +315,7 @@ start_vidseed() { # workers
         --control-listen "127.0.0.1:$PORT_CONTROL" \
         --state "$TMP/state" \
         --data-workers "$w" \
-        --config "$cfg" $VIDSEED_ARGS > "$TMP/vidseed-w$w.log" 2>&1 &
+        --config "$cfg" "${TLS_ARGS[@]}" $VIDSEED_ARGS > "$TMP/vidseed-w$w.log" 2>&1 &
     PID[vidseed]=$!
     if [[ -n $TORRENTS ]]; then # open tracker: ready when the data plane listens
         wait_port vidseed "${PID[vidseed]}" "$TMP/vidseed-w$w.log" "$PORT_VIDSEED"
@@ -326,7 +344,9 @@ start_vidseed() { # workers
 }
 
 start_btt() {
-    "$NODE" --expose-gc "$BTT_SCRIPT" "$PORT_BTT" 127.0.0.1 > "$TMP/bittorrent-tracker.log" 2>&1 &
+    local tls=()
+    [[ $TLS == 1 ]] && tls=(--tls "$CERT" "$KEY")
+    "$NODE" --expose-gc "$BTT_SCRIPT" "$PORT_BTT" 127.0.0.1 "${tls[@]}" > "$TMP/bittorrent-tracker.log" 2>&1 &
     PID[bittorrent-tracker]=$!
     wait_log_line bittorrent-tracker "${PID[bittorrent-tracker]}" "$TMP/bittorrent-tracker.log" '^listening'
 }
@@ -339,7 +359,7 @@ start_aquatic() { # 0 if it runs; otherwise aquatic is dropped from SERVERS with
     fi
     # The printed defaults, changed with awk: plain ws:// on our port, one socket and one swarm
     # worker, no access list, no metrics, no privilege dropping.
-    awk -v addr="127.0.0.1:$PORT_AQUATIC" '
+    awk -v addr="127.0.0.1:$PORT_AQUATIC" -v tls="$TLS" -v cert="${CERT:-}" -v key="${KEY:-}" '
         /^\[/ { section = $0 }
         section == "" && /^socket_workers *=/ { print "socket_workers = 1"; next }
         section == "" && /^swarm_workers *=/ { print "swarm_workers = 1"; next }
@@ -347,7 +367,9 @@ start_aquatic() { # 0 if it runs; otherwise aquatic is dropped from SERVERS with
         section == "[network]" && /^address *=/ { print "address = \"" addr "\""; next }
         section == "[network]" && /^use_ipv4 *=/ { print "use_ipv4 = true"; next }
         section == "[network]" && /^use_ipv6 *=/ { print "use_ipv6 = false"; next }
-        section == "[network]" && /^enable_tls *=/ { print "enable_tls = false"; next }
+        section == "[network]" && /^enable_tls *=/ { print "enable_tls = " (tls == 1 ? "true" : "false"); next }
+        section == "[network]" && /^tls_certificate_path *=/ && tls == 1 { print "tls_certificate_path = \"" cert "\""; next }
+        section == "[network]" && /^tls_private_key_path *=/ && tls == 1 { print "tls_private_key_path = \"" key "\""; next }
         section == "[access_list]" && /^mode *=/ { print "mode = \"off\""; next }
         section == "[metrics]" && /^run_prometheus_endpoint *=/ { print "run_prometheus_endpoint = false"; next }
         section == "[privileges]" && /^drop_privileges *=/ { print "drop_privileges = false"; next }
@@ -364,9 +386,9 @@ start_aquatic() { # 0 if it runs; otherwise aquatic is dropped from SERVERS with
 
 server_url() {
     case $1 in
-        vidseed) echo "ws://127.0.0.1:$PORT_VIDSEED/tracker/socket" ;;
-        bittorrent-tracker) echo "ws://127.0.0.1:$PORT_BTT/tracker/socket" ;;
-        aquatic) echo "ws://127.0.0.1:$PORT_AQUATIC/tracker/socket" ;;
+        vidseed) echo "$SCHEME://127.0.0.1:$PORT_VIDSEED/tracker/socket" ;;
+        bittorrent-tracker) echo "$SCHEME://127.0.0.1:$PORT_BTT/tracker/socket" ;;
+        aquatic) echo "$SCHEME://127.0.0.1:$PORT_AQUATIC/tracker/socket" ;;
     esac
 }
 
@@ -399,7 +421,7 @@ others_now() { # what else is using CPU: the busiest processes other than ours, 
 
 vidseed_dropped() { # replies vidseed has shed so far (full per-connection queues), from /tracker/stats
     local stats
-    stats=$(curl --noproxy '*' -s --max-time 5 "http://127.0.0.1:$PORT_VIDSEED/tracker/stats" 2> /dev/null || true)
+    stats=$(curl --noproxy '*' -k -s --max-time 5 "${SCHEME/ws/http}://127.0.0.1:$PORT_VIDSEED/tracker/stats" 2> /dev/null || true)
     jnum dropped "$stats" | grep . || echo NA
 }
 
@@ -528,7 +550,7 @@ VIDSEED_REV=$(git rev-parse --short HEAD 2> /dev/null || echo unknown)
 git diff --quiet HEAD 2> /dev/null || VIDSEED_REV="$VIDSEED_REV+dirty"
 {
     echo "tracker-vs-others: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(uname -sr), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "  servers: $SERVERS; vidseed rev $VIDSEED_REV (limits $VIDSEED_LIMITS, shards ${SHARDS:-default})"
+    echo "  servers: $SERVERS over $SCHEME://; vidseed rev $VIDSEED_REV (limits $VIDSEED_LIMITS, shards ${SHARDS:-default})"
     if has_server bittorrent-tracker; then
         echo "  bittorrent-tracker $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' tests/interop/node_modules/bittorrent-tracker/package.json 2> /dev/null | head -1), node $("$NODE" --version)"
     fi

@@ -1,0 +1,60 @@
+//! The viewers' pages over HTTP against the real binary: the index links each video's watch page,
+//! the watch page embeds the video and loads only scripts the node serves itself, the assets
+//! have their types, unknown videos get a 404 page, and the API's video objects carry `watchUrl`.
+//! (The page playing in a real browser: tests/browser.rs.)
+
+mod common;
+
+use common::*;
+
+#[test]
+fn index_watch_page_and_assets() {
+    let bytes = pseudo_random(700_000, 61);
+    let node = Node::start(&[("films/a <b>.mp4", &bytes)], &[]);
+    let v = &node.videos()[0];
+    let ih = v["infoHash"].as_str().unwrap();
+    let watch_path = format!("/videos/watch/{ih}");
+    assert_eq!(v["watchUrl"], format!("http://{}{watch_path}", node.control));
+
+    let index = get(node.control, "/", &[]).unwrap();
+    assert_eq!(index.status, 200);
+    assert_eq!(index.header("content-type"), Some("text/html; charset=utf-8"));
+    let html = String::from_utf8(index.body).unwrap();
+    assert!(html.contains(&format!("href=\"http://{}{watch_path}\">films/a &lt;b&gt;.mp4</a>", node.control)), "{html}");
+
+    let page = get(node.control, &watch_path, &[]).unwrap();
+    assert_eq!(page.status, 200);
+    let html = String::from_utf8(page.body).unwrap();
+    assert!(html.contains("<video id=\"player\""));
+    let start = html.find("id=\"vidseed-video\">").unwrap() + "id=\"vidseed-video\">".len();
+    let data: serde_json::Value = serde_json::from_str(&html[start..start + html[start..].find("</script>").unwrap()]).unwrap();
+    assert_eq!(data["infoHash"], ih);
+    assert_eq!(data["torrentUrl"], v["torrentUrl"]);
+    assert_eq!(data["webseeds"], v["webseeds"]);
+    assert_eq!(data["trackers"][0], format!("ws://{}/tracker/socket", node.data));
+    // Every script the page loads is the node's own.
+    for src in html.split("src=\"").skip(1).map(|s| &s[..s.find('"').unwrap()]) {
+        assert!(src.starts_with('/'), "a script from elsewhere: {src}");
+    }
+
+    for (path, ty, needle) in [
+        ("/assets/watch.js", "text/javascript; charset=utf-8", "/assets/webtorrent.min.js"),
+        ("/assets/webtorrent.min.js", "text/javascript; charset=utf-8", "export{"),
+        ("/webtorrent-sw.js", "text/javascript; charset=utf-8", "webtorrent/"),
+        ("/assets/watch.css", "text/css; charset=utf-8", "video"),
+    ] {
+        let r = get(node.control, path, &[]).unwrap();
+        assert_eq!((r.status, r.header("content-type")), (200, Some(ty)), "{path}");
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        assert!(String::from_utf8_lossy(&r.body).contains(needle), "{path}");
+    }
+    let head = send(node.control, "HEAD", "/assets/webtorrent.min.js", &[]).unwrap();
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty() && head.header("content-length").unwrap().parse::<usize>().unwrap() > 100_000);
+
+    let missing = get(node.control, &format!("/videos/watch/{}", "0".repeat(40)), &[]).unwrap();
+    assert_eq!(missing.status, 404);
+    assert!(String::from_utf8_lossy(&missing.body).contains("No such video"));
+    assert_eq!(get(node.control, "/videos/watch/not-a-hash", &[]).unwrap().status, 404);
+    assert_eq!(get(node.control, "/assets/nothing.js", &[]).unwrap().status, 404);
+}
