@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::ws::{hex_to_bin, id, recv, send, Ws};
+use common::ws::{hex_to_bin, id, recv, send, Exec, Ws};
 use common::*;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
@@ -93,17 +93,6 @@ async fn get_h1(
     assert_eq!(res.version(), http::Version::HTTP_11);
     let (parts, body) = res.into_parts();
     http::Response::from_parts(parts, body.collect().await.unwrap().to_bytes())
-}
-
-struct Exec;
-impl<F> hyper::rt::Executor<F> for Exec
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    fn execute(&self, fut: F) {
-        tokio::spawn(fut);
-    }
 }
 
 /// A WebSocket to the tracker over wss://.

@@ -12,7 +12,8 @@ use super::Node;
 
 pub type Ws = FragmentCollector<TokioIo<hyper::upgrade::Upgraded>>;
 
-struct Exec;
+/// Runs hyper's background tasks (the WebSocket handshake's connection) on tokio.
+pub struct Exec;
 impl<F> hyper::rt::Executor<F> for Exec
 where
     F: std::future::Future + Send + 'static,
