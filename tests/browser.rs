@@ -21,14 +21,20 @@ mod cluster;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 use cluster::*;
 use common::*;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+/// One browser scenario at a time: each runs one or two Chromiums, and on 2 cores two scenarios
+/// at once would mostly measure each other.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 /// Runs the `inner` test of this binary inside a new network namespace with only loopback up.
 fn in_loopback_namespace(inner: &str) {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let exe = std::env::current_exe().expect("the test binary's path");
     let out = Command::new("unshare")
         .args(["--net", "--", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
