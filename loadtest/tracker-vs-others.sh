@@ -28,9 +28,10 @@
 #   WORKERS ["1"]         vidseed --data-workers values (each gets its own series of runs)
 #   SHARDS []             vidseed [tracker] shards (unset: vidseed's default, one shard per data
 #                         worker on that worker's event loop)
-#   VIDSEED_LIMITS [off]  off: no per-IP connection/announce limits in vidseed; default: its
-#                         shipped limits (64 connections and 15 announces per IP and info-hash
-#                         per 5 min), which refuse almost all of a load test's announces
+#   VIDSEED_LIMITS [off]  off: no per-IP connection/announce limits and no swarms-per-connection
+#                         limit in vidseed (the others have none); default: its shipped limits
+#                         (64 connections and 15 announces per IP and info-hash per 5 min, 256
+#                         swarms per connection), which refuse almost all of a load test's announces
 #   FILES [200], FILE_KB [4]   files published by vidseed (their info-hashes are the torrents)
 #   TORRENTS []           if set: that many random info-hashes instead of published files, and
 #                         vidseed runs as an open tracker (`open = true`), like the others; for
@@ -307,6 +308,9 @@ start_vidseed() { # workers
         if [[ $VIDSEED_LIMITS == off ]]; then
             echo "max_connections_per_ip = 1000000"
             echo "max_announces_per_ip = 0"
+            # The others bound no connection's swarms; a load connection joins thousands.
+            echo "[tracker.swarm]"
+            echo "max_swarms_per_conn = 1000000"
         fi
     } > "$cfg"
     # shellcheck disable=SC2086
@@ -590,6 +594,9 @@ for w in $WORKERS; do
             if [[ $s != vidseed && $first_w == 0 ]]; then continue; fi
             run_one "$s" "$w" "$rep"
             sleep "$PAUSE"
+            # A server that queued more than it could send (bittorrent-tracker's queues are
+            # unbounded) goes on working after its run: the next run waits until it is done.
+            for q in $SERVERS; do wait_idle "$q" "${PID[$q]}"; done
         done
     done
     stop_server vidseed
