@@ -274,12 +274,22 @@ fn cpus() -> usize {
 fn stats_source(data: &RunningDataPlane, disk: PathBuf) -> StatsSource {
     let counters = data.counters();
     let tracker = Arc::clone(data.tracker());
+    // The tracker's message count at the previous report, for messages per second.
+    let last = Arc::new(std::sync::Mutex::new(None::<(u64, std::time::Instant)>));
     Arc::new(move || {
         let counters = Arc::clone(&counters);
         let tracker = Arc::clone(&tracker);
         let disk = disk.clone();
+        let last = Arc::clone(&last);
         Box::pin(async move {
             let t = tracker.stats().await;
+            let now = std::time::Instant::now();
+            let messages = t.messages;
+            let previous = last.lock().unwrap_or_else(|p| p.into_inner()).replace((messages, now));
+            let tracker_messages_per_sec = previous.map_or(0, |(n, at)| {
+                let secs = now.duration_since(at).as_secs_f64();
+                if secs > 0.0 { (messages.saturating_sub(n) as f64 / secs).round() as u64 } else { 0 }
+            });
             let served = vidseed_data_plane::server::ServeTotals::of(&counters);
             let disk_free_bytes = rustix::fs::statvfs(&disk).map_or(0, |s| s.f_bavail.saturating_mul(s.f_frsize));
             vidseed_shared::channel::NodeStats {
@@ -288,6 +298,8 @@ fn stats_source(data: &RunningDataPlane, disk: PathBuf) -> StatsSource {
                 errors: served.errors,
                 peers: t.peers as u64,
                 swarms: t.swarms as u64,
+                tracker_messages: messages,
+                tracker_messages_per_sec,
                 disk_free_bytes,
             }
         })

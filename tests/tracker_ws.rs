@@ -185,3 +185,28 @@ fn many_peers_offers_fan_out_and_answers_return() {
         assert_eq!(answered, want);
     });
 }
+
+/// The tracker's numbers reach the control plane in the node's stats (what `vidseed admin nodes`
+/// shows): peers, swarms, messages and messages per second.
+#[test]
+fn tracker_stats_reach_the_control_plane() {
+    let node = Node::start(&[("v.mp4", &pseudo_random(100_000, 9))], &[]);
+    let token = common::admin_token(&node);
+    let ih = hex_to_bin(node.videos()[0]["infoHash"].as_str().unwrap());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let _ws = rt.block_on(async {
+        let mut ws = connect(&node, "/tracker/socket").await;
+        for _ in 0..3 {
+            send(&mut ws, json!({"action":"announce","info_hash":ih,"peer_id":id(1),"left":5,"numwant":0})).await;
+            assert_eq!(recv(&mut ws).await["action"], "announce");
+        }
+        ws
+    });
+    let stats = common::eventually(Duration::from_secs(30), "the node's stats with its tracker peer", || {
+        let v = common::admin_json(node.control, &token, "GET", "/api/v1/admin/nodes", None);
+        let s = v["nodes"][0]["stats"].clone();
+        (s["peers"] == 1 && s["trackerMessages"].as_u64() >= Some(3)).then_some(s)
+    });
+    assert_eq!(stats["swarms"], 1, "{stats}");
+    assert!(stats["trackerMessagesPerSec"].is_u64(), "{stats}");
+}

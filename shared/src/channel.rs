@@ -69,6 +69,12 @@ pub struct NodeStats {
     /// Tracker peers and swarms now.
     pub peers: u64,
     pub swarms: u64,
+    /// Tracker messages received since the node started, and per second since the last report
+    /// (absent in reports of older nodes: 0).
+    #[serde(default)]
+    pub tracker_messages: u64,
+    #[serde(default)]
+    pub tracker_messages_per_sec: u64,
     /// Free bytes on the disk of the node's first folder.
     pub disk_free_bytes: u64,
 }

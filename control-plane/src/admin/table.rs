@@ -90,6 +90,7 @@ pub struct NodeStats {
     pub requests: Option<u64>,
     pub peers: Option<u64>,
     pub swarms: Option<u64>,
+    pub tracker_messages_per_sec: Option<u64>,
     pub errors: Option<u64>,
     pub disk_free_bytes: Option<u64>,
     /// Unix time in milliseconds of the report.
@@ -328,6 +329,7 @@ pub fn render_nodes(nodes: &[NodeInfo], now_ms: u64) -> Vec<String> {
             ("REQUESTS", Align::Right),
             ("PEERS", Align::Right),
             ("SWARMS", Align::Right),
+            ("MSG/S", Align::Right),
             ("ERRORS", Align::Right),
             ("DISK FREE", Align::Right),
         ]);
@@ -351,6 +353,7 @@ pub fn render_nodes(nodes: &[NodeInfo], now_ms: u64) -> Vec<String> {
                     opt_count(s.requests),
                     opt_count(s.peers),
                     opt_count(s.swarms),
+                    opt_count(s.tracker_messages_per_sec),
                     opt_count(s.errors),
                     s.disk_free_bytes.map_or_else(|| "-".to_owned(), human_size),
                 ]);

@@ -24,7 +24,7 @@ fn every_message_round_trips_through_a_frame() {
             public_url: Some("https://edge-1.example.org".into()),
         },
         NodeMessage::Ack { seq: 3, files_served: 2, rejected: vec![RejectedFile { url_path: "/a".into(), reason: "missing".into() }] },
-        NodeMessage::Stats(NodeStats { bytes_served: 1, requests: 2, errors: 3, peers: 4, swarms: 5, disk_free_bytes: 6 }),
+        NodeMessage::Stats(NodeStats { bytes_served: 1, requests: 2, errors: 3, peers: 4, swarms: 5, tracker_messages: 7, tracker_messages_per_sec: 8, disk_free_bytes: 6 }),
     ];
     for m in node_msgs {
         let frame = encode(&m);

@@ -47,7 +47,7 @@ pub(super) fn nodes() -> Vec<NodeInfo> {
         r#"{{"nodes":[
           {{"name":"paris-1","publicUrl":"https://seed1.example.org","state":"connected","folders":[""],
             "catalogSeq":7,"latestSeq":7,"lastSeen":{},"files":42,
-            "stats":{{"bytesServed":5368709120,"requests":1200,"peers":35,"swarms":12,"errors":0,
+            "stats":{{"bytesServed":5368709120,"requests":1200,"peers":35,"swarms":12,"trackerMessagesPerSec":830,"errors":0,
                       "diskFreeBytes":107374182400,"at":{}}}}},
           {{"name":"berlin","publicUrl":"https://seed2.example.org","state":"never connected",
             "folders":["films","talks"],"catalogSeq":null,"latestSeq":7,"lastSeen":null,"files":0,"stats":null}}

@@ -66,9 +66,9 @@ fn nodes_table_with_stats() {
     assert_eq!(
         render_nodes(&nodes(), NOW_MS),
         [
-            "NAME     STATE            URL                        FOLDERS       CATALOG  LAST SEEN  FILES   SERVED  REQUESTS  PEERS  SWARMS  ERRORS  DISK FREE",
-            "paris-1  connected        https://seed1.example.org  (all)             7/7  12 s ago      42  5.0 GiB      1200     35      12       0  100.0 GiB",
-            "berlin   never connected  https://seed2.example.org  films, talks      -/7  never          0        -         -      -       -       -          -",
+            "NAME     STATE            URL                        FOLDERS       CATALOG  LAST SEEN  FILES   SERVED  REQUESTS  PEERS  SWARMS  MSG/S  ERRORS  DISK FREE",
+            "paris-1  connected        https://seed1.example.org  (all)             7/7  12 s ago      42  5.0 GiB      1200     35      12    830       0  100.0 GiB",
+            "berlin   never connected  https://seed2.example.org  films, talks      -/7  never          0        -         -      -       -      -       -          -",
         ]
     );
 }
