@@ -1,7 +1,8 @@
-//! Fetches the watch page's browser library (the WebTorrent bundle and its service worker) from
-//! npm, exactly as pinned in `web/package-lock.json`, so the control plane can serve every script
-//! of its pages itself. `npm ci` runs once per build directory; `VIDSEED_WEB_DIST` may name a
-//! folder that already holds `webtorrent.min.js` and `sw.min.js` (offline builds).
+//! Rebuilds the crate when its SQL migrations change (`sqlx::migrate!` embeds them), and fetches
+//! the watch page's browser library (the WebTorrent bundle and its service worker) from npm,
+//! exactly as pinned in `web/package-lock.json`, so the control plane can serve every script of
+//! its pages itself. `npm ci` runs once per build directory; `VIDSEED_WEB_DIST` may name a folder
+//! that already holds `webtorrent.min.js` and `sw.min.js` (offline builds).
 
 use std::env;
 use std::fs;
@@ -11,6 +12,7 @@ use std::process::Command;
 const FILES: [&str; 2] = ["webtorrent.min.js", "sw.min.js"];
 
 fn main() {
+    println!("cargo:rerun-if-changed=migrations");
     println!("cargo:rerun-if-changed=web/package.json");
     println!("cargo:rerun-if-changed=web/package-lock.json");
     println!("cargo:rerun-if-env-changed=VIDSEED_WEB_DIST");

@@ -15,7 +15,7 @@ use tokio::sync::{Notify, Semaphore};
 use crate::activitypub::activities::{self, decide_follow, id_of, FollowDecision, FollowPolicy};
 use crate::activitypub::actor::Instance;
 use crate::activitypub::ld_signature;
-use crate::activitypub::fetch::{parse_actor, Fetcher};
+use crate::activitypub::fetch::{parse_actor, FetchError, Fetcher};
 use crate::inbox::host_of;
 use crate::library::timestamp_ms;
 use crate::store::{FollowDirection, FollowRecord, FollowState, InboxItem, RemoteActor, Store, StoreError};
@@ -37,9 +37,38 @@ pub const SETTING_FOLLOW_BACK: &str = "federation_auto_follow_back";
 pub enum FederationError {
     #[error("{0}")]
     Remote(String),
+    /// A remote server could not be reached or failed for now (network error, 5xx, 429):
+    /// worth trying again later.
+    #[error("{0}")]
+    Unreachable(String),
     #[error("database: {0}")]
     Store(#[from] StoreError),
 }
+
+impl FederationError {
+    /// Whether the failure may pass: the same work could succeed later.
+    pub fn is_passing(&self) -> bool {
+        matches!(self, FederationError::Unreachable(_) | FederationError::Store(_))
+    }
+}
+
+impl From<FetchError> for FederationError {
+    fn from(e: FetchError) -> Self {
+        let passing = match &e {
+            FetchError::Network(..) => true,
+            FetchError::Status(_, status) => status.is_server_error() || status.as_u16() == 429,
+            _ => false,
+        };
+        if passing {
+            FederationError::Unreachable(e.to_string())
+        } else {
+            FederationError::Remote(e.to_string())
+        }
+    }
+}
+
+/// Tries of a received activity that fail for a passing reason before it is given up.
+const INBOX_ATTEMPTS: u64 = 5;
 
 /// The engine.
 pub struct Engine {
@@ -91,7 +120,7 @@ impl Engine {
         if let Some(a) = self.store.remote_actor(url).await? {
             return Ok(a);
         }
-        let doc = self.fetcher.get_json(url).await.map_err(|e| FederationError::Remote(e.to_string()))?;
+        let doc = self.fetcher.get_json(url).await?;
         let a = parse_actor(&doc).map_err(FederationError::Remote)?;
         let record = RemoteActor {
             url: a.id,
@@ -107,7 +136,7 @@ impl Engine {
 
     /// Signs an activity (Linked Data signature) and queues it for these inboxes.
     async fn send(&self, activity: &Value, inboxes: &[String]) -> Result<(), FederationError> {
-        let created = crate::node::iso_8601(std::time::SystemTime::now());
+        let created = crate::clock::iso_8601(std::time::SystemTime::now());
         let activity = ld_signature::sign(activity, &self.instance.actor_url(), &created, &self.signer)
             .map_err(|e| FederationError::Remote(format!("cannot sign the activity: {e}")))?;
         let id = activity.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
@@ -233,18 +262,31 @@ impl Engine {
 
     async fn inbox_loop(self: Arc<Self>) {
         loop {
-            let items = self.store.unprocessed_inbox(32).await.unwrap_or_default();
+            let items = self.store.due_inbox(32, timestamp_ms()).await.unwrap_or_default();
             if items.is_empty() {
                 let _ = tokio::time::timeout(Duration::from_secs(1), self.wake.notified()).await;
                 continue;
             }
             for item in items {
                 let result = self.process(&item).await;
-                let error = result.as_ref().err().map(ToString::to_string);
-                if let Some(e) = &error {
-                    tracing::warn!("activity {} from {}: {e}", item.activity_id.as_deref().unwrap_or("(no id)"), item.actor);
+                let id = item.activity_id.as_deref().unwrap_or("(no id)");
+                match result {
+                    Err(e) if e.is_passing() && item.attempts + 1 < INBOX_ATTEMPTS => {
+                        // Kept, and tried again later: nothing received is lost to a passing failure.
+                        let base = self.retry_base.as_millis() as u64;
+                        let delay = jitter(base.saturating_mul(1 << item.attempts.min(20)));
+                        tracing::warn!("activity {id} from {}: {e}; trying again in {} s", item.actor, delay / 1000);
+                        let next = timestamp_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX));
+                        let _ = self.store.retry_inbox_later(item.id, &e.to_string(), next).await;
+                    }
+                    result => {
+                        let error = result.err().map(|e| e.to_string());
+                        if let Some(e) = &error {
+                            tracing::warn!("activity {id} from {}: {e}", item.actor);
+                        }
+                        let _ = self.store.mark_inbox_processed(item.id, error.as_deref(), timestamp_ms()).await;
+                    }
                 }
-                let _ = self.store.mark_inbox_processed(item.id, error.as_deref(), timestamp_ms()).await;
             }
         }
     }
@@ -431,6 +473,22 @@ mod tests {
             follower("https://me/accounts/x", "https://me/accounts/x/inbox", Some("https://me/inbox")),
         ];
         assert_eq!(broadcast_inboxes(&f, "https://me/inbox"), vec!["https://a/inbox".to_owned(), "https://b/accounts/peertube/inbox".to_owned()]);
+    }
+
+    #[test]
+    fn passing_failures_are_told_apart() {
+        use http::StatusCode;
+        let url = || "https://b.example/a".to_owned();
+        let passing = |e: FetchError| FederationError::from(e).is_passing();
+        assert!(passing(FetchError::Network(url(), "connection refused".into())));
+        assert!(passing(FetchError::Status(url(), StatusCode::SERVICE_UNAVAILABLE)));
+        assert!(passing(FetchError::Status(url(), StatusCode::TOO_MANY_REQUESTS)));
+        assert!(!passing(FetchError::Status(url(), StatusCode::NOT_FOUND)));
+        assert!(!passing(FetchError::Status(url(), StatusCode::GONE)));
+        assert!(!passing(FetchError::NotJson(url(), "<html>".into())));
+        assert!(!passing(FetchError::BadUrl(url())));
+        assert!(!FederationError::Remote("a Follow of someone else".into()).is_passing());
+        assert!(FederationError::Store(StoreError::Database(sqlx::Error::PoolTimedOut)).is_passing());
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod admin_api;
 pub mod api;
 pub mod channel;
+pub mod clock;
 pub mod federation;
 pub mod federation_api;
 pub mod inbox;

@@ -115,8 +115,12 @@ pub struct InboxItem {
     pub body: String,
     pub received_at_ms: i64,
     pub processed_at_ms: Option<i64>,
-    /// Why processing failed, when it did.
+    /// Why processing failed, when it did (the last failure while it is retried).
     pub error: Option<String>,
+    /// Tries that failed for a passing reason so far.
+    pub attempts: u64,
+    /// When the next try is due, while one is scheduled.
+    pub next_attempt_ms: Option<i64>,
 }
 
 /// One activity to be posted to one inbox.
@@ -154,7 +158,7 @@ macro_rules! follow_columns {
 
 macro_rules! inbox_columns {
     () => {
-        "id, activity_id, actor, body, received_at_ms, processed_at_ms, error"
+        "id, activity_id, actor, body, received_at_ms, processed_at_ms, error, attempts, next_attempt_ms"
     };
 }
 
@@ -226,6 +230,8 @@ struct InboxRow {
     received_at_ms: i64,
     processed_at_ms: Option<i64>,
     error: Option<String>,
+    attempts: i64,
+    next_attempt_ms: Option<i64>,
 }
 
 impl InboxRow {
@@ -237,7 +243,9 @@ impl InboxRow {
             body: self.body,
             received_at_ms: self.received_at_ms,
             processed_at_ms: self.processed_at_ms,
+            attempts: to_u64("inbox.attempts", &self.id.to_string(), self.attempts)?,
             error: self.error,
+            next_attempt_ms: self.next_attempt_ms,
         })
     }
 }
@@ -667,6 +675,45 @@ impl Store {
         rows.into_iter().map(InboxRow::into_item).collect()
     }
 
+    /// At most `limit` activities to process now: not processed yet, and not waiting for a
+    /// retry later than `now_ms`; oldest first.
+    pub async fn due_inbox(&self, limit: u64, now_ms: i64) -> Result<Vec<InboxItem>, StoreError> {
+        let rows: Vec<InboxRow> = read!(self, |db| {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                inbox_columns!(),
+                " FROM inbox WHERE processed_at_ms IS NULL \
+                  AND (next_attempt_ms IS NULL OR next_attempt_ms <= $2) ORDER BY id LIMIT $1"
+            ))
+            .bind(saturating_i64(limit))
+            .bind(now_ms)
+            .fetch_all(db)
+            .await?
+        });
+        rows.into_iter().map(InboxRow::into_item).collect()
+    }
+
+    /// Records a try of an activity that failed for a passing reason: counted, with its error,
+    /// and due again at `next_ms`. False if there is no such unprocessed activity.
+    pub async fn retry_inbox_later(&self, id: u64, error: &str, next_ms: i64) -> Result<bool, StoreError> {
+        let Ok(id) = i64::try_from(id) else {
+            return Ok(false);
+        };
+        let updated = write_tx!(self, |tx| {
+            sqlx::query(
+                "UPDATE inbox SET attempts = attempts + 1, next_attempt_ms = $2, error = $3 \
+                 WHERE id = $1 AND processed_at_ms IS NULL",
+            )
+            .bind(id)
+            .bind(next_ms)
+            .bind(error)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        });
+        Ok(updated > 0)
+    }
+
     /// Records that an activity was processed at `at_ms` (with the error, if it failed);
     /// false if there is no such activity.
     pub async fn mark_inbox_processed(
@@ -679,7 +726,7 @@ impl Store {
             return Ok(false);
         };
         let updated = write_tx!(self, |tx| {
-            sqlx::query("UPDATE inbox SET processed_at_ms = $2, error = $3 WHERE id = $1")
+            sqlx::query("UPDATE inbox SET processed_at_ms = $2, error = $3, next_attempt_ms = NULL WHERE id = $1")
                 .bind(id)
                 .bind(at_ms)
                 .bind(error)

@@ -20,6 +20,7 @@ on_both!(
     undone_follows_are_remembered,
     inbox_round_trip_and_duplicates,
     inbox_duplicates_race,
+    inbox_retries_wait_their_turn,
     enqueue_is_all_or_nothing,
     claims_and_leases,
     delivery_outcomes,
@@ -595,6 +596,8 @@ async fn inbox_round_trip_and_duplicates(fx: &Fixture) {
         received_at_ms: at,
         processed_at_ms: None,
         error: None,
+        attempts: 0,
+        next_attempt_ms: None,
     };
     let all = vec![
         item(
@@ -713,6 +716,34 @@ async fn inbox_duplicates_race(fx: &Fixture) {
     assert_eq!(ids_of(&items), stored);
     a.close().await;
     b.close().await;
+}
+
+async fn inbox_retries_wait_their_turn(fx: &Fixture) {
+    let store = &fx.open().await;
+    let a = store.store_inbox(Some("https://b.example/f/a"), "https://b.example/a", "{}", 100).await.unwrap().unwrap();
+    let b = store.store_inbox(Some("https://b.example/f/b"), "https://b.example/a", "{}", 101).await.unwrap().unwrap();
+    assert_eq!(ids_of(&store.due_inbox(10, 150).await.unwrap()), vec![a, b]);
+
+    // a failed for a passing reason: not due again before its time, then due, counted.
+    assert!(store.retry_inbox_later(a, "https://b.example/a: connection refused", 1_000).await.unwrap());
+    assert_eq!(ids_of(&store.due_inbox(10, 999).await.unwrap()), vec![b]);
+    let due = store.due_inbox(10, 1_000).await.unwrap();
+    assert_eq!(ids_of(&due), vec![a, b]);
+    assert_eq!((due[0].attempts, due[0].next_attempt_ms), (1, Some(1_000)));
+    assert_eq!(due[0].error.as_deref(), Some("https://b.example/a: connection refused"));
+    assert!(store.retry_inbox_later(a, "again", 2_000).await.unwrap());
+    assert_eq!(store.inbox_item(a).await.unwrap().unwrap().attempts, 2);
+    // Still unprocessed, whatever its schedule.
+    assert_eq!(ids_of(&store.unprocessed_inbox(10).await.unwrap()), vec![a, b]);
+
+    // Processed at last: no longer due, no schedule, and no retry can be recorded any more.
+    assert!(store.mark_inbox_processed(a, None, 2_100).await.unwrap());
+    let done = store.inbox_item(a).await.unwrap().unwrap();
+    assert_eq!((done.processed_at_ms, done.next_attempt_ms, done.attempts), (Some(2_100), None, 2));
+    assert!(!store.retry_inbox_later(a, "late", 3_000).await.unwrap());
+    assert!(!store.retry_inbox_later(u64::MAX, "none", 3_000).await.unwrap());
+    assert_eq!(ids_of(&store.due_inbox(10, 5_000).await.unwrap()), vec![b]);
+    assert!(store.due_inbox(0, 5_000).await.unwrap().is_empty());
 }
 
 fn ids_of(items: &[InboxItem]) -> Vec<u64> {
