@@ -402,11 +402,11 @@ impl Engine {
     async fn deliver(&self, d: crate::store::Delivery) {
         let now = timestamp_ms();
         // A host that acknowledged this activity never gets it again (a retry after a crash).
-        if self.store.delivered_hosts(&d.activity_id).await.unwrap_or_default().contains(&d.host) && !d.activity_id.is_empty() {
+        if !d.activity_id.is_empty() && self.store.delivered_to(&d.activity_id, &d.host).await.unwrap_or(false) {
             let _ = self.store.delivery_succeeded(d.id, now).await;
             return;
         }
-        match self.fetcher.post_activity(&d.inbox_url, Bytes::from(d.body.clone())).await {
+        match self.fetcher.post_activity(&d.inbox_url, Bytes::from(d.body)).await {
             Ok(status) if status.is_success() => {
                 let _ = self.store.delivery_succeeded(d.id, timestamp_ms()).await;
                 let _ = self.store.add_follow_score(&d.host, SCORE_STEP).await;

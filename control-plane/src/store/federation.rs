@@ -922,6 +922,22 @@ impl Store {
         }))
     }
 
+    /// Whether `host` acknowledged activity `activity_id` (one indexed lookup: what a delivery
+    /// asks before each attempt).
+    pub async fn delivered_to(&self, activity_id: &str, host: &str) -> Result<bool, StoreError> {
+        let found: Option<i64> = read!(self, |db| {
+            sqlx::query_scalar(
+                "SELECT id FROM deliveries \
+                 WHERE activity_id = $1 AND host = $2 AND delivered_at_ms IS NOT NULL LIMIT 1",
+            )
+            .bind(activity_id)
+            .bind(host)
+            .fetch_optional(db)
+            .await?
+        });
+        Ok(found.is_some())
+    }
+
     /// Deletes the rows delivered or given up before `before_ms`; returns how many. Their hosts
     /// no longer count in [`Store::delivered_hosts`].
     pub async fn prune_deliveries(&self, before_ms: i64) -> Result<u64, StoreError> {

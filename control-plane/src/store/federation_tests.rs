@@ -948,6 +948,9 @@ async fn delivery_outcomes(fx: &Fixture) {
         Some(20)
     );
     assert_eq!(store.delivered_hosts(act).await.unwrap(), vec!["b.example"]);
+    assert!(store.delivered_to(act, "b.example").await.unwrap());
+    assert!(!store.delivered_to(act, "c.example").await.unwrap());
+    assert!(!store.delivered_to("other", "b.example").await.unwrap());
 
     // c failed: due again at the given time, with the error kept.
     assert!(store
