@@ -346,21 +346,18 @@ impl Library {
                 })
                 .collect()
         } else {
-            let (found, skipped) = scan(abs.parent().unwrap_or(&abs)).map_err(|e| LibraryError::Io(e.to_string()))?;
+            // The one file only (its folder may hold thousands), by the scanner's rules.
             let name = abs.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            match found.into_iter().find(|f| f.rel_path == name) {
-                Some(mut f) => {
-                    f.rel_path = rel.clone();
-                    vec![f]
+            let reason = if name.starts_with('.') {
+                "hidden files (names starting with a dot) are not published".to_owned()
+            } else {
+                match crate::scan::examine(abs.clone(), rel.clone()) {
+                    crate::scan::Entry::File(f) => return Ok(self.add_found(&[f], progress)),
+                    crate::scan::Entry::Skip(s) => s.reason,
+                    crate::scan::Entry::Folder => "a folder".to_owned(),
                 }
-                None => {
-                    let reason = skipped
-                        .into_iter()
-                        .find(|s| s.path == abs)
-                        .map_or_else(|| "not a regular file".to_owned(), |s| s.reason);
-                    return Err(LibraryError::BadPath { what: format!("{} cannot be published: {reason}", abs.display()), hint: "give a non-empty regular file".into() });
-                }
-            }
+            };
+            return Err(LibraryError::BadPath { what: format!("{} cannot be published: {reason}", abs.display()), hint: "give a non-empty regular file".into() });
         };
         Ok(self.add_found(&found, progress))
     }

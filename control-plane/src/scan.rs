@@ -62,31 +62,44 @@ pub fn scan(root: &Path) -> std::io::Result<(Vec<FoundFile>, Vec<Skipped>)> {
                 stack.push((path, rel));
                 continue;
             }
-            // Follows a symbolic link to see what it points at.
-            let meta = match std::fs::metadata(&path) {
-                Ok(m) => m,
-                Err(e) => {
-                    skipped.push(Skipped { path, reason: format!("cannot stat: {e}") });
-                    continue;
-                }
-            };
-            if !meta.is_file() {
-                if !meta.is_dir() {
-                    skipped.push(Skipped { path, reason: "not a regular file".into() });
-                }
-                continue;
+            match examine(path, rel) {
+                Entry::File(f) => found.push(f),
+                Entry::Skip(s) => skipped.push(s),
+                Entry::Folder => {} // a link to a folder: not followed (no loops)
             }
-            if meta.len() == 0 {
-                skipped.push(Skipped { path, reason: "empty file".into() });
-                continue;
-            }
-            let identity = FileIdentity::from_metadata(&meta);
-            let mtime = u64::try_from(identity.mtime_ns.div_euclid(1_000_000_000)).unwrap_or(0);
-            found.push(FoundFile { rel_path: rel, abs_path: path, identity, mtime });
         }
     }
     found.sort_by(|a, b| a.rel_path.cmp(&b.rel_path));
     Ok((found, skipped))
+}
+
+/// What one entry is, after following a symbolic link.
+pub enum Entry {
+    /// A non-empty regular file, to publish.
+    File(FoundFile),
+    /// Left out, with the reason.
+    Skip(Skipped),
+    Folder,
+}
+
+/// Looks at one path (following a symbolic link), to be published as `rel`.
+pub fn examine(path: PathBuf, rel: String) -> Entry {
+    let meta = match std::fs::metadata(&path) {
+        Ok(m) => m,
+        Err(e) => return Entry::Skip(Skipped { path, reason: format!("cannot stat: {e}") }),
+    };
+    if meta.is_dir() {
+        return Entry::Folder;
+    }
+    if !meta.is_file() {
+        return Entry::Skip(Skipped { path, reason: "not a regular file".into() });
+    }
+    if meta.len() == 0 {
+        return Entry::Skip(Skipped { path, reason: "empty file".into() });
+    }
+    let identity = FileIdentity::from_metadata(&meta);
+    let mtime = u64::try_from(identity.mtime_ns.div_euclid(1_000_000_000)).unwrap_or(0);
+    Entry::File(FoundFile { rel_path: rel, abs_path: path, identity, mtime })
 }
 
 #[cfg(test)]
@@ -113,5 +126,11 @@ mod tests {
         assert_eq!(skipped.len(), 1, "{skipped:?}");
         assert_eq!(skipped[0].reason, "empty file");
         assert!(scan(&root.join("a.mp4")).is_err());
+
+        // One path at a time, as adding a single file does.
+        assert!(matches!(examine(root.join("link.mp4"), "x.mp4".into()), Entry::File(f) if f.rel_path == "x.mp4" && f.identity.size == 1));
+        assert!(matches!(examine(root.join("empty.mp4"), "e".into()), Entry::Skip(s) if s.reason == "empty file"));
+        assert!(matches!(examine(root.join("nope.mp4"), "n".into()), Entry::Skip(s) if s.reason.starts_with("cannot stat")));
+        assert!(matches!(examine(root.join("sub"), "sub".into()), Entry::Folder));
     }
 }
