@@ -101,6 +101,10 @@ struct ServeArgs {
     /// UDP address of the catalog channel between the planes (loopback; port 0: any free one).
     #[arg(long, default_value = "127.0.0.1:0")]
     channel_listen: SocketAddr,
+    /// A STUN server for the viewers' WebRTC connections on the watch pages
+    /// (`stun:host[:port]`, repeatable); none by default: viewers connect directly.
+    #[arg(long = "stun-server", value_name = "URL", value_parser = parse_stun_url)]
+    stun_servers: Vec<String>,
     /// Let federation fetches (remote actors, keys) reach private, loopback and link-local
     /// addresses; refused by default.
     #[arg(long)]
@@ -157,6 +161,10 @@ struct ControlArgs {
     /// (0: only through the admin API).
     #[arg(long, default_value_t = 0)]
     follow_interval: u64,
+    /// A STUN server for the viewers' WebRTC connections on the watch pages
+    /// (`stun:host[:port]`, repeatable); none by default: viewers connect directly.
+    #[arg(long = "stun-server", value_name = "URL", value_parser = parse_stun_url)]
+    stun_servers: Vec<String>,
     /// Let federation fetches (remote actors, keys) reach private, loopback and link-local
     /// addresses; refused by default.
     #[arg(long)]
@@ -270,6 +278,32 @@ fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// A `--stun-server` value: `stun:` or `stuns:`, a host, an optional port.
+fn parse_stun_url(s: &str) -> Result<String, String> {
+    let rest = s.strip_prefix("stun:").or_else(|| s.strip_prefix("stuns:")).ok_or("a STUN server URL starts with stun: or stuns: (e.g. stun:stun.example.org:3478)")?;
+    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        // [IPv6]:port
+        let (addr, after) = v6.split_once(']').ok_or_else(|| format!("{s:?}: an IPv6 address ends with ]"))?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':').ok_or_else(|| format!("{s:?}: give stun:[IPv6]:PORT"))?),
+        };
+        (addr, port)
+    } else {
+        match rest.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (rest, None),
+        }
+    };
+    if host.is_empty() || host.contains(['/', '?', '#', '@', ' ']) {
+        return Err(format!("{s:?}: give stun:HOST[:PORT]"));
+    }
+    if let Some(p) = port {
+        p.parse::<u16>().ok().filter(|&p| p > 0).ok_or_else(|| format!("{s:?}: the port must be 1..65535"))?;
+    }
+    Ok(s.to_owned())
+}
+
 /// What a data node reports on the channel: its counters, its tracker's, its disk.
 fn stats_source(data: &RunningDataPlane, disk: PathBuf) -> StatsSource {
     let counters = data.counters();
@@ -362,7 +396,13 @@ fn serve(args: ServeArgs) -> Result<()> {
         let data_public = urls.data_http.clone();
         let node = RunningNode::start(
             NodeConfig {
-                library: LibraryConfig { root: media_dir.clone(), urls, pieces, hash_threads: args.hash_threads.unwrap_or(cpus()) },
+                library: LibraryConfig {
+                    root: media_dir.clone(),
+                    urls,
+                    pieces,
+                    hash_threads: args.hash_threads.unwrap_or(cpus()),
+                    stun_servers: args.stun_servers.clone(),
+                },
                 database: db,
                 channel_listen: args.channel_listen,
                 channel_public: None,
@@ -424,7 +464,13 @@ fn control(args: ControlArgs) -> Result<()> {
         let urls = PublicUrls::new(listener.local_addr()?, listener.local_addr()?, Some(&tracker_base), args.public_url.as_deref())?;
         let node = RunningNode::start(
             NodeConfig {
-                library: LibraryConfig { root: args.library.canonicalize()?, urls, pieces, hash_threads: args.hash_threads.unwrap_or(cpus()) },
+                library: LibraryConfig {
+                    root: args.library.canonicalize()?,
+                    urls,
+                    pieces,
+                    hash_threads: args.hash_threads.unwrap_or(cpus()),
+                    stun_servers: args.stun_servers.clone(),
+                },
                 database: db,
                 channel_listen: args.channel_listen,
                 channel_public: args.channel_public.clone(),

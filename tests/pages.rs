@@ -58,3 +58,22 @@ fn index_watch_page_and_assets() {
     assert_eq!(get(node.control, "/videos/watch/not-a-hash", &[]).unwrap().status, 404);
     assert_eq!(get(node.control, "/assets/nothing.js", &[]).unwrap().status, 404);
 }
+
+#[test]
+fn stun_servers_reach_the_watch_page_and_bad_ones_are_refused() {
+    let node = Node::start(&[("a.mp4", &pseudo_random(50_000, 62))], &["--stun-server", "stun:stun.example.org:3478", "--stun-server", "stuns:[2001:db8::1]:5349", "--stun-server", "stun:[::1]"]);
+    let v = &node.videos()[0];
+    let page = get(node.control, &format!("/videos/watch/{}", v["infoHash"].as_str().unwrap()), &[]).unwrap();
+    let html = String::from_utf8(page.body).unwrap();
+    assert!(html.contains(r#""iceServers":[{"urls":"stun:stun.example.org:3478"},{"urls":"stuns:[2001:db8::1]:5349"},{"urls":"stun:[::1]"}]"#), "{html}");
+
+    for bad in ["http://stun.example.org", "stun:", "stun:host:99999", "stun:user@host", "stun:[::1", "stun:[::1]x"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vidseed"))
+            .args(["serve", "/nonexistent-media", "--stun-server", bad])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--stun-server") && err.contains("stun"), "{bad}: {err}");
+    }
+}

@@ -30,6 +30,9 @@ pub struct LibraryConfig {
     pub pieces: PiecePolicy,
     /// Threads hashing one file.
     pub hash_threads: usize,
+    /// STUN servers the watch pages give WebRTC (`stun:host:port`); empty: viewers connect
+    /// directly, and nothing leaves their network.
+    pub stun_servers: Vec<String>,
 }
 
 /// Why a library operation failed, said so that the admin knows what to do.
@@ -173,6 +176,11 @@ impl Library {
     /// Runs a store operation from a thread outside the runtime (the folder follower).
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)
+    }
+
+    /// The STUN servers of the watch pages.
+    pub fn stun_servers(&self) -> &[String] {
+        &self.cfg.stun_servers
     }
 
     pub fn urls(&self) -> &PublicUrls {

@@ -34,7 +34,7 @@ pub fn route(library: &Library, path: &str) -> Option<Response<Full<Bytes>>> {
         _ => {
             let id = path.strip_prefix(WATCH_PREFIX)?;
             match id.trim_end_matches('/').parse::<InfoHash>().ok().and_then(|ih| library.by_info_hash(&ih)) {
-                Some(video) => html(StatusCode::OK, watch_page(&video, &library.urls().trackers())),
+                Some(video) => html(StatusCode::OK, watch_page(&video, &library.urls().trackers(), library.stun_servers())),
                 None => html(StatusCode::NOT_FOUND, not_found_page()),
             }
         }
@@ -120,13 +120,14 @@ struct PageData<'a> {
     #[serde(flatten)]
     video: &'a Video,
     trackers: &'a [String],
-    /// STUN/TURN servers for WebRTC between viewers; none by default (nothing leaves the
-    /// viewers' network unless the instance says so).
-    ice_servers: &'a [serde_json::Value],
+    /// RTCIceServer objects for WebRTC between viewers: the instance's STUN servers, none by
+    /// default (nothing leaves the viewers' network unless the instance says so).
+    ice_servers: Vec<serde_json::Value>,
 }
 
-fn watch_page(video: &Video, trackers: &[String]) -> String {
-    let data = PageData { video, trackers, ice_servers: &[] };
+fn watch_page(video: &Video, trackers: &[String], stun_servers: &[String]) -> String {
+    let ice_servers = stun_servers.iter().map(|url| serde_json::json!({ "urls": url })).collect();
+    let data = PageData { video, trackers, ice_servers };
     // JSON inside <script>: `<` escaped so no string can close the element.
     let json = serde_json::to_string(&data).unwrap_or_else(|_| "{}".into()).replace('<', "\\u003c");
     let mut html = head(&format!("{} — vidseed", video.name));
@@ -211,7 +212,7 @@ mod tests {
 
     #[test]
     fn watch_page_embeds_the_video_safely() {
-        let page = watch_page(&video("</script><script>alert(1)</script>.mp4"), &["ws://t/tracker/socket".into()]);
+        let page = watch_page(&video("</script><script>alert(1)</script>.mp4"), &["ws://t/tracker/socket".into()], &[]);
         // The name appears escaped in HTML and with `<` escaped in the JSON: no element closes early.
         assert_eq!(page.matches("</script>").count(), 2, "{page}");
         let start = page.find("id=\"vidseed-video\">").unwrap() + "id=\"vidseed-video\">".len();
@@ -223,6 +224,8 @@ mod tests {
         assert_eq!(data["nodes"][0], "local");
         assert_eq!(data["trackers"][0], "ws://t/tracker/socket");
         assert_eq!(data["iceServers"], serde_json::json!([]));
+        let page = watch_page(&video("a.mp4"), &[], &["stun:stun.example.org:3478".into()]);
+        assert!(page.contains(r#""iceServers":[{"urls":"stun:stun.example.org:3478"}]"#), "{page}");
         assert!(page.contains("<video id=\"player\""));
         assert!(page.contains("src=\"/assets/watch.js\""));
         assert!(page.contains("&lt;/script&gt;"));
