@@ -18,17 +18,27 @@ fn main() {
     println!("cargo:rerun-if-env-changed=VIDSEED_WEB_DIST");
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let dist = match env::var_os("VIDSEED_WEB_DIST") {
-        Some(dir) => PathBuf::from(dir),
+        // Relative to where the build was started, not to this crate.
+        Some(dir) => env::current_dir().map(|cwd| cwd.join(&dir)).unwrap_or_else(|_| PathBuf::from(dir)),
         None => install(&out),
     };
     let target = out.join("web-dist");
     fs::create_dir_all(&target).unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", target.display())));
     for name in FILES {
         let from = dist.join(name);
+        println!("cargo:rerun-if-changed={}", from.display());
         if let Err(e) = fs::copy(&from, target.join(name)) {
             fail(&format!("cannot read {}: {e}", from.display()));
         }
     }
+    // A tag of the bundle's bytes for its URL, so browsers may cache it for good.
+    let bundle = fs::read(target.join(FILES[0])).unwrap_or_else(|e| fail(&format!("cannot read the bundle: {e}")));
+    println!("cargo:rustc-env=VIDSEED_WEBTORRENT_TAG={:016x}", fnv1a(&bundle));
+}
+
+/// FNV-1a, 64 bits: enough to tell two versions of a file apart in a URL.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// `npm ci` of the pinned lockfile into the build directory; returns webtorrent's `dist/`.

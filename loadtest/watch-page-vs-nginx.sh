@@ -5,7 +5,8 @@
 #
 # vidseed's control plane serves the page and the torrent in both cases; for nginx it runs with
 # `--public-url` pointing at nginx, so the torrent's url-list (the page's only WebSeed) is nginx's
-# URL for the same file (nginx gets the CORS set-up WebTorrent needs: a 204 preflight allowing
+# URL for the same file (the tracker URL then points at nginx too, which has none: with one
+# viewer per run there is no peer to find either way) (nginx gets the CORS set-up WebTorrent needs: a 204 preflight allowing
 # Cache-Control and Range, Access-Control-Allow-Origin on every answer). Every run is a fresh
 # Chromium with a fresh profile. Measured per run, in the page:
 #   first frame   ms from navigation start to the first video frame painted
@@ -30,7 +31,8 @@
 #   KEEP_TMP [0]        1 keeps the temporary directory (logs, configs)
 
 set -euo pipefail
-source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
+SELF=$(realpath "${BASH_SOURCE[0]}") # re-run inside the namespace from wherever it was started
+source "$(dirname "$SELF")/lib.sh"
 export LC_ALL=C
 
 SIZE_MIB=${SIZE_MIB:-100}
@@ -46,10 +48,11 @@ PORT_CONTROL=18591 PORT_DATA=18592 PORT_NGINX=18593
 die() { log "watch-page-vs-nginx: $*"; exit 1; }
 
 for v in SIZE_MIB RUNS; do [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive number"; done
+((SIZE_MIB >= 2)) || die "SIZE_MIB must be at least 2 (100 s of video at a bitrate that fills it)"
 for p in $PIECES; do [[ $p =~ ^[1-9][0-9]*$ ]] || die "PIECES must list byte counts"; done
 for s in $SERVERS; do case $s in vidseed | nginx) ;; *) die "unknown server '$s' (vidseed nginx)" ;; esac; done
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "$SELF")/.."
 [[ -f Cargo.toml && -d loadtest ]] || die "cannot find the repository root"
 VIDEO=$VIDEO_DIR/watch-page-${SIZE_MIB}MiB.mp4
 
@@ -79,7 +82,7 @@ if [[ -z ${WATCH_PAGE_IN_NETNS:-} ]]; then
         mv "$VIDEO.tmp.mp4" "$VIDEO"
     fi
     export WATCH_PAGE_IN_NETNS=1
-    exec unshare --net -- sh -c 'ip link set lo up && exec "$0" "$@"' "$0" "$@"
+    exec unshare --net -- sh -c 'ip link set lo up && exec "$0" "$@"' "$SELF" "$@"
 fi
 
 # ------------------------------------------------------------------------------------------------

@@ -278,6 +278,15 @@ fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// A public `http://` URL for a port that only speaks TLS is almost always a mistake: every
+/// WebSeed request and tracker connection to it would fail (unless a proxy in front speaks TLS
+/// to the node). Said once at start.
+fn warn_plain_url_over_tls(tls: bool, public_url: Option<&str>, what: &str) {
+    if let Some(url) = public_url.filter(|u| tls && u.starts_with("http://")) {
+        tracing::warn!("{what} is {url}, but this data plane speaks only TLS: torrents will name http:// WebSeeds and a ws:// tracker on a TLS port (use https://, unless a proxy in front speaks TLS to this node)");
+    }
+}
+
 /// A `--stun-server` value: `stun:` or `stuns:`, a host, an optional port.
 fn parse_stun_url(s: &str) -> Result<String, String> {
     let rest = s.strip_prefix("stun:").or_else(|| s.strip_prefix("stuns:")).ok_or("a STUN server URL starts with stun: or stuns: (e.g. stun:stun.example.org:3478)")?;
@@ -290,7 +299,8 @@ fn parse_stun_url(s: &str) -> Result<String, String> {
         };
         (addr, port)
     } else {
-        match rest.rsplit_once(':') {
+        // Browsers split at the first colon: a host holds none (an IPv6 address goes in brackets).
+        match rest.split_once(':') {
             Some((h, p)) => (h, Some(p)),
             None => (rest, None),
         }
@@ -355,6 +365,7 @@ fn serve(args: ServeArgs) -> Result<()> {
 
     let store = Arc::new(CatalogStore::new());
     let data_scheme = if tls.is_some() { "https" } else { "http" };
+    warn_plain_url_over_tls(tls.is_some(), args.public_url.as_deref(), "--public-url");
     let data_cfg = DataPlaneConfig {
         listen: args.data_listen,
         workers: args.data_workers.unwrap_or(cpus()),
@@ -528,6 +539,7 @@ fn data_node(args: DataArgs) -> Result<()> {
     let listen = args.listen.or(section.listen).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 9001)));
     let tls = args.tls.files(file_config.tls)?.map(|f| vidseed_data_plane::tls::server_config(&f)).transpose()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
+    warn_plain_url_over_tls(tls.is_some(), section.public_url.as_deref(), "[node] public_url");
     let store = Arc::new(CatalogStore::new());
     let data_cfg = DataPlaneConfig {
         listen,

@@ -38,7 +38,7 @@ fn index_watch_page_and_assets() {
     }
 
     for (path, ty, needle) in [
-        ("/assets/watch.js", "text/javascript; charset=utf-8", "/assets/webtorrent.min.js"),
+        ("/assets/watch.js", "text/javascript; charset=utf-8", "from '/assets/webtorrent."),
         ("/assets/webtorrent.min.js", "text/javascript; charset=utf-8", "export{"),
         ("/webtorrent-sw.js", "text/javascript; charset=utf-8", "webtorrent/"),
         ("/assets/watch.css", "text/css; charset=utf-8", "video"),
@@ -67,7 +67,7 @@ fn stun_servers_reach_the_watch_page_and_bad_ones_are_refused() {
     let html = String::from_utf8(page.body).unwrap();
     assert!(html.contains(r#""iceServers":[{"urls":"stun:stun.example.org:3478"},{"urls":"stuns:[2001:db8::1]:5349"},{"urls":"stun:[::1]"}]"#), "{html}");
 
-    for bad in ["http://stun.example.org", "stun:", "stun:host:99999", "stun:user@host", "stun:[::1", "stun:[::1]x"] {
+    for bad in ["http://stun.example.org", "stun:", "stun:host:99999", "stun:user@host", "stun:[::1", "stun:[::1]x", "stun:a:b:3478", "stun:::1"] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_vidseed"))
             .args(["serve", "/nonexistent-media", "--stun-server", bad])
             .output()

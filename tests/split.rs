@@ -58,13 +58,21 @@ fn scenario(database: Option<(&str, &str)>) {
     assert!(String::from_utf8_lossy(&torrent).contains("8:url-list"));
 
     // A hidden file and an empty one are refused, each with its reason.
-    for (name, bytes, why) in [(".a.part.mp4", &b"x"[..], "hidden files"), ("empty.mp4", &b""[..], "empty file")] {
+    std::fs::create_dir_all(library.join(".private")).unwrap();
+    for (name, bytes, why) in [
+        (".a.part.mp4", &b"x"[..], "hidden files"),
+        (".private/x.mp4", &b"x"[..], "hidden files"),
+        ("empty.mp4", &b""[..], "empty file"),
+    ] {
         std::fs::write(library.join(name), bytes).unwrap();
         let (status, text) = admin(control.http, &control.token, "POST", "/api/v1/admin/videos", Some(&json!({ "path": name })));
         let last: Value = serde_json::from_str(text.lines().rfind(|l| !l.trim().is_empty()).unwrap()).unwrap();
         assert!(last["error"].as_str().is_some_and(|e| e.contains(why)), "{status} {text}");
         std::fs::remove_file(library.join(name)).unwrap();
     }
+    let (_, text) = admin(control.http, &control.token, "POST", "/api/v1/admin/videos", Some(&json!({ "path": ".private" })));
+    assert!(text.contains("hidden files"), "{text}");
+    std::fs::remove_dir(library.join(".private")).unwrap();
 
     // The admin's CLI shows the same: a readable table, or the API's JSON.
     let cli = |args: &[&str]| {

@@ -48,7 +48,15 @@ pub enum FederationError {
 impl FederationError {
     /// Whether the failure may pass: the same work could succeed later.
     pub fn is_passing(&self) -> bool {
-        matches!(self, FederationError::Unreachable(_) | FederationError::Store(_))
+        match self {
+            FederationError::Unreachable(_) => true,
+            // A database away or busy; not a row that will never decode or fit.
+            FederationError::Store(StoreError::Database(e)) => matches!(
+                e,
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed | sqlx::Error::Protocol(_)
+            ) || e.as_database_error().is_some_and(|d| !matches!(d.kind(), sqlx::error::ErrorKind::UniqueViolation | sqlx::error::ErrorKind::ForeignKeyViolation | sqlx::error::ErrorKind::NotNullViolation | sqlx::error::ErrorKind::CheckViolation)),
+            _ => false,
+        }
     }
 }
 
@@ -277,7 +285,11 @@ impl Engine {
                         let delay = jitter(base.saturating_mul(1 << item.attempts.min(20)));
                         tracing::warn!("activity {id} from {}: {e}; trying again in {} s", item.actor, delay / 1000);
                         let next = timestamp_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX));
-                        let _ = self.store.retry_inbox_later(item.id, &e.to_string(), next).await;
+                        if self.store.retry_inbox_later(item.id, &e.to_string(), next).await.is_err() {
+                            // Not even the retry could be recorded (the database is away): pause
+                            // instead of trying the same activity again at once.
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
                     }
                     result => {
                         let error = result.err().map(|e| e.to_string());
@@ -489,6 +501,8 @@ mod tests {
         assert!(!passing(FetchError::BadUrl(url())));
         assert!(!FederationError::Remote("a Follow of someone else".into()).is_passing());
         assert!(FederationError::Store(StoreError::Database(sqlx::Error::PoolTimedOut)).is_passing());
+        assert!(!FederationError::Store(StoreError::Corrupt("a row".into())).is_passing());
+        assert!(!FederationError::Store(StoreError::Database(sqlx::Error::RowNotFound)).is_passing());
     }
 
     #[test]

@@ -338,6 +338,13 @@ impl Library {
     pub fn add_path(&self, path: &str, progress: &mut dyn FnMut(&Progress)) -> Result<AddReport, LibraryError> {
         self.cancel.store(false, Ordering::Relaxed);
         let (rel, abs) = self.library_path(path)?;
+        // What the folder's rescan skips is not published by hand either (it would come and go).
+        if rel.split('/').any(|part| part.starts_with('.')) {
+            return Err(LibraryError::BadPath {
+                what: format!("{} cannot be published: hidden files and folders (names starting with a dot) are not published", abs.display()),
+                hint: "rename it without the leading dot".into(),
+            });
+        }
         let meta = std::fs::metadata(&abs).map_err(|e| LibraryError::Io(e.to_string()))?;
         let found: Vec<FoundFile> = if meta.is_dir() {
             let (found, skipped) = scan(&abs).map_err(|e| LibraryError::Io(e.to_string()))?;
@@ -355,15 +362,10 @@ impl Library {
                 .collect()
         } else {
             // The one file only (its folder may hold thousands), by the scanner's rules.
-            let name = abs.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            let reason = if name.starts_with('.') {
-                "hidden files (names starting with a dot) are not published".to_owned()
-            } else {
-                match crate::scan::examine(abs.clone(), rel.clone()) {
-                    crate::scan::Entry::File(f) => return Ok(self.add_found(&[f], progress)),
-                    crate::scan::Entry::Skip(s) => s.reason,
-                    crate::scan::Entry::Folder => "a folder".to_owned(),
-                }
+            let reason = match crate::scan::examine(abs.clone(), rel.clone()) {
+                crate::scan::Entry::File(f) => return Ok(self.add_found(&[f], progress)),
+                crate::scan::Entry::Skip(s) => s.reason,
+                crate::scan::Entry::Folder => "a folder".to_owned(),
             };
             return Err(LibraryError::BadPath { what: format!("{} cannot be published: {reason}", abs.display()), hint: "give a non-empty regular file".into() });
         };

@@ -17,7 +17,12 @@ use crate::video::Video;
 
 const WEBTORRENT_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/web-dist/webtorrent.min.js"));
 const SERVICE_WORKER_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/web-dist/sw.min.js"));
-const WATCH_JS: &str = include_str!("../web/watch.js");
+const WATCH_JS_SOURCE: &str = include_str!("../web/watch.js");
+/// The bundle's URL with a tag of its bytes: cached for good, a new version gets a new URL.
+const BUNDLE_PATH: &str = concat!("/assets/webtorrent.", env!("VIDSEED_WEBTORRENT_TAG"), ".min.js");
+/// The page's script as served: it imports the bundle by its tagged URL.
+static WATCH_JS: std::sync::LazyLock<Bytes> =
+    std::sync::LazyLock::new(|| Bytes::from(WATCH_JS_SOURCE.replace("'/assets/webtorrent.min.js'", &format!("'{BUNDLE_PATH}'"))));
 const STYLE_CSS: &str = include_str!("../web/watch.css");
 
 /// Where the watch pages live.
@@ -27,8 +32,9 @@ pub const WATCH_PREFIX: &str = "/videos/watch/";
 pub fn route(library: &Library, path: &str) -> Option<Response<Full<Bytes>>> {
     Some(match path {
         "/" | "/videos" | "/videos/" => html(StatusCode::OK, index_page(&library.videos())),
-        "/assets/webtorrent.min.js" => asset(WEBTORRENT_JS, "text/javascript; charset=utf-8", "public, max-age=86400"),
-        "/assets/watch.js" => asset(WATCH_JS.as_bytes(), "text/javascript; charset=utf-8", "no-cache"),
+        BUNDLE_PATH => asset(WEBTORRENT_JS, "text/javascript; charset=utf-8", "public, max-age=31536000, immutable"),
+        "/assets/webtorrent.min.js" => asset(WEBTORRENT_JS, "text/javascript; charset=utf-8", "no-cache"),
+        "/assets/watch.js" => asset_bytes(WATCH_JS.clone(), "text/javascript; charset=utf-8", "no-cache"),
         "/assets/watch.css" => asset(STYLE_CSS.as_bytes(), "text/css; charset=utf-8", "no-cache"),
         "/webtorrent-sw.js" => asset(SERVICE_WORKER_JS, "text/javascript; charset=utf-8", "no-cache"),
         _ => {
@@ -42,10 +48,15 @@ pub fn route(library: &Library, path: &str) -> Option<Response<Full<Bytes>>> {
 }
 
 fn asset(body: &'static [u8], content_type: &'static str, cache: &'static str) -> Response<Full<Bytes>> {
-    let mut res = Response::new(Full::new(Bytes::from_static(body)));
+    asset_bytes(Bytes::from_static(body), content_type, cache)
+}
+
+fn asset_bytes(body: Bytes, content_type: &'static str, cache: &'static str) -> Response<Full<Bytes>> {
+    let len = body.len();
+    let mut res = Response::new(Full::new(body));
     let hs = res.headers_mut();
     hs.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    hs.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    hs.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     hs.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     hs.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     res
@@ -224,8 +235,8 @@ mod tests {
         assert_eq!(data["nodes"][0], "local");
         assert_eq!(data["trackers"][0], "ws://t/tracker/socket");
         assert_eq!(data["iceServers"], serde_json::json!([]));
-        let page = watch_page(&video("a.mp4"), &[], &["stun:stun.example.org:3478".into()]);
-        assert!(page.contains(r#""iceServers":[{"urls":"stun:stun.example.org:3478"}]"#), "{page}");
+        let with_stun = watch_page(&video("a.mp4"), &[], &["stun:stun.example.org:3478".into()]);
+        assert!(with_stun.contains(r#""iceServers":[{"urls":"stun:stun.example.org:3478"}]"#), "{with_stun}");
         assert!(page.contains("<video id=\"player\""));
         assert!(page.contains("src=\"/assets/watch.js\""));
         assert!(page.contains("&lt;/script&gt;"));
@@ -244,7 +255,11 @@ mod tests {
         assert!(wt.len() > 100_000 && wt.contains("export{") && wt.contains("webSeed"));
         let sw = std::str::from_utf8(SERVICE_WORKER_JS).unwrap();
         assert!(sw.contains("webtorrent/") && sw.contains("clients.claim"));
-        assert!(WATCH_JS.contains("from '/assets/webtorrent.min.js'") && WATCH_JS.contains("'/webtorrent-sw.js'"));
+        assert!(WATCH_JS_SOURCE.contains("from '/assets/webtorrent.min.js'") && WATCH_JS_SOURCE.contains("'/webtorrent-sw.js'"));
+        // Served, the script imports the bundle by its tagged URL, which serves the same bytes.
+        let served = std::str::from_utf8(&WATCH_JS).unwrap();
+        assert!(served.contains(&format!("from '{BUNDLE_PATH}'")) && !served.contains("webtorrent.min.js'"), "{BUNDLE_PATH}");
+        assert!(BUNDLE_PATH.len() == "/assets/webtorrent..min.js".len() + 16);
     }
 
     #[test]

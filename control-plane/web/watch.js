@@ -8,6 +8,13 @@
 
 import WebTorrent from '/assets/webtorrent.min.js'
 
+/**
+ * Videos up to this size are kept in the page's memory; larger ones in WebTorrent's default store
+ * (the origin's private file system). A fresh store in that file system is checked piece by piece
+ * before playback can start: for 6 400 pieces that took 10–19 s in Chromium (docs/PERFORMANCE.md).
+ */
+const MEMORY_STORE_MAX = 512 * 1024 * 1024
+
 /** A WebSeed that has sent nothing for this long while pieces are missing is reported. */
 const STALL_MS = 8000
 const PANEL_EVERY_MS = 500
@@ -82,9 +89,19 @@ function trackWire (wire) {
 
 /** A WebSeed the torrent lists but the API did not (a cache added since the page loaded). */
 function adoptWebSeed (wire) {
-  const ws = { url: '(unnamed WebSeed)', label: 'other', bytes: 0, lastDataAt: null, addedAt: null, status: 'waiting', problem: null, probing: false }
+  const ws = { url: null, label: 'other', bytes: 0, lastDataAt: null, addedAt: null, status: 'waiting', problem: null, probing: false }
   state.webseeds.push(ws)
   webseedByPeerId.set(wire.peerId, ws)
+  // Its URL is the one of the torrent's url-list whose SHA-1 is the wire's peer id.
+  const urls = (window.vidseed.torrent && window.vidseed.torrent.urlList) || []
+  for (const url of urls) {
+    sha1Hex(url).then(id => {
+      if (id === wire.peerId) {
+        ws.url = url
+        ws.label = new URL(url).host
+      }
+    })
+  }
   return ws
 }
 
@@ -100,6 +117,7 @@ async function probe (ws) {
       headers: { 'Cache-Control': 'no-store', Range: 'bytes=0-0' },
       signal: AbortSignal.timeout(5000)
     })
+    res.body?.cancel().catch(() => {})
     ws.problem = res.status === 206 || res.status === 200
       ? `sent no data for ${Math.round(STALL_MS / 1000)} s, though it answers a probe (HTTP ${res.status})`
       : `answers HTTP ${res.status}`
@@ -109,8 +127,8 @@ async function probe (ws) {
     } else {
       // A request the browser may send without CORS tells a server that answers without the
       // CORS headers apart from one that cannot be reached at all.
-      const reachable = await fetch(ws.url, { mode: 'no-cors', cache: 'no-store', signal: AbortSignal.timeout(5000) })
-        .then(() => true, () => false)
+      const reachable = await fetch(ws.url, { mode: 'no-cors', cache: 'no-store', headers: { Range: 'bytes=0-0' }, signal: AbortSignal.timeout(5000) })
+        .then(res => { res.body?.cancel().catch(() => {}); return true }, () => false)
       ws.problem = reachable
         ? 'answers, but without the CORS headers a browser needs (Access-Control-Allow-Origin, and a 2xx to the OPTIONS preflight allowing Cache-Control and Range)'
         : 'unreachable'
@@ -122,19 +140,65 @@ async function probe (ws) {
 
 function checkWebSeeds (torrent) {
   const now = performance.now()
+  // Nothing can be asked of a WebSeed before the torrent is ready: the clock starts then.
+  const ready = torrent && torrent.ready && state.metadataMs !== null
   for (const ws of state.webseeds) {
-    const since = ws.lastDataAt ?? ws.addedAt ?? state.startedAt
+    const since = ws.lastDataAt ?? Math.max(ws.addedAt ?? 0, state.metadataMs ?? 0)
     if (ws.lastDataAt !== null && now - ws.lastDataAt < 2000) {
       ws.status = 'sending'
     } else if (torrent && torrent.done) {
       ws.status = ws.bytes > 0 ? 'done' : 'not needed'
-    } else if (now - since >= STALL_MS) {
+    } else if (ready && ws.addedAt !== null && now - since >= STALL_MS) {
       ws.status = 'stalled'
-      if (!ws.problem && !ws.probing) probe(ws).then(render)
+      if (!ws.problem && !ws.probing && ws.url) probe(ws).then(render)
     } else {
       ws.status = ws.bytes > 0 ? 'idle' : 'waiting'
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A chunk store in memory (WebTorrent's store interface: put/get/close/destroy, callbacks)
+
+class MemoryStore {
+  constructor (chunkLength, opts = {}) {
+    this.chunkLength = Number(chunkLength)
+    this.chunks = new Map()
+    this.closed = false
+    const length = Number(opts.length) || Infinity
+    this.lastIndex = length === Infinity ? -1 : Math.ceil(length / this.chunkLength) - 1
+    this.lastLength = length === Infinity ? 0 : (length % this.chunkLength) || this.chunkLength
+  }
+
+  put (index, buf, cb = () => {}) {
+    if (this.closed) return queueMicrotask(() => cb(new Error('the store is closed')))
+    const want = index === this.lastIndex ? this.lastLength : this.chunkLength
+    if (buf.length !== want) return queueMicrotask(() => cb(new Error(`chunk ${index} must be ${want} bytes`)))
+    this.chunks.set(index, buf)
+    queueMicrotask(() => cb(null))
+  }
+
+  get (index, opts, cb = () => {}) {
+    if (typeof opts === 'function') return this.get(index, null, opts)
+    if (this.closed) return queueMicrotask(() => cb(new Error('the store is closed')))
+    const buf = this.chunks.get(index)
+    if (!buf) {
+      const err = new Error('chunk not found')
+      err.notFound = true
+      return queueMicrotask(() => cb(err))
+    }
+    const offset = (opts && opts.offset) || 0
+    const length = (opts && opts.length) || buf.length - offset
+    queueMicrotask(() => cb(null, offset === 0 && length === buf.length ? buf : buf.subarray(offset, offset + length)))
+  }
+
+  close (cb = () => {}) {
+    this.closed = true
+    this.chunks.clear()
+    queueMicrotask(() => cb(null))
+  }
+
+  destroy (cb) { this.close(cb) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -186,8 +250,12 @@ async function streamingServer (client) {
   const reg = await navigator.serviceWorker.register('/webtorrent-sw.js', { scope: '/' })
   const worker = reg.active || reg.waiting || reg.installing
   if (worker && worker.state !== 'activated') {
-    await new Promise(resolve => {
-      const check = () => { if (worker.state === 'activated') resolve() }
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the service worker did not activate within 10 s')), 10000)
+      const check = () => {
+        if (worker.state === 'activated') { clearTimeout(timer); resolve() }
+        if (worker.state === 'redundant') { clearTimeout(timer); reject(new Error('the service worker failed to install')) }
+      }
       worker.addEventListener('statechange', check)
       check()
     })
@@ -202,6 +270,10 @@ function watchFirstFrame () {
   else player.addEventListener('playing', mark, { once: true })
 }
 
+function torrentDone () {
+  return !!(window.vidseed.torrent && window.vidseed.torrent.done)
+}
+
 async function play () {
   try {
     await player.play()
@@ -209,7 +281,13 @@ async function play () {
     if (err.name !== 'NotAllowedError') throw err
     // Autoplay with sound needs a gesture: start muted, the viewer can unmute.
     player.muted = true
-    await player.play()
+    try {
+      await player.play()
+    } catch (again) {
+      if (again.name !== 'NotAllowedError') throw again
+      // This browser plays nothing by itself: the viewer starts it.
+      if (!torrentDone()) state.phase = 'ready — press play'
+    }
   }
 }
 
@@ -224,7 +302,8 @@ async function start () {
   })
   state.phase = 'fetching the torrent'
   render()
-  const torrent = client.add(video.torrentUrl)
+  const inMemory = video.size <= MEMORY_STORE_MAX
+  const torrent = client.add(video.torrentUrl, inMemory ? { store: MemoryStore, storeCacheSlots: 0 } : {})
   window.vidseed.torrent = torrent
   torrent.on('wire', trackWire)
   torrent.on('warning', err => console.warn('WebTorrent:', err.message || err))

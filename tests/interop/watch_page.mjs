@@ -68,7 +68,7 @@ function snapshot (page) {
     const p = document.getElementById('player')
     return {
       ...(v ? v.state : {}),
-      webseeds: v ? v.state.webseeds.map(w => ({ label: w.label, url: w.url, bytes: w.bytes, status: w.status, problem: w.problem })) : [],
+      webseeds: v ? v.state.webseeds.map(w => ({ label: w.label, url: w.url, bytes: w.bytes, status: w.status, problem: w.problem, addedAt: w.addedAt })) : [],
       done: !!(t && t.done),
       progress: t ? t.progress : 0,
       length: t ? t.length : 0,
