@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::ws::{hex_to_bin, id, recv, send, Exec, Ws};
+use common::ws::{hex_to_bin, id, recv, send, upgrade_request, Exec, Ws};
 use common::*;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
@@ -98,14 +98,7 @@ async fn get_h1(
 /// A WebSocket to the tracker over wss://.
 async fn wss_connect(node: &Node, connector: &TlsConnector) -> Ws {
     let tls = tls_connect(node, connector, "127.0.0.1").await;
-    let req = http::Request::get("/tracker/socket")
-        .header("host", format!("localhost:{}", node.data.port()))
-        .header("upgrade", "websocket")
-        .header("connection", "upgrade")
-        .header("sec-websocket-key", fastwebsockets::handshake::generate_key())
-        .header("sec-websocket-version", "13")
-        .body(Empty::<bytes::Bytes>::new())
-        .unwrap();
+    let req = upgrade_request("/tracker/socket", &format!("localhost:{}", node.data.port()));
     let (ws, res) = fastwebsockets::handshake::client(&Exec, req, tls).await.unwrap();
     assert_eq!(res.status(), 101);
     fastwebsockets::FragmentCollector::new(ws)

@@ -24,17 +24,22 @@ where
     }
 }
 
-/// Opens a WebSocket to the node's data plane; `Err` carries the HTTP status when refused.
-pub async fn try_connect(node: &Node, path: &str) -> Result<Ws, String> {
-    let stream = tokio::net::TcpStream::connect(node.data).await.map_err(|e| e.to_string())?;
-    let req = http::Request::get(format!("http://{}{path}", node.data))
-        .header("host", node.data.to_string())
+/// A WebSocket upgrade request for `target` (a URL or a path) with this `Host`.
+pub fn upgrade_request(target: &str, host: &str) -> http::Request<Empty<bytes::Bytes>> {
+    http::Request::get(target)
+        .header("host", host)
         .header("upgrade", "websocket")
         .header("connection", "upgrade")
         .header("sec-websocket-key", fastwebsockets::handshake::generate_key())
         .header("sec-websocket-version", "13")
         .body(Empty::<bytes::Bytes>::new())
-        .unwrap();
+        .unwrap()
+}
+
+/// Opens a WebSocket to the node's data plane; `Err` carries the HTTP status when refused.
+pub async fn try_connect(node: &Node, path: &str) -> Result<Ws, String> {
+    let stream = tokio::net::TcpStream::connect(node.data).await.map_err(|e| e.to_string())?;
+    let req = upgrade_request(&format!("http://{}{path}", node.data), &node.data.to_string());
     let (ws, _) = fastwebsockets::handshake::client(&Exec, req, stream).await.map_err(|e| e.to_string())?;
     Ok(FragmentCollector::new(ws))
 }
