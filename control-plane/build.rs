@@ -1,15 +1,15 @@
 //! Rebuilds the crate when its SQL migrations change (`sqlx::migrate!` embeds them), and fetches
-//! the watch page's browser library (the WebTorrent bundle and its service worker) from npm,
+//! the watch page's browser library (the WebTorrent bundle) from npm,
 //! exactly as pinned in `web/package-lock.json`, so the control plane can serve every script of
 //! its pages itself. `npm ci` runs once per build directory; `VIDSEED_WEB_DIST` may name a folder
-//! that already holds `webtorrent.min.js` and `sw.min.js` (offline builds).
+//! that already holds `webtorrent.min.js` (offline builds).
 
 use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const FILES: [&str; 2] = ["webtorrent.min.js", "sw.min.js"];
+const FILES: [&str; 1] = ["webtorrent.min.js"];
 
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
@@ -67,7 +67,7 @@ fn install(out: &Path) -> PathBuf {
         Ok(s) => fail(&format!("`{npm} ci` for the watch page's scripts failed ({s}); see its output above")),
         Err(e) => fail(&format!(
             "cannot run `{npm}` ({e}): the watch page's scripts come from npm. Install Node.js and npm \
-             (apt-get install nodejs npm), or set VIDSEED_WEB_DIST to a folder holding webtorrent.min.js and sw.min.js"
+             (apt-get install nodejs npm), or set VIDSEED_WEB_DIST to a folder holding webtorrent.min.js"
         )),
     }
     fs::write(&stamp, &wanted).unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", stamp.display())));

@@ -5,7 +5,8 @@
 //!
 //! 1. A page plays a video from the WebSeed (currentTime advances) and WebTorrent's bytes hash to
 //!    the file's SHA-256; a second browser, its WebSeed requests blocked, gets every piece from the
-//!    first over WebRTC, signalled through our tracker, and plays too.
+//!    first over WebRTC, signalled through our tracker, and plays too; two watch pages of two
+//!    videos in one browser both play their own video.
 //! 2. Two data nodes serve the video; the viewer seeks ahead mid-download and plays on from there;
 //!    one node is killed mid-play: playback goes on from the other.
 //! 3. A WebSeed behind a proxy without CORS stalls WebTorrent silently; the page's panel says so.
@@ -121,8 +122,11 @@ fn inner_the_page_plays_and_a_second_viewer_gets_it_over_webrtc() {
     let media = tmp.path().join("media");
     std::fs::create_dir_all(&media).unwrap();
     let bytes = make_video(&media.join("clip.mp4"), 30, 2500);
+    let other = make_video(&media.join("other.mp4"), 12, 1500);
     let node = Node::start_in(&media, &tmp.path().join("state"), &[]);
-    let video = &node.wait_for_videos(1)[0];
+    let videos = node.wait_for_videos(2);
+    let video = videos.iter().find(|v| v["name"] == "clip.mp4").unwrap();
+    let other_video = videos.iter().find(|v| v["name"] == "other.mp4").unwrap();
     let watch = video["watchUrl"].as_str().unwrap();
     assert_eq!(watch, format!("http://{}/videos/watch/{}", node.control, video["infoHash"].as_str().unwrap()));
     let got = browser("play-and-share", json!({ "watchUrl": watch }));
@@ -145,6 +149,11 @@ fn inner_the_page_plays_and_a_second_viewer_gets_it_over_webrtc() {
     assert_eq!(n(&b["fromWebSeeds"]), 0, "B got nothing from the WebSeed: {b}");
     assert!(n(&b["fromPeers"]) >= size && n(&b["peers"]) >= 1, "B got every piece from A over WebRTC: {b}");
     assert!(n(&got["aAfter"]["uploaded"]) >= size, "A's panel counts what it sent to B: {}", got["aAfter"]);
+
+    // Two watch pages in one browser share the service worker; each plays its own video.
+    let tabs = browser("two-tabs", json!({ "watchUrls": [watch, other_video["watchUrl"]] }));
+    assert_eq!(tabs["a"]["sha256"], sha.as_str(), "tab 1 got its own video");
+    assert_eq!(tabs["b"]["sha256"], sha256_hex(&other).as_str(), "tab 2 got its own video");
 }
 
 #[test]

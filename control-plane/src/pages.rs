@@ -1,7 +1,7 @@
 //! The HTML the control plane serves to viewers: the index of videos (`/`), a watch page per
 //! video (`/videos/watch/<id>`) and the page's own scripts and styles (`/assets/…`, and
-//! WebTorrent's service worker at `/webtorrent-sw.js`, at the root so its scope covers
-//! `/webtorrent/`, where it streams to the `<video>` element). Every script is served from here:
+//! the service worker at `/webtorrent-sw.js`, at the root so its scope covers `/webtorrent/`,
+//! where it streams to the `<video>` element). Every script is served from here:
 //! the WebTorrent bundle is the npm package pinned in `web/package-lock.json`, built in (see
 //! `build.rs`). Pure: requests in, responses out.
 
@@ -16,7 +16,8 @@ use crate::library::Library;
 use crate::video::Video;
 
 const WEBTORRENT_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/web-dist/webtorrent.min.js"));
-const SERVICE_WORKER_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/web-dist/sw.min.js"));
+/// Our own service worker (web/sw.js): it answers each request from the page that made it.
+const SERVICE_WORKER_JS: &str = include_str!("../web/sw.js");
 const WATCH_JS_SOURCE: &str = include_str!("../web/watch.js");
 /// The bundle's URL with a tag of its bytes: cached for good, a new version gets a new URL.
 const BUNDLE_PATH: &str = concat!("/assets/webtorrent.", env!("VIDSEED_WEBTORRENT_TAG"), ".min.js");
@@ -36,7 +37,7 @@ pub fn route(library: &Library, path: &str) -> Option<Response<Full<Bytes>>> {
         "/assets/webtorrent.min.js" => asset(WEBTORRENT_JS, "text/javascript; charset=utf-8", "no-cache"),
         "/assets/watch.js" => asset_bytes(WATCH_JS.clone(), "text/javascript; charset=utf-8", "no-cache"),
         "/assets/watch.css" => asset(STYLE_CSS.as_bytes(), "text/css; charset=utf-8", "no-cache"),
-        "/webtorrent-sw.js" => asset(SERVICE_WORKER_JS, "text/javascript; charset=utf-8", "no-cache"),
+        "/webtorrent-sw.js" => asset(SERVICE_WORKER_JS.as_bytes(), "text/javascript; charset=utf-8", "no-cache"),
         _ => {
             let id = path.strip_prefix(WATCH_PREFIX)?;
             match id.trim_end_matches('/').parse::<InfoHash>().ok().and_then(|ih| library.by_info_hash(&ih)) {
@@ -253,8 +254,7 @@ mod tests {
     fn the_bundled_scripts_are_the_real_ones() {
         let wt = std::str::from_utf8(WEBTORRENT_JS).unwrap();
         assert!(wt.len() > 100_000 && wt.contains("export{") && wt.contains("webSeed"));
-        let sw = std::str::from_utf8(SERVICE_WORKER_JS).unwrap();
-        assert!(sw.contains("webtorrent/") && sw.contains("clients.claim"));
+        assert!(SERVICE_WORKER_JS.contains("'webtorrent/'") && SERVICE_WORKER_JS.contains("clients.claim") && SERVICE_WORKER_JS.contains("clients.get(event.clientId)"));
         assert!(WATCH_JS_SOURCE.contains("from '/assets/webtorrent.min.js'") && WATCH_JS_SOURCE.contains("'/webtorrent-sw.js'"));
         // Served, the script imports the bundle by its tagged URL, which serves the same bytes.
         let served = std::str::from_utf8(&WATCH_JS).unwrap();

@@ -9,6 +9,8 @@
 //
 // Scenarios:
 //   play-and-share  A plays from the WebSeeds, B (WebSeeds blocked) gets every piece from A
+//   two-tabs        two watch pages (`watchUrls`) in one browser both play: the service worker
+//                   answers each tab's requests from that tab
 //   failover        plays with two WebSeeds, seeks ahead, kills the process `killPid` mid-play
 //   cors            the WebSeed is behind a proxy without CORS (`proxyPort` → `upstream`): the
 //                   panel must say so
@@ -122,6 +124,24 @@ async function playAndShare () {
   return { a: ra, b: rb, aAfter: await snapshot(a), blockedWebSeedRequests: blocked }
 }
 
+async function twoTabs () {
+  // Two watch pages of two videos in one browser share the service worker: each tab's video
+  // requests must be answered by that tab.
+  const [first, second] = config.watchUrls
+  const a = await open('tab 1', first)
+  await plays(a, 'tab 1')
+  const b = await a.context().newPage()
+  const log = []
+  b.on('pageerror', e => log.push(`pageerror: ${e.message}`))
+  pages.push(['tab 2', b, log])
+  await b.goto(second)
+  await plays(b, 'tab 2')
+  // Back to the start in tab 1: its player asks the worker again, now with two tabs open.
+  await a.evaluate(() => { document.getElementById('player').currentTime = 0 })
+  await plays(a, 'tab 1 with tab 2 open', 0.3)
+  return { a: await downloaded(a, 'tab 1', 60000), b: await downloaded(b, 'tab 2', 60000) }
+}
+
 async function failover () {
   // Slow every WebSeed answer a little so the download outlasts the kill.
   const delay = config.delayMs ?? 150
@@ -202,7 +222,7 @@ async function measure () {
   return { runs }
 }
 
-const scenarios = { 'play-and-share': playAndShare, failover, cors, measure }
+const scenarios = { 'play-and-share': playAndShare, 'two-tabs': twoTabs, failover, cors, measure }
 
 async function main () {
   const run = scenarios[scenario]
