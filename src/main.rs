@@ -101,17 +101,8 @@ struct ServeArgs {
     /// UDP address of the catalog channel between the planes (loopback; port 0: any free one).
     #[arg(long, default_value = "127.0.0.1:0")]
     channel_listen: SocketAddr,
-    /// A STUN server for the viewers' WebRTC connections on the watch pages
-    /// (`stun:host[:port]`, repeatable); none by default: viewers connect directly.
-    #[arg(long = "stun-server", value_name = "URL", value_parser = parse_stun_url)]
-    stun_servers: Vec<String>,
-    /// Let federation fetches (remote actors, keys) reach private, loopback and link-local
-    /// addresses; refused by default.
-    #[arg(long)]
-    allow_private_federation: bool,
-    /// First delay before a failed delivery is retried, in seconds (doubles each attempt).
-    #[arg(long, default_value_t = 60)]
-    federation_retry_secs: u64,
+    #[command(flatten)]
+    instance: InstanceArgs,
 }
 
 #[derive(Parser, Debug)]
@@ -161,17 +152,8 @@ struct ControlArgs {
     /// (0: only through the admin API).
     #[arg(long, default_value_t = 0)]
     follow_interval: u64,
-    /// A STUN server for the viewers' WebRTC connections on the watch pages
-    /// (`stun:host[:port]`, repeatable); none by default: viewers connect directly.
-    #[arg(long = "stun-server", value_name = "URL", value_parser = parse_stun_url)]
-    stun_servers: Vec<String>,
-    /// Let federation fetches (remote actors, keys) reach private, loopback and link-local
-    /// addresses; refused by default.
-    #[arg(long)]
-    allow_private_federation: bool,
-    /// First delay before a failed delivery is retried, in seconds (doubles each attempt).
-    #[arg(long, default_value_t = 60)]
-    federation_retry_secs: u64,
+    #[command(flatten)]
+    instance: InstanceArgs,
 }
 
 #[derive(Parser, Debug)]
@@ -191,6 +173,28 @@ struct DataArgs {
     send_path: SendPath,
     #[command(flatten)]
     tls: TlsArgs,
+}
+
+/// What the control plane tells viewers and other instances, for `serve` and `control`.
+#[derive(clap::Args, Debug)]
+struct InstanceArgs {
+    /// A STUN server for the viewers' WebRTC connections on the watch pages
+    /// (`stun:host[:port]`, repeatable); none by default: viewers connect directly.
+    #[arg(long = "stun-server", value_name = "URL", value_parser = parse_stun_url)]
+    stun_servers: Vec<String>,
+    /// Let federation fetches (remote actors, keys) reach private, loopback and link-local
+    /// addresses; refused by default.
+    #[arg(long)]
+    allow_private_federation: bool,
+    /// First delay before a failed delivery is retried, in seconds (doubles each attempt).
+    #[arg(long, default_value_t = 60)]
+    federation_retry_secs: u64,
+}
+
+impl InstanceArgs {
+    fn federation_retry(&self) -> Duration {
+        Duration::from_secs(self.federation_retry_secs.max(1))
+    }
 }
 
 /// TLS on the data plane's port, for `serve` and `data`.
@@ -412,7 +416,7 @@ fn serve(args: ServeArgs) -> Result<()> {
                     urls,
                     pieces,
                     hash_threads: args.hash_threads.unwrap_or(cpus()),
-                    stun_servers: args.stun_servers.clone(),
+                    stun_servers: args.instance.stun_servers.clone(),
                 },
                 database: db,
                 channel_listen: args.channel_listen,
@@ -421,8 +425,8 @@ fn serve(args: ServeArgs) -> Result<()> {
                 follow_interval: (args.rescan_interval > 0).then(|| Duration::from_secs(args.rescan_interval)),
                 open_tracker: args.open_tracker,
                 ready_node: Some(EMBEDDED_NODE.into()),
-                allow_private_fetches: args.allow_private_federation,
-                federation_retry: Duration::from_secs(args.federation_retry_secs.max(1)),
+                allow_private_fetches: args.instance.allow_private_federation,
+                federation_retry: args.instance.federation_retry(),
             },
             listener,
         )
@@ -480,7 +484,7 @@ fn control(args: ControlArgs) -> Result<()> {
                     urls,
                     pieces,
                     hash_threads: args.hash_threads.unwrap_or(cpus()),
-                    stun_servers: args.stun_servers.clone(),
+                    stun_servers: args.instance.stun_servers.clone(),
                 },
                 database: db,
                 channel_listen: args.channel_listen,
@@ -489,8 +493,8 @@ fn control(args: ControlArgs) -> Result<()> {
                 follow_interval: (args.follow_interval > 0).then(|| Duration::from_secs(args.follow_interval)),
                 open_tracker: args.open_tracker,
                 ready_node: None,
-                allow_private_fetches: args.allow_private_federation,
-                federation_retry: Duration::from_secs(args.federation_retry_secs.max(1)),
+                allow_private_fetches: args.instance.allow_private_federation,
+                federation_retry: args.instance.federation_retry(),
             },
             listener,
         )

@@ -690,27 +690,15 @@ async fn inbox_round_trip_and_duplicates(fx: &Fixture) {
 
 async fn inbox_duplicates_race(fx: &Fixture) {
     // Two stores stand for two processes receiving the same activity many times at once.
-    let a = fx.open().await;
-    let b = fx.open().await;
-    let mut tasks = Vec::new();
-    for i in 0..16 {
-        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
-        tasks.push(tokio::spawn(async move {
+    let (a, b, results) = fx
+        .race(|store, i| async move {
             store
-                .store_inbox(
-                    Some("https://b.example/act/1"),
-                    "https://b.example/a",
-                    "{}",
-                    i,
-                )
+                .store_inbox(Some("https://b.example/act/1"), "https://b.example/a", "{}", i)
                 .await
                 .unwrap()
-        }));
-    }
-    let mut stored = Vec::new();
-    for task in tasks {
-        stored.extend(task.await.unwrap());
-    }
+        })
+        .await;
+    let stored: Vec<u64> = results.into_iter().flatten().collect();
     assert_eq!(stored.len(), 1, "exactly one delivery is kept: {stored:?}");
     let items = a.unprocessed_inbox(100).await.unwrap();
     assert_eq!(ids_of(&items), stored);

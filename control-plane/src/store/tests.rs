@@ -63,6 +63,26 @@ impl Fixture {
             .await
             .unwrap_or_else(|e| panic!("opening {}: {e}", self.db))
     }
+
+    /// Runs `step(store, i)` for i in 0..16 at once, alternating between two stores that stand
+    /// for two processes; returns both stores and every step's result, in order of i.
+    async fn race<T, F, Fut>(&self, step: F) -> (Store, Store, Vec<T>)
+    where
+        T: Send + 'static,
+        F: Fn(Store, i64) -> Fut,
+        Fut: std::future::Future<Output = T> + Send + 'static,
+    {
+        let a = self.open().await;
+        let b = self.open().await;
+        let tasks: Vec<_> = (0..16)
+            .map(|i| tokio::spawn(step(if i % 2 == 0 { a.clone() } else { b.clone() }, i)))
+            .collect();
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await.expect("a racing step panicked"));
+        }
+        (a, b, results)
+    }
 }
 
 /// Drops a test's PostgreSQL schema (on a thread of its own: `Drop` cannot await).
@@ -299,21 +319,14 @@ async fn settings_round_trip(fx: &Fixture) {
 
 async fn setting_or_insert_races(fx: &Fixture) {
     // Two independent stores stand for two processes.
-    let a = fx.open().await;
-    let b = fx.open().await;
-    let mut tasks = Vec::new();
-    for i in 0..16 {
-        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
-        tasks.push(tokio::spawn(async move {
+    let (a, b, results) = fx
+        .race(|store, i| async move {
             store
                 .setting_or_insert("instance_id", &format!("candidate-{i}"))
                 .await
-        }));
-    }
-    let mut results = Vec::new();
-    for task in tasks {
-        results.push(task.await.unwrap().unwrap());
-    }
+                .unwrap()
+        })
+        .await;
     let stored = a
         .setting("instance_id")
         .await
