@@ -84,11 +84,11 @@ fn scenario(database: Option<(&str, &str)>) {
             .unwrap();
         (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
     };
-    let (code, table, _) = cli(&["videos"]);
-    assert_eq!(code, Some(0));
+    let (code, table, err) = cli(&["videos"]);
+    assert_eq!(code, Some(0), "{err}");
     assert!(table.contains("a.mp4") && table.contains(&ih) && table.contains("magnet:?"), "{table}");
-    let (code, json_out, _) = cli(&["--json", "nodes"]);
-    assert_eq!(code, Some(0));
+    let (code, json_out, err) = cli(&["--json", "nodes"]);
+    assert_eq!(code, Some(0), "{err}");
     let nodes: Value = serde_json::from_str(&json_out).unwrap();
     assert_eq!(nodes["nodes"].as_array().unwrap().len(), 2, "{json_out}");
     let (code, _, err) = Command::new(env!("CARGO_BIN_EXE_vidseed"))

@@ -20,7 +20,8 @@ pub struct AdminArgs {
     #[arg(long, global = true, value_name = "URL")]
     pub control_url: Option<String>,
     /// The admin token the control plane printed at its first start [env: VIDSEED_ADMIN_TOKEN]
-    #[arg(long, global = true, value_name = "TOKEN", conflicts_with = "token_file")]
+    // Tokens are URL-safe base64: one made before they stopped starting with '-' still parses.
+    #[arg(long, global = true, value_name = "TOKEN", conflicts_with = "token_file", allow_hyphen_values = true)]
     pub token: Option<String>,
     /// Read the admin token from this file (surrounding whitespace is ignored)
     #[arg(long, global = true, value_name = "PATH")]

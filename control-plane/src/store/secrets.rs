@@ -22,7 +22,26 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// # Panics
 /// If the operating system cannot provide random bytes: no credential can be made safely then.
 pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    // Never starting with '-' (1 in 64 would): on a command line (`--token TOKEN`) it would read
+    // as an option.
+    loop {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        if !token.starts_with('-') {
+            return token;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_never_read_as_options() {
+        // 1 in 64 URL-safe base64 strings starts with '-': 4096 draws would show it.
+        for _ in 0..4096 {
+            let t = super::random_token();
+            assert!(!t.starts_with('-') && t.len() == 43, "{t}");
+        }
+    }
 }

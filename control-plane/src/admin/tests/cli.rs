@@ -100,6 +100,9 @@ fn token_comes_from_the_option_then_the_file_then_the_environment() {
     assert_eq!(admin_token(&no_options(), &env).unwrap(), "env-token");
     assert_eq!(admin_token(&parse(&["videos", "--token-file", file]).unwrap(), &env).unwrap(), "file-token");
     assert_eq!(admin_token(&parse(&["videos", "--token", " opt-token "]).unwrap(), &env).unwrap(), "opt-token");
+    // A token may start with '-' (URL-safe base64 made before tokens stopped doing so).
+    assert_eq!(admin_token(&parse(&["--token", "-Ab_9", "videos"]).unwrap(), &env).unwrap(), "-Ab_9");
+    assert_eq!(admin_token(&parse(&["videos", "--token", "-x"]).unwrap(), &env).unwrap(), "-x");
     assert_eq!(
         admin_token(&parse(&["videos", "--token", ""]).unwrap(), &AdminEnv::default()),
         Err(AdminError::NoToken)
