@@ -117,6 +117,30 @@ fn multiple_ranges_are_multipart() {
     assert_eq!(res.header("content-range"), Some(format!("bytes 0-9/{SIZE}").as_str()));
 }
 
+#[test]
+fn overlapping_ranges_never_send_more_than_the_file() {
+    let (node, bytes, path) = node();
+    // 32 times the whole file in one 200-byte request: answered with the file once.
+    let all = vec!["0-"; 32].join(",");
+    let res = get(node.data, &path, &[("Range", &format!("bytes={all}"))]).unwrap();
+    assert_eq!(res.status, 206);
+    assert_eq!(res.header("content-range"), Some(format!("bytes 0-{}/{SIZE}", SIZE - 1).as_str()));
+    assert!(res.body == bytes);
+    // Overlapping and adjacent pieces are merged into one part each.
+    let res = get(node.data, &path, &[("Range", "bytes=0-99,50-149,150-199,1000-1099,1050-1149")]).unwrap();
+    assert_eq!(res.status, 206);
+    let text = unsafe_lossless(&res.body);
+    assert_eq!(text.matches("Content-Range: bytes").count(), 2, "{text:?}");
+    assert!(text.contains(&format!("Content-Range: bytes 0-199/{SIZE}")));
+    assert!(text.contains(&format!("Content-Range: bytes 1000-1149/{SIZE}")));
+    assert!(res.body.len() < 350 + 400, "{} bytes for 350 asked", res.body.len());
+    // Whatever the overlap, HEAD tells no more than the file's length in parts.
+    let many: Vec<String> = (0..32).map(|i| format!("{}-{}", i * 1000, SIZE - 1)).collect();
+    let head = send(node.data, "HEAD", &path, &[("Range", &format!("bytes={}", many.join(",")))]).unwrap();
+    assert_eq!(head.status, 206);
+    assert!(head.header("content-length").unwrap().parse::<usize>().unwrap() <= SIZE);
+}
+
 /// Maps each byte to the char of the same value, so binary parts survive `split`.
 fn unsafe_lossless(b: &[u8]) -> String {
     b.iter().map(|&c| c as char).collect()

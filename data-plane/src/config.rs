@@ -141,8 +141,12 @@ open = false
 # Swarm shards (swarms are sharded by info-hash; no lock between shards). 0: one per data-plane
 # worker, each on its worker's event loop.
 shards = 0
-# Largest WebSocket message accepted, bytes (Safari's SDPs need over 16 KiB).
+# Largest WebSocket message accepted, bytes, all fragments together (Safari's SDPs need over
+# 16 KiB); a larger one closes the connection with 1009.
 max_message_size = 65536
+# Messages (pings included) one connection may send per second, with bursts of one second's
+# worth; beyond it a message gets an error reply and a ping no pong (0: no limit).
+max_messages_per_sec = 2000
 # Replies queued for one connection; further ones are dropped (a slow client sheds load).
 send_queue = 64
 # Requests queued for one shard before clients are told to retry.

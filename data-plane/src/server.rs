@@ -350,8 +350,8 @@ type BoxedResponse = std::pin::Pin<
 
 fn stats_response(s: crate::tracker::socket::TrackerStats) -> http::Response<FileBody> {
     let json = format!(
-        "{{\"connections\":{},\"messages\":{},\"swarms\":{},\"peers\":{},\"seeders\":{},\"leechers\":{},\"dropped\":{}}}",
-        s.connections, s.messages, s.swarms, s.peers, s.seeders, s.peers - s.seeders, s.dropped
+        "{{\"connections\":{},\"messages\":{},\"swarms\":{},\"peers\":{},\"seeders\":{},\"leechers\":{},\"dropped\":{},\"rateLimited\":{}}}",
+        s.connections, s.messages, s.swarms, s.peers, s.seeders, s.peers - s.seeders, s.dropped, s.rate_limited
     );
     let mut res = http::Response::new(FileBody::once(json.into()));
     res.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));

@@ -4,5 +4,7 @@
 pub mod http;
 pub mod id_hash;
 pub mod protocol;
+pub mod rate;
 pub mod socket;
 pub mod swarm;
+pub mod ws_frames;

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fastwebsockets::{FragmentCollectorRead, Frame, OpCode, Payload, WebSocket};
+use bytes::BytesMut;
+use fastwebsockets::{Frame, OpCode, Payload, WebSocket};
 use http::{Request, Response, StatusCode};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
@@ -17,7 +18,9 @@ use tokio::sync::{mpsc, oneshot};
 use vidseed_shared::InfoHash;
 
 use super::protocol::{parse_request, Action, Bin20, Counts, ParseLimits, Reply, Request as TrackerRequest};
+use super::rate::TokenBucket;
 use super::swarm::{ConnId, Gates, RandomSource, SwarmConfig, SwarmStats, Swarms};
+use super::ws_frames::{Decoder, Message};
 use crate::catalog::CatalogStore;
 
 /// Tracker settings; every limit has a default sized for browsers.
@@ -31,6 +34,10 @@ pub struct TrackerConfig {
     pub shards: usize,
     /// Largest WebSocket message accepted, bytes (default 64 KiB: Safari's SDPs exceed 16 KiB).
     pub max_message_size: usize,
+    /// Messages (pings included) one connection may send per second, with bursts of one
+    /// second's worth (default 2000; 0: no limit). Beyond it a message gets an error reply and a
+    /// ping no pong.
+    pub max_messages_per_sec: u32,
     /// Replies queued for one connection before further ones are dropped (default 64).
     pub send_queue: usize,
     /// Requests queued for one shard before clients are told to retry (default 16384).
@@ -65,6 +72,7 @@ impl Default for TrackerConfig {
             open: false,
             shards: 0,
             max_message_size: 64 * 1024,
+            max_messages_per_sec: 2000,
             send_queue: 64,
             shard_queue: 16384,
             max_connections_per_ip: 64,
@@ -133,6 +141,8 @@ pub struct TrackerStats {
     pub seeders: usize,
     /// Replies dropped, or offers not sent, because a client's queue was full.
     pub dropped: u64,
+    /// Messages refused because their connection was over `max_messages_per_sec`.
+    pub rate_limited: u64,
 }
 
 /// The running tracker: shard threads and connection bookkeeping.
@@ -142,6 +152,7 @@ pub struct Tracker {
     next_conn: AtomicU64,
     connections: AtomicU64,
     messages: AtomicU64,
+    rate_limited: AtomicU64,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
 }
 
@@ -177,6 +188,7 @@ impl Tracker {
             next_conn: AtomicU64::new(1),
             connections: AtomicU64::new(0),
             messages: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
             per_ip: Mutex::new(HashMap::new()),
         });
         (tracker, shards)
@@ -239,55 +251,77 @@ impl Tracker {
         &self.shards[usize::from(ih.0[0]) % self.shards.len()]
     }
 
-    async fn serve(self: Arc<Self>, mut ws: WebSocket<TokioIo<Upgraded>>, ip: IpAddr) {
-        ws.set_max_message_size(self.config.max_message_size);
-        ws.set_auto_pong(true);
-        ws.set_auto_close(true);
+    async fn serve(self: Arc<Self>, ws: WebSocket<TokioIo<Upgraded>>, ip: IpAddr) {
+        use tokio::io::AsyncReadExt;
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
         self.connections.fetch_add(1, Ordering::Relaxed);
-        // The read half stays fastwebsockets' (frame parsing, fragments, auto pong/close); the
-        // write half is the raw stream, so that the writer can put every reply queued for this
-        // connection into one buffer and one write (see `write_replies`).
-        let raw_write = std::cell::Cell::new(None);
-        let (read, _) = ws.split(|s| {
-            let (r, w) = tokio::io::split(s);
-            raw_write.set(Some(w));
-            (r, tokio::io::sink())
-        });
-        let Some(write) = raw_write.take() else { return };
-        let mut read = FragmentCollectorRead::new(read);
+        // fastwebsockets did the handshake; frames are read by our own decoder (`ws_frames`),
+        // which bounds whole messages, not single frames, and refuses unmasked ones. The writer
+        // puts every reply queued for this connection into one buffer and one write.
+        let (mut read, write) = tokio::io::split(ws.into_inner());
         let (tx, rx) = mpsc::channel::<Outgoing>(self.config.send_queue);
         let writer = tokio::spawn(write_replies(write, rx));
-        let control_tx = tx.clone();
-        let mut send_fn = move |f: Frame<'_>| {
-            let tx = control_tx.clone();
-            let owned = Frame::new(f.fin, f.opcode, None, Payload::Owned(f.payload.to_vec()));
-            async move { tx.send(Outgoing::Control(owned)).await.map_err(|_| std::io::Error::other("closed")) }
-        };
+        let mut decoder = Decoder::new(self.config.max_message_size);
+        let mut budget = TokenBucket::new(self.config.max_messages_per_sec, Instant::now());
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
         loop {
-            let frame = match tokio::time::timeout(self.config.idle_timeout, read.read_frame(&mut send_fn)).await {
-                Ok(Ok(f)) => f,
-                Ok(Err(_)) | Err(_) => break,
+            let message = match decoder.next(&mut buf) {
+                Ok(Some(m)) => m,
+                Ok(None) => {
+                    if buf.capacity() - buf.len() < READ_CHUNK / 2 {
+                        buf.reserve(READ_CHUNK);
+                    }
+                    match tokio::time::timeout(self.config.idle_timeout, read.read_buf(&mut buf)).await {
+                        Ok(Ok(n)) if n > 0 => continue,
+                        _ => break,
+                    }
+                }
+                Err(v) => {
+                    tracing::debug!("tracker connection from {ip} closed: {v}");
+                    let _ = tx.send(Outgoing::Control(Frame::close(v.code, v.reason.as_bytes()))).await;
+                    break;
+                }
             };
-            match frame.opcode {
-                OpCode::Text | OpCode::Binary => {
+            let admitted = match message {
+                Message::Pong => continue,
+                Message::Close(_) => {
+                    let _ = tx.send(Outgoing::Control(Frame::close(1000, b""))).await;
+                    break;
+                }
+                _ => budget.take(Instant::now()),
+            };
+            match message {
+                Message::Ping(payload) if admitted => {
+                    // Waits for room: a client that pings without reading stops being read.
+                    let pong = Frame::pong(Payload::Owned(payload.to_vec()));
+                    if tx.send(Outgoing::Control(pong)).await.is_err() {
+                        break;
+                    }
+                }
+                Message::Text(payload) | Message::Binary(payload) => {
                     self.messages.fetch_add(1, Ordering::Relaxed);
-                    if !self.handle(conn, ip, &tx, &frame.payload).await {
+                    if !admitted {
+                        self.rate_limited.fetch_add(1, Ordering::Relaxed);
+                        let reason = "too many messages on this connection, slow down";
+                        let _ = tx.try_send(Outgoing::Json(Reply::Error { action: None, info_hash: None, reason: reason.into() }.to_json()));
+                        continue;
+                    }
+                    if !self.handle(conn, ip, &tx, &payload).await {
                         let _ = tx.send(Outgoing::Control(Frame::close(1003, b"invalid message"))).await;
                         break;
                     }
                 }
-                OpCode::Close => break,
-                _ => {}
+                _ => {
+                    self.rate_limited.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
         for shard in &self.shards {
             // Must arrive (the peers must leave): wait for room rather than drop it.
             let _ = shard.send(ShardMsg::Closed { conn }).await;
         }
-        // Every sender must go for the writer to finish: ours, the one for control frames, and the
-        // shards' (dropped when they handle `Closed`).
-        drop(send_fn);
+        // Every sender must go for the writer to finish: ours and the shards' (dropped when they
+        // handle `Closed`).
         drop(tx);
         let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
         self.connections.fetch_sub(1, Ordering::Relaxed);
@@ -398,6 +432,7 @@ impl Tracker {
         let mut s = TrackerStats {
             connections: self.connections.load(Ordering::Relaxed),
             messages: self.messages.load(Ordering::Relaxed),
+            rate_limited: self.rate_limited.load(Ordering::Relaxed),
             ..Default::default()
         };
         for shard in &self.shards {
@@ -414,6 +449,10 @@ impl Tracker {
         s
     }
 }
+
+/// Room made in a connection's read buffer before a read (frames longer than this grow it, up
+/// to the message size limit).
+const READ_CHUNK: usize = 8 * 1024;
 
 /// Largest batch of replies the writer gathers before writing (more stay queued for the next).
 const WRITE_BATCH: usize = 64 * 1024;

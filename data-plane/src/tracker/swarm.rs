@@ -244,7 +244,10 @@ impl Swarms {
         answer: super::protocol::Answer,
         out: &mut Vec<(ConnId, Reply)>,
     ) {
-        let target = self.torrents.get_mut(&ih).and_then(|t| t.peers.get_mut(&answer.to_peer_id));
+        // The answerer must be a peer of this swarm on this very connection: another connection
+        // cannot answer in its name.
+        let torrent = self.torrents.get_mut(&ih).filter(|t| t.peers.get(&from).is_some_and(|p| p.conn == conn));
+        let target = torrent.and_then(|t| t.peers.get_mut(&answer.to_peer_id));
         let found = target.and_then(|p| {
             let until = p.expecting.swap_remove(&(from, answer.offer_id))?;
             (until > now).then_some(p.conn)

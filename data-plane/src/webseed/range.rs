@@ -38,7 +38,8 @@ pub enum RangeOutcome {
     Unsatisfiable,
     /// Exactly one satisfiable range: a plain 206.
     Single(ByteRange),
-    /// Two or more satisfiable ranges, in the order asked: a `multipart/byteranges` 206.
+    /// Two or more disjoint, non-adjacent satisfiable ranges, in the order asked (or in file
+    /// order once overlapping ones were merged): a `multipart/byteranges` 206.
     Multi(Vec<ByteRange>),
 }
 
@@ -85,7 +86,31 @@ pub fn parse_range(value: &[u8], size: u64) -> RangeOutcome {
         (0, _) => RangeOutcome::Ignore,
         (_, None) => RangeOutcome::Unsatisfiable,
         (_, Some(r)) if more.is_empty() => RangeOutcome::Single(r),
-        _ => RangeOutcome::Multi(more),
+        _ => coalesce(more),
+    }
+}
+
+/// Several satisfiable ranges: overlapping or adjacent ones merged (RFC 9110 §14.2 allows it,
+/// in any order), so a response never carries a byte twice — `bytes=0-,0-,…` would otherwise
+/// send the file once per range. Disjoint ranges keep the order asked; merged, they can never
+/// add up to more than the representation.
+fn coalesce(mut ranges: Vec<ByteRange>) -> RangeOutcome {
+    let mut sorted = ranges.clone();
+    sorted.sort_unstable_by_key(|r| r.start);
+    let touching = sorted.windows(2).any(|w| w[1].start <= w[0].end.saturating_add(1));
+    if touching {
+        ranges.clear();
+        for r in sorted {
+            match ranges.last_mut() {
+                Some(last) if r.start <= last.end.saturating_add(1) => last.end = last.end.max(r.end),
+                _ => ranges.push(r),
+            }
+        }
+    }
+    // Disjoint and apart, the ranges now hold fewer bytes than the representation.
+    match ranges[..] {
+        [one] => RangeOutcome::Single(one),
+        _ => RangeOutcome::Multi(ranges),
     }
 }
 

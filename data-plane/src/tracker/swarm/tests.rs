@@ -144,6 +144,21 @@ fn offers_go_to_distinct_other_peers_and_answers_come_back() {
 }
 
 #[test]
+fn an_answer_must_come_from_the_connection_that_holds_the_answering_peer() {
+    let mut w = World::new();
+    w.send(1, announce(1, Event::Started, Some(1), &[]));
+    w.send(2, announce(2, Event::Started, Some(1), &[]));
+    let out = w.send(1, announce(1, Event::Update, Some(1), &[77]));
+    assert!(out.iter().any(|(c, r)| *c == 2 && matches!(r, Reply::Offer { .. })));
+    // Connection 3 knows the offer id and peer 2's id, but does not hold peer 2: refused, and
+    // the offer stays answerable by its real recipient.
+    let out = w.send(3, answer(2, 1, 77));
+    assert!(matches!(&out[..], [(3, Reply::Error { reason, .. })] if reason.contains("Could not find the offer")), "{out:?}");
+    let out = w.send(2, answer(2, 1, 77));
+    assert!(matches!(&out[..], [(1, Reply::Answer { .. })]), "{out:?}");
+}
+
+#[test]
 fn answers_expire_with_the_offer() {
     let mut w = World::new();
     w.send(1, announce(1, Event::Started, Some(1), &[]));

@@ -56,10 +56,25 @@ fn lists_with_whitespace_and_empty_elements() {
 }
 
 #[test]
+fn overlapping_and_adjacent_ranges_are_merged() {
+    // The amplification: 32 times the whole file asked in one request gets it once.
+    let all = vec!["0-"; MAX_RANGES].join(",");
+    assert_eq!(p(&format!("bytes={all}"), 20_000_000), RangeOutcome::Single(r(0, 19_999_999)));
+    assert_eq!(p("bytes=0-9,5-14", 100), RangeOutcome::Single(r(0, 14)));
+    assert_eq!(p("bytes=0-4,5-9", 100), RangeOutcome::Single(r(0, 9)), "adjacent");
+    assert_eq!(p("bytes=10-19,0-1,3-4,1-3", 100), RangeOutcome::Multi(vec![r(0, 4), r(10, 19)]));
+    assert_eq!(p("bytes=-10,90-", 100), RangeOutcome::Single(r(90, 99)));
+    assert_eq!(p("bytes=0-0,0-0,0-0", 100), RangeOutcome::Single(r(0, 0)));
+    // Apart: kept as asked, in the order asked.
+    assert_eq!(p("bytes=50-59,0-1", 100), RangeOutcome::Multi(vec![r(50, 59), r(0, 1)]));
+    assert_eq!(p("bytes=0-1,3-4", 100), RangeOutcome::Multi(vec![r(0, 1), r(3, 4)]));
+}
+
+#[test]
 fn too_many_ranges_are_ignored() {
     let many: Vec<String> = (0..=MAX_RANGES).map(|i| format!("{i}-{i}")).collect();
     assert_eq!(p(&format!("bytes={}", many.join(",")), 1000), RangeOutcome::Ignore);
-    let ok: Vec<String> = (0..MAX_RANGES).map(|i| format!("{i}-{i}")).collect();
+    let ok: Vec<String> = (0..MAX_RANGES).map(|i| format!("{0}-{0}", 2 * i)).collect();
     assert!(matches!(p(&format!("bytes={}", ok.join(",")), 1000), RangeOutcome::Multi(v) if v.len() == MAX_RANGES));
 }
 
@@ -109,6 +124,25 @@ fn model(s: &str, size: u64) -> RangeOutcome {
                 out.push((first, last.min(size - 1)));
             }
         }
+    }
+    // Overlapping or adjacent ranges are merged (then listed in file order); apart, they stay
+    // in the order asked.
+    let touch = |a: (u128, u128), b: (u128, u128)| a.0 <= b.1 + 1 && b.0 <= a.1 + 1;
+    let any_touch = (0..out.len()).any(|i| (i + 1..out.len()).any(|j| touch(out[i], out[j])));
+    if any_touch {
+        'merge: loop {
+            for i in 0..out.len() {
+                for j in i + 1..out.len() {
+                    if touch(out[i], out[j]) {
+                        out[i] = (out[i].0.min(out[j].0), out[i].1.max(out[j].1));
+                        out.remove(j);
+                        continue 'merge;
+                    }
+                }
+            }
+            break;
+        }
+        out.sort();
     }
     let out: Vec<ByteRange> =
         out.into_iter().map(|(a, b)| ByteRange { start: a as u64, end: b as u64 }).collect();
@@ -161,7 +195,15 @@ proptest! {
             RangeOutcome::Single(r) => prop_assert!(r.start <= r.end && r.end < size),
             RangeOutcome::Multi(v) => {
                 prop_assert!(v.len() >= 2 && v.len() <= MAX_RANGES);
-                for r in v { prop_assert!(r.start <= r.end && r.end < size); }
+                for r in &v { prop_assert!(r.start <= r.end && r.end < size); }
+                // Never a byte twice: the parts hold fewer bytes than the file.
+                let total: u64 = v.iter().map(ByteRange::len).sum();
+                prop_assert!(total < size, "{} bytes of {}", total, size);
+                for (i, a) in v.iter().enumerate() {
+                    for b in &v[i + 1..] {
+                        prop_assert!(a.end + 1 < b.start || b.end + 1 < a.start, "{:?} and {:?} touch", a, b);
+                    }
+                }
             }
             _ => {}
         }
