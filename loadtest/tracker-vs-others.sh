@@ -302,11 +302,16 @@ start_vidseed() { # workers
     local w=$1 cfg=$TMP/vidseed.toml deadline n TLS_ARGS=()
     [[ $TLS == 1 ]] && TLS_ARGS=(--tls-certificate "$CERT" --tls-private-key "$KEY")
     {
+        if [[ $VIDSEED_LIMITS == off ]]; then
+            echo "[http]"
+            echo "max_connections_per_ip = 0"
+        fi
         echo "[tracker]"
         [[ -n $SHARDS ]] && echo "shards = $SHARDS"
         [[ -n $TORRENTS ]] && echo "open = true"
         if [[ $VIDSEED_LIMITS == off ]]; then
             echo "max_connections_per_ip = 1000000"
+            echo "max_messages_per_sec = 0"
             echo "max_announces_per_ip = 0"
             # The others bound no connection's swarms; a load connection joins thousands.
             echo "[tracker.swarm]"

@@ -229,7 +229,13 @@ fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let result = match Cli::parse().command {
+    let command = Cli::parse().command;
+    if matches!(command, Command::Serve(_) | Command::Control(_) | Command::Data(_)) {
+        // Servers hold a descriptor per connection: take all the system allows.
+        let limit = vidseed_conn_guard::raise_nofile_limit();
+        tracing::info!("open files limit: {limit}");
+    }
+    let result = match command {
         Command::Admin(args) => return vidseed_control_plane::admin::run_blocking(args),
         Command::Serve(args) => serve(*args),
         Command::Control(args) => control(*args),
@@ -374,6 +380,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         listen: args.data_listen,
         workers: args.data_workers.unwrap_or(cpus()),
         send_path: args.send_path,
+        http: file_config.http,
         tracker: file_config.tracker,
         tls,
         ..DataPlaneConfig::default()
@@ -549,6 +556,7 @@ fn data_node(args: DataArgs) -> Result<()> {
         listen,
         workers: args.data_workers.unwrap_or(cpus()),
         send_path: args.send_path,
+        http: file_config.http,
         tracker: file_config.tracker,
         tls,
         ..DataPlaneConfig::default()

@@ -160,3 +160,147 @@ fn ctrl_c_stops_cleanly() {
     assert!(status.success(), "exit status {status:?}");
     assert!(std::net::TcpStream::connect(data).is_err(), "the port is released");
 }
+
+/// A node with an `[http]` section in its configuration file.
+fn node_with_http(http: &str, files: &[(&str, &[u8])], wrapper: &[&str]) -> (Node, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("vidseed.toml");
+    std::fs::write(&cfg, format!("[http]\n{http}")).unwrap();
+    let node = Node::start_wrapped(files, &["--config", cfg.to_str().unwrap()], wrapper);
+    (node, dir)
+}
+
+/// Waits until the server closes `s` (EOF or reset); returns how long that took and what was
+/// read before.
+fn wait_closed(s: &mut std::net::TcpStream, within: Duration) -> Option<(Duration, Vec<u8>)> {
+    let start = Instant::now();
+    s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 65536];
+    while start.elapsed() < within {
+        match s.read(&mut buf) {
+            Ok(0) => return Some((start.elapsed(), got)),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => return Some((start.elapsed(), got)),
+        }
+    }
+    None
+}
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
+}
+
+#[test]
+fn silent_and_idle_connections_are_closed_on_time() {
+    let bytes = pseudo_random(100_000, 9);
+    let (node, _d) = node_with_http("header_timeout_secs = 1\nkeepalive_timeout_secs = 2\n", &[("v.mp4", &bytes)], &[]);
+    let path = file_path(&node.videos()[0]);
+    // Never a byte: closed after the first-request limit (it stayed for 444 s before).
+    let mut silent = connect(node.data);
+    let (took, _) = wait_closed(&mut silent, Duration::from_secs(10)).expect("a silent connection is closed");
+    assert!(took >= Duration::from_millis(900), "closed after {took:?}, before the limit");
+    // Half a request head, then nothing: closed by the head limit.
+    let mut slow = connect(node.data);
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    assert!(wait_closed(&mut slow, Duration::from_secs(10)).is_some(), "a stalled head is closed");
+    // A kept-alive connection: served, then kept quiet past the header limit but within the
+    // keep-alive one, then served again, then closed once quiet past the keep-alive limit.
+    let mut kept = connect(node.data);
+    let mut reader = BufReader::new(kept.try_clone().unwrap());
+    kept.write_all(&request_bytes("GET", &path, &[("Range", "bytes=0-9")])).unwrap();
+    assert_eq!(read_response(&mut reader, false).unwrap().status, 206);
+    std::thread::sleep(Duration::from_millis(1500));
+    kept.write_all(&request_bytes("GET", &path, &[("Range", "bytes=10-19")])).unwrap();
+    let second = read_response(&mut reader, false).unwrap();
+    assert_eq!(second.status, 206);
+    assert!(second.body == bytes[10..20]);
+    let (took, rest) = wait_closed(&mut kept, Duration::from_secs(10)).expect("an idle kept-alive connection is closed");
+    assert!(rest.is_empty());
+    assert!(took >= Duration::from_millis(1800), "closed after {took:?} of keep-alive");
+}
+
+#[test]
+fn a_reader_that_stops_reading_is_dropped_after_the_send_timeout() {
+    let bytes = pseudo_random(64 * 1024 * 1024, 10);
+    let (node, _d) = node_with_http("send_timeout_secs = 2\n", &[("big.mp4", &bytes)], &[]);
+    let path = file_path(&node.videos()[0]);
+    let mut s = connect(node.data);
+    s.write_all(&request_bytes("GET", &path, &[])).unwrap();
+    // Read nothing for a while: the socket buffers fill and the server's writes stall.
+    std::thread::sleep(Duration::from_secs(5));
+    let (_, got) = wait_closed(&mut s, Duration::from_secs(20)).expect("the stalled response ends");
+    assert!(got.len() < bytes.len(), "the whole file arrived: the writer never stalled?");
+    assert!(got.starts_with(b"HTTP/1.1 200"));
+}
+
+#[test]
+fn one_address_cannot_take_every_connection() {
+    let bytes = pseudo_random(10_000, 11);
+    let (node, _d) = node_with_http("max_connections_per_ip = 8\n", &[("v.mp4", &bytes)], &[]);
+    let path = file_path(&node.videos()[0]);
+    // Twelve from one address: eight are held, four get a 503 that says why, then closed
+    // (which four depends on the order the workers accept them in).
+    let all: Vec<std::net::TcpStream> = (0..12).map(|_| connect(node.data)).collect();
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for mut s in all {
+        match wait_closed(&mut s, Duration::from_secs(2)) {
+            Some((_, got)) => {
+                let text = String::from_utf8_lossy(&got);
+                assert!(text.starts_with("HTTP/1.1 503") && text.contains("too many connections from your address"), "{text}");
+                refused += 1;
+            }
+            None => held.push(s),
+        }
+    }
+    assert_eq!((held.len(), refused), (8, 4));
+    // Another address is served meanwhile (127.0.0.2 is loopback too).
+    let other = std::net::TcpStream::connect_timeout(&std::net::SocketAddr::new("127.0.0.2".parse().unwrap(), node.data.port()), Duration::from_secs(5));
+    if let Ok(mut other) = other {
+        other.write_all(&request_bytes("GET", &path, &[])).unwrap();
+        assert_eq!(read_response(&mut BufReader::new(other), false).unwrap().status, 200);
+    }
+    // One place back: served again.
+    drop(held);
+    eventually(Duration::from_secs(10), "the address to be served again", || {
+        let r = get(node.data, &path, &[]).ok()?;
+        (r.status == 200).then_some(())
+    });
+}
+
+#[test]
+fn out_of_descriptors_the_node_refuses_cleanly_and_its_control_plane_still_answers() {
+    let bytes = pseudo_random(10_000, 12);
+    // 256 descriptors in all, 64 of them kept for everything but data-plane connections.
+    let (node, _d) = node_with_http("max_connections_per_ip = 0\n", &[("v.mp4", &bytes)], &["prlimit", "--nofile=256:256", "--"]);
+    let path = file_path(&node.videos()[0]);
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for _ in 0..400 {
+        let mut s = connect(node.data);
+        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let mut b = [0u8; 12];
+        match s.read(&mut b) {
+            Ok(n) if n > 0 => {
+                assert!(b.starts_with(b"HTTP/1.1 503"));
+                refused += 1;
+            }
+            _ => held.push(s),
+        }
+    }
+    assert!(refused >= 400 - 256, "{refused} refused, {} held", held.len());
+    assert!(open_fds(node.pid()) <= 256);
+    // The control plane in the same process still opens its database and answers.
+    let r = get(node.control, "/api/v1/videos", &[]).unwrap();
+    assert_eq!(r.status, 200);
+    // A data-plane request is refused with a status, not left hanging.
+    let r = get(node.data, &path, &[]).unwrap();
+    assert_eq!(r.status, 503);
+    drop(held);
+    eventually(Duration::from_secs(10), "the data plane to serve again", || {
+        let r = get(node.data, &path, &[]).ok()?;
+        (r.status == 200).then_some(())
+    });
+}

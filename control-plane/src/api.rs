@@ -19,6 +19,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use vidseed_shared::InfoHash;
 
+use vidseed_conn_guard::{guard, Activity, Answering, ConnBudget, PerIp, Places, Timeouts, Watched};
+
 use crate::admin_api::AdminApi;
 use crate::federation_api::Federation;
 use crate::library::Library;
@@ -42,37 +44,43 @@ impl ApiServer {
         let (stop, mut stop_rx) = watch::channel(false);
         let task = tokio::spawn(async move {
             let mut builder = auto::Builder::new(TokioExecutor::new());
-            builder.http1().timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(30));
+            // The connection guard keeps the time (see [`LIMITS`]): hyper's own header timer
+            // starts as soon as a response ends and could cut a request arriving as it fires.
+            builder.http1().timer(TokioTimer::new()).header_read_timeout(None);
             let graceful = GracefulShutdown::new();
+            let budget = ConnBudget::new(LIMITS.max_connections());
+            let per_ip = PerIp::new(LIMITS.max_connections_per_ip);
             loop {
                 tokio::select! {
                     accepted = listener.accept() => {
-                        let Ok((stream, _)) = accepted else {
+                        let Ok((stream, peer)) = accepted else {
                             tokio::time::sleep(Duration::from_millis(20)).await;
+                            continue;
+                        };
+                        let (Some(conn), Some(ip)) = (budget.admit(), per_ip.admit(peer.ip())) else {
+                            let _ = stream.try_write(vidseed_conn_guard::refusal("too many connections; retry later").as_bytes());
                             continue;
                         };
                         let admin = Arc::clone(&admin);
                         let federation = Arc::clone(&federation);
+                        let activity = Activity::new();
+                        let requests = Arc::clone(&activity);
                         let service = service_fn(move |req: Request<hyper::body::Incoming>| {
                             let admin = Arc::clone(&admin);
                             let federation = Arc::clone(&federation);
+                            let requests = Arc::clone(&requests);
+                            requests.request_started();
                             async move {
-                                if req.uri().path().starts_with(crate::admin_api::PREFIX) {
-                                    return Ok::<_, Infallible>(admin.handle(req).await);
-                                }
-                                if Federation::is_inbox_post(&req) {
-                                    return Ok::<_, Infallible>(federation.inbox.handle(req).await.map(crate::admin_api::full));
-                                }
-                                let res = match federation.route(admin.library(), &req).await {
-                                    Some(res) => res,
-                                    None => route(admin.library(), &req),
-                                };
-                                Ok::<_, Infallible>(res.map(crate::admin_api::full))
+                                let res = answer(&admin, &federation, req).await;
+                                Ok::<_, Infallible>(res.map(|body| Answering::new(body, requests)))
                             }
                         });
-                        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned());
+                        let io = Watched::new(stream, Arc::clone(&activity), Places { conn: Some(conn), ip: Some(ip) });
+                        let conn = graceful.watch(builder.serve_connection(TokioIo::new(io), service).into_owned());
                         tokio::spawn(async move {
-                            let _ = conn.await;
+                            if let Some(v) = guard(conn, activity, LIMITS.timeouts).await {
+                                tracing::debug!("closed the API connection from {peer}: {}", v.reason());
+                            }
                         });
                     }
                     _ = stop_rx.changed() => break,
@@ -82,6 +90,49 @@ impl ApiServer {
         });
         Ok(RunningApi { local_addr, stop, task })
     }
+}
+
+/// The API server's connection limits, nginx's defaults in front of PeerTube: a request head
+/// within 30 s of its first byte (and a new connection's first request within 30 s), 75 s of
+/// keep-alive between requests (closed only between them), 60 s for a stalled response or
+/// request, 256 connections per client address.
+pub struct ApiLimits {
+    pub timeouts: Timeouts,
+    pub max_connections_per_ip: u32,
+}
+
+pub const LIMITS: ApiLimits = ApiLimits {
+    timeouts: Timeouts {
+        header: Duration::from_secs(30),
+        keepalive: Duration::from_secs(75),
+        send: Duration::from_secs(60),
+        request: Duration::from_secs(60),
+    },
+    max_connections_per_ip: 256,
+};
+
+impl ApiLimits {
+    /// A quarter of what the open-files limit leaves for connections (the data plane may share
+    /// the process), at least 64.
+    pub fn max_connections(&self) -> usize {
+        (ConnBudget::for_limit(vidseed_conn_guard::nofile_limit()).max() / 4).max(64)
+    }
+}
+
+/// Routes one request: the admin API, the inboxes, the federation documents, then the public
+/// API and pages.
+async fn answer(admin: &AdminApi, federation: &Federation, req: Request<hyper::body::Incoming>) -> Response<crate::admin_api::AdminBody> {
+    if req.uri().path().starts_with(crate::admin_api::PREFIX) {
+        return admin.handle(req).await;
+    }
+    if Federation::is_inbox_post(&req) {
+        return federation.inbox.handle(req).await.map(crate::admin_api::full);
+    }
+    let res = match federation.route(admin.library(), &req).await {
+        Some(res) => res,
+        None => route(admin.library(), &req),
+    };
+    res.map(crate::admin_api::full)
 }
 
 impl RunningApi {

@@ -16,9 +16,8 @@ pub struct DataPlaneConfig {
     /// How often the files on disk are checked against the catalog (default 5 s); a changed
     /// or truncated file stops being served.
     pub revalidate_interval: Duration,
-    /// A connection that sends no complete request head within this time is closed
-    /// (default 30 s; also bounds idle keep-alive connections, and a TLS handshake).
-    pub header_read_timeout: Duration,
+    /// Connection limits and timeouts (`[http]`).
+    pub http: HttpLimits,
     /// On shutdown, how long requests in flight may take to finish (default 5 s).
     pub shutdown_grace: Duration,
     /// Longest request target served, in bytes; longer gets 414 (default 4096).
@@ -32,6 +31,59 @@ pub struct DataPlaneConfig {
     /// made from a [`TlsFiles`] by [`crate::tls::server_config`]. File bytes are then written
     /// from user space (encrypted), never with `sendfile`.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// `[http]`: how long a connection may take at each step, and how many one address or the
+/// whole node may hold (see docs/DESIGN.md, "Limits and failure behaviour").
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpLimits {
+    /// A new connection's first request, and every request head from its first byte, must
+    /// arrive within this (default 30 s; also bounds a TLS handshake).
+    #[serde(with = "seconds", rename = "header_timeout_secs")]
+    pub header_timeout: Duration,
+    /// A kept-alive connection may stay quiet this long between requests (default 75 s, as
+    /// nginx); it is closed only between requests.
+    #[serde(with = "seconds", rename = "keepalive_timeout_secs")]
+    pub keepalive_timeout: Duration,
+    /// A response whose reader stopped reading is dropped after this long without progress
+    /// (default 60 s).
+    #[serde(with = "seconds", rename = "send_timeout_secs")]
+    pub send_timeout: Duration,
+    /// A request in hand may go this long with no I/O on its connection (default 60 s).
+    #[serde(with = "seconds", rename = "request_timeout_secs")]
+    pub request_timeout: Duration,
+    /// Connections one client address may hold at once, WebSockets included (default 1024;
+    /// 0: no cap). More are answered 503 and closed.
+    pub max_connections_per_ip: u32,
+    /// Connections the node holds at once (default 0: the open-files limit less a reserve
+    /// of an eighth, 64 to 4096, for everything else). More are answered 503 and closed.
+    pub max_connections: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_timeout: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(75),
+            send_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(60),
+            max_connections_per_ip: 1024,
+            max_connections: 0,
+        }
+    }
+}
+
+impl HttpLimits {
+    /// The timeouts as the connection guard takes them.
+    pub fn timeouts(&self) -> vidseed_conn_guard::Timeouts {
+        vidseed_conn_guard::Timeouts {
+            header: self.header_timeout,
+            keepalive: self.keepalive_timeout,
+            send: self.send_timeout,
+            request: self.request_timeout,
+        }
+    }
 }
 
 /// `[tls]`: the certificate chain and private key (PEM files) the data plane serves TLS with.
@@ -72,7 +124,7 @@ impl Default for DataPlaneConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 9001)),
             workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             revalidate_interval: Duration::from_secs(5),
-            header_read_timeout: Duration::from_secs(30),
+            http: HttpLimits::default(),
             shutdown_grace: Duration::from_secs(5),
             max_target_len: 4096,
             send_path: SendPath::Sendfile { min_chunk: crate::sendfile::DEFAULT_MIN_SENDFILE },
@@ -98,6 +150,7 @@ pub mod seconds {
 #[derive(Clone, Debug, Default, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FileConfig {
+    pub http: HttpLimits,
     pub tracker: crate::tracker::socket::TrackerConfig,
     /// Both keys or no section: one without the other is refused.
     pub tls: Option<TlsFiles>,
@@ -134,6 +187,23 @@ impl FileConfig {
 
 /// The default configuration, commented; `vidseed print-config` prints it.
 pub const DEFAULT_CONFIG_TOML: &str = r#"# vidseed configuration. Every key is optional; shown are the defaults.
+
+[http]
+# A new connection's first request, and each request head from its first byte, must arrive
+# within this (also bounds a TLS handshake).
+header_timeout_secs = 30
+# A kept-alive connection may stay quiet this long between requests (closed only between them).
+keepalive_timeout_secs = 75
+# A response whose reader stopped reading is dropped after this long without progress.
+send_timeout_secs = 60
+# A request in hand may go this long with no I/O on its connection.
+request_timeout_secs = 60
+# Connections one client address may hold at once, WebSockets included (0: no cap); more are
+# answered 503 and closed.
+max_connections_per_ip = 1024
+# Connections the node holds at once; 0: the open-files limit (raised to its hard limit at
+# start) less a reserve of an eighth (64 to 4096) for the database, files and the control plane.
+max_connections = 0
 
 [tracker]
 # Track any info-hash, not only those of published videos.
@@ -211,6 +281,10 @@ mod tests {
     fn the_printed_default_is_the_default() {
         let parsed = FileConfig::parse(DEFAULT_CONFIG_TOML).unwrap();
         assert_eq!(format!("{:?}", parsed.tracker), format!("{:?}", crate::tracker::socket::TrackerConfig::default()));
+        assert_eq!(parsed.http, HttpLimits::default());
+        let c = FileConfig::parse("[http]\nkeepalive_timeout_secs = 5\nmax_connections_per_ip = 3\n").unwrap();
+        assert_eq!((c.http.keepalive_timeout, c.http.max_connections_per_ip), (Duration::from_secs(5), 3));
+        assert!(FileConfig::parse("[http]\nkeepalive = 5\n").unwrap_err().contains("keepalive"));
     }
 
     #[test]

@@ -13,5 +13,5 @@ pub mod tracker;
 pub mod webseed;
 
 pub use catalog::CatalogStore;
-pub use config::{DataPlaneConfig, FileConfig, SendPath, TlsFiles, DEFAULT_CONFIG_TOML};
+pub use config::{DataPlaneConfig, FileConfig, HttpLimits, SendPath, TlsFiles, DEFAULT_CONFIG_TOML};
 pub use server::{DataPlane, RunningDataPlane};

@@ -25,6 +25,7 @@ use crate::sendfile::SendfileStream;
 use crate::tracker::socket::{empty_body_response, Shard, Tracker};
 use crate::webseed::body::FileBody;
 use crate::webseed::serve::respond;
+use vidseed_conn_guard::{guard, Activity, ConnBudget, PerIp, Places, Watched};
 
 /// Entry point: starts a data plane serving `store`.
 pub struct DataPlane;
@@ -38,6 +39,8 @@ pub struct WorkerCounters {
     pub bytes: AtomicU64,
     /// Responses with a 5xx status.
     pub errors: AtomicU64,
+    /// Connections refused at accept (per-address cap or the node's connection budget).
+    pub refused: AtomicU64,
 }
 
 /// Totals over the workers.
@@ -46,6 +49,7 @@ pub struct ServeTotals {
     pub requests: u64,
     pub bytes: u64,
     pub errors: u64,
+    pub refused: u64,
 }
 
 impl ServeTotals {
@@ -55,6 +59,7 @@ impl ServeTotals {
             requests: t.requests + c.requests.load(Ordering::Relaxed),
             bytes: t.bytes + c.bytes.load(Ordering::Relaxed),
             errors: t.errors + c.errors.load(Ordering::Relaxed),
+            refused: t.refused + c.refused.load(Ordering::Relaxed),
         })
     }
 }
@@ -87,6 +92,12 @@ impl DataPlane {
             per_worker[shard.index() % workers].push(shard);
         }
         let counters: Arc<[WorkerCounters]> = (0..workers).map(|_| WorkerCounters::default()).collect();
+        let budget = match config.http.max_connections {
+            0 => ConnBudget::for_limit(vidseed_conn_guard::nofile_limit()),
+            n => ConnBudget::new(n),
+        };
+        tracing::info!("data plane: at most {} connections, {} per client address", budget.max(), config.http.max_connections_per_ip);
+        let per_ip = PerIp::new(config.http.max_connections_per_ip);
         let mut handles = Vec::with_capacity(workers);
         for (i, (listener, shards)) in listeners.into_iter().zip(per_worker).enumerate() {
             let ctx = WorkerContext {
@@ -97,6 +108,8 @@ impl DataPlane {
                 stop: stop_rx.clone(),
                 counters: Arc::clone(&counters),
                 index: i,
+                budget: Arc::clone(&budget),
+                per_ip: Arc::clone(&per_ip),
             };
             let handle = std::thread::Builder::new()
                 .name(format!("vidseed-data-{i}"))
@@ -167,6 +180,8 @@ struct WorkerContext {
     stop: watch::Receiver<bool>,
     counters: Arc<[WorkerCounters]>,
     index: usize,
+    budget: Arc<ConnBudget>,
+    per_ip: Arc<PerIp>,
 }
 
 fn bind(addr: SocketAddr) -> std::io::Result<StdListener> {
@@ -223,7 +238,9 @@ async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
         // buffer, so it stays off; pipelined requests are still answered in order.)
         .writev(true)
         .timer(TokioTimer::new())
-        .header_read_timeout(ctx.config.header_read_timeout);
+        // The connection guard keeps the time instead (`vidseed_conn_guard`): hyper's timer
+        // starts when the previous response ends and cuts a request arriving as it fires.
+        .header_read_timeout(None);
     builder.http2().timer(TokioTimer::new()).max_concurrent_streams(128);
     // Shared with the tasks that first finish a TLS handshake; plain connections borrow it here.
     let builder = Arc::new(builder);
@@ -234,24 +251,41 @@ async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
     let tracker = ctx.tracker;
     let max_target = ctx.config.max_target_len;
     let send_path = ctx.config.send_path;
+    let timeouts = ctx.config.http.timeouts();
+    let mut failing = AcceptFailures::default();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
-                    Ok(c) => c,
+                    Ok(c) => {
+                        failing.succeeded();
+                        c
+                    }
                     Err(e) => {
-                        // EMFILE and friends: back off briefly instead of spinning.
-                        tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        // Out of descriptors and the like: back off (up to a second) instead of
+                        // spinning, and say so once a second, not per attempt.
+                        tokio::time::sleep(failing.failed(&e)).await;
                         continue;
                     }
+                };
+                let counters = Arc::clone(&ctx.counters);
+                let index = ctx.index;
+                let Some(conn_slot) = ctx.budget.admit() else {
+                    refuse(&stream, "the node holds as many connections as it may; retry later", &counters[index]);
+                    continue;
+                };
+                let Some(ip_slot) = ctx.per_ip.admit(peer.ip()) else {
+                    refuse(&stream, "too many connections from your address", &counters[index]);
+                    continue;
                 };
                 let _ = stream.set_nodelay(true);
                 let store = Arc::clone(&store);
                 let tracker = Arc::clone(&tracker);
-                let counters = Arc::clone(&ctx.counters);
-                let index = ctx.index;
+                let activity = Activity::new();
+                let places = Places { conn: Some(conn_slot), ip: Some(ip_slot) };
+                let requests = Arc::clone(&activity);
                 let service = service_fn(move |req| {
+                    requests.request_started();
                     let path = req.uri().path();
                     let res = if Tracker::is_socket_request(&req) {
                         let ip = tracker.client_ip_of(&req, peer.ip());
@@ -260,16 +294,22 @@ async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
                         upgrade_required()
                     } else if path == "/tracker/stats" {
                         let tracker = Arc::clone(&tracker);
+                        let requests = Arc::clone(&requests);
                         return Either::Right(Box::pin(async move {
-                            Ok::<_, std::convert::Infallible>(stats_response(tracker.stats().await))
+                            let res = stats_response(tracker.stats().await);
+                            requests.request_done();
+                            Ok::<_, std::convert::Infallible>(res)
                         }) as BoxedResponse);
                     } else if path == "/tracker/announce" || path == "/tracker/scrape" {
                         // The only path that waits on another thread: boxed, off the WebSeed path.
                         let tracker = Arc::clone(&tracker);
+                        let requests = Arc::clone(&requests);
                         let (path, query) = (path.to_owned(), req.uri().query().unwrap_or("").to_owned());
                         let client = std::net::SocketAddr::new(tracker.client_ip_of(&req, peer.ip()), peer.port());
                         return Either::Right(Box::pin(async move {
-                            Ok::<_, std::convert::Infallible>(tracker.http(&path, &query, client).await)
+                            let res = tracker.http(&path, &query, client).await;
+                            requests.request_done();
+                            Ok::<_, std::convert::Infallible>(res)
                         }) as BoxedResponse);
                     } else {
                         let res = respond(&store, max_target, &req);
@@ -283,35 +323,37 @@ async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
                         }
                         res
                     };
+                    requests.request_done();
                     Either::Left(std::future::ready(Ok::<_, std::convert::Infallible>(res)))
                 });
                 if let Some(acceptor) = &tls {
-                    // The handshake runs in the connection's own task, bounded by the header
-                    // timeout and dropped on shutdown: a client that never finishes it holds
-                    // only its socket. File bytes are encrypted in user space, so the TLS runs
-                    // over the plain stream, never the sendfile one.
+                    // The handshake runs in the connection's own task, under the guard's first
+                    // request limit and dropped on shutdown: a client that never finishes it
+                    // holds only its socket. File bytes are encrypted in user space, so the TLS
+                    // runs over the plain stream, never the sendfile one.
                     let acceptor = acceptor.clone();
                     let builder = Arc::clone(&builder);
                     let watcher = graceful.watcher();
                     let mut stop = ctx.stop.clone();
-                    let timeout = ctx.config.header_read_timeout;
                     tokio::spawn(async move {
-                        let tls = tokio::select! {
-                            done = tokio::time::timeout(timeout, acceptor.accept(stream)) => match done {
-                                Ok(Ok(tls)) => tls,
-                                Ok(Err(e)) => {
-                                    tracing::debug!("TLS handshake with {peer} failed: {e}");
-                                    return;
-                                }
-                                Err(_) => {
-                                    tracing::debug!("TLS handshake with {peer} timed out");
-                                    return;
-                                }
-                            },
-                            _ = stop.changed() => return,
+                        let io = Watched::new(stream, Arc::clone(&activity), places);
+                        let served = async {
+                            let tls = tokio::select! {
+                                done = acceptor.accept(io) => match done {
+                                    Ok(tls) => tls,
+                                    Err(e) => {
+                                        tracing::debug!("TLS handshake with {peer} failed: {e}");
+                                        return;
+                                    }
+                                },
+                                _ = stop.changed() => return,
+                            };
+                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+                            let _ = watcher.watch(conn).await;
                         };
-                        let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
-                        let _ = watcher.watch(conn).await;
+                        if let Some(v) = guard(served, Arc::clone(&activity), timeouts).await {
+                            tracing::debug!("closed the TLS connection from {peer}: {}", v.reason());
+                        }
                     });
                     continue;
                 }
@@ -319,10 +361,13 @@ async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
                     SendPath::Sendfile { min_chunk } => Either::Left(SendfileStream::new(stream, min_chunk)),
                     SendPath::Write => Either::Right(stream),
                 };
+                let io = Watched::new(io, Arc::clone(&activity), places);
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
                 let conn = graceful.watch(conn.into_owned());
                 tokio::spawn(async move {
-                    let _ = conn.await;
+                    if let Some(v) = guard(conn, activity, timeouts).await {
+                        tracing::debug!("closed the connection from {peer}: {}", v.reason());
+                    }
                 });
             }
             _ = stop.changed() => break,
@@ -331,6 +376,44 @@ async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
     drop(listener);
     if tokio::time::timeout(ctx.config.shutdown_grace, graceful.shutdown()).await.is_err() {
         tracing::info!("data plane: grace period over, closing remaining connections");
+    }
+}
+
+/// Answers a connection it will not serve with a 503 saying why (one non-blocking write into an
+/// empty socket buffer, never a wait), then closes it.
+fn refuse(stream: &tokio::net::TcpStream, reason: &str, counters: &WorkerCounters) {
+    let _ = stream.try_write(vidseed_conn_guard::refusal(reason).as_bytes());
+    counters.refused.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Failed accepts in a row: the back-off before the next attempt and a log line a second.
+#[derive(Default)]
+struct AcceptFailures {
+    delay: Duration,
+    since_log: u64,
+    last_log: Option<std::time::Instant>,
+}
+
+impl AcceptFailures {
+    fn succeeded(&mut self) {
+        self.delay = Duration::ZERO;
+    }
+
+    /// Records a failure; returns how long to wait before accepting again.
+    fn failed(&mut self, e: &std::io::Error) -> Duration {
+        self.since_log += 1;
+        let now = std::time::Instant::now();
+        if self.last_log.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
+            tracing::warn!(
+                "accept failed {} time(s): {e}{}",
+                self.since_log,
+                if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) { " (out of file descriptors: raise LimitNOFILE, or lower [http] max_connections)" } else { "" }
+            );
+            self.since_log = 0;
+            self.last_log = Some(now);
+        }
+        self.delay = (self.delay * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        self.delay
     }
 }
 

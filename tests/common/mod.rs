@@ -64,6 +64,11 @@ pub struct Node {
 impl Node {
     /// Starts a node over `files` (relative path → bytes) and waits until all are published.
     pub fn start(files: &[(&str, &[u8])], extra_args: &[&str]) -> Node {
+        Node::start_wrapped(files, extra_args, &[])
+    }
+
+    /// Like [`Node::start`], run by a wrapper command (e.g. `prlimit --nofile=N:N --`).
+    pub fn start_wrapped(files: &[(&str, &[u8])], extra_args: &[&str], wrapper: &[&str]) -> Node {
         let dir = tempfile::tempdir().unwrap();
         let media = dir.path().join("media");
         let state = dir.path().join("state");
@@ -73,7 +78,7 @@ impl Node {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, bytes).unwrap();
         }
-        let node = Node::spawn(&media, &state, extra_args, Some(dir));
+        let node = Node::spawn(&media, &state, extra_args, Some(dir), wrapper);
         node.wait_for_videos(files.len());
         node
     }
@@ -81,11 +86,19 @@ impl Node {
     /// Starts a node on folders the caller keeps (to restart on the same state); waits for its
     /// addresses only.
     pub fn start_in(media: &Path, state: &Path, extra_args: &[&str]) -> Node {
-        Node::spawn(media, state, extra_args, None)
+        Node::spawn(media, state, extra_args, None, &[])
     }
 
-    fn spawn(media: &Path, state: &Path, extra_args: &[&str], dir: Option<tempfile::TempDir>) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vidseed"))
+    fn spawn(media: &Path, state: &Path, extra_args: &[&str], dir: Option<tempfile::TempDir>, wrapper: &[&str]) -> Node {
+        let mut command = match wrapper {
+            [] => Command::new(env!("CARGO_BIN_EXE_vidseed")),
+            [program, args @ ..] => {
+                let mut c = Command::new(program);
+                c.args(args).arg(env!("CARGO_BIN_EXE_vidseed"));
+                c
+            }
+        };
+        let mut child = command
             .arg("serve")
             .arg(media)
             .args(["--control-listen", "127.0.0.1:0", "--data-listen", "127.0.0.1:0", "--data-workers", "2"])
