@@ -304,3 +304,73 @@ fn out_of_descriptors_the_node_refuses_cleanly_and_its_control_plane_still_answe
         (r.status == 200).then_some(())
     });
 }
+
+/// Fetches `path`'s `range` over HTTP/2 (prior knowledge): the status and the body bytes that
+/// arrived before the stream ended, or None if the request failed outright.
+fn h2_range(addr: std::net::SocketAddr, path: &str, range: &str) -> Option<(u16, Vec<u8>)> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        use http_body_util::{BodyExt, Empty};
+        let stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let (mut sender, conn) =
+            hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), hyper_util::rt::TokioIo::new(stream)).await.ok()?;
+        tokio::spawn(conn);
+        let req = http::Request::get(format!("http://{addr}{path}")).header("range", range).body(Empty::<bytes::Bytes>::new()).unwrap();
+        let res = sender.send_request(req).await.ok()?;
+        let status = res.status().as_u16();
+        let mut body = res.into_body();
+        let mut got = Vec::new();
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Ok(data) = frame.into_data() {
+                got.extend_from_slice(&data);
+            }
+        }
+        Some((status, got))
+    })
+}
+
+#[test]
+fn a_file_truncated_under_downloads_never_sends_zeros_and_is_withdrawn_at_once() {
+    let big = pseudo_random(8 * 1024 * 1024, 13);
+    let node = Node::start(&[("big.mp4", &big)], &[]);
+    let path = file_path(&node.videos()[0]);
+    assert_eq!(get(node.data, &path, &[("Range", "bytes=0-99")]).unwrap().status, 206);
+    std::fs::OpenOptions::new().write(true).open(media_path(&node, "big.mp4")).unwrap().set_len(4096).unwrap();
+    // Small ranges past the new end, over HTTP/1.1 (kernel copies) and HTTP/2 (user-space
+    // copies), one after the other as a player would ask.
+    // Once a clean status came (404 when withdrawn, or 416 when a rescan already republished
+    // the shorter file), the bytes are never served again.
+    let mut broken = 0;
+    let mut clean_after = None;
+    for i in 0..40usize {
+        let (a, b) = (1_048_576 + i * 16_384, 1_048_576 + i * 16_384 + 16_383);
+        let range = format!("bytes={a}-{b}");
+        let (status, body) = if i % 2 == 0 {
+            match get(node.data, &path, &[("Range", &range)]) {
+                Ok(r) => (r.status, r.body),
+                Err(_) => (0, Vec::new()),
+            }
+        } else {
+            h2_range(node.data, &path, &range).unwrap_or((0, Vec::new()))
+        };
+        match status {
+            // Never the asked bytes as zeros: a 206 is cut short, with a correct prefix.
+            206 => {
+                assert!(body.len() < 16_384, "request {i}: a whole 206 for bytes the file no longer has");
+                assert!(body == big[a..a + body.len()], "request {i}: bytes that are not the file's");
+                assert!(clean_after.is_none(), "request {i}: served again after a clean status");
+                broken += 1;
+            }
+            0 => {
+                assert!(clean_after.is_none(), "request {i}: cut again after a clean status");
+                broken += 1;
+            }
+            404 | 416 => {
+                clean_after.get_or_insert(i);
+            }
+            other => panic!("request {i}: status {other}"),
+        }
+    }
+    assert!(broken <= 2, "{broken} broken answers before the file was withdrawn");
+    assert!(clean_after.is_some());
+}

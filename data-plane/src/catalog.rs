@@ -215,6 +215,30 @@ impl CatalogStore {
     }
 }
 
+/// Wakes every revalidation loop now, rather than at its next interval: a send found a mapped
+/// file shorter than its mapping, so it must stop being served at once.
+pub fn revalidate_soon() {
+    let (flag, wake) = &REVALIDATE;
+    *flag.lock().unwrap_or_else(|p| p.into_inner()) = true;
+    wake.notify_all();
+}
+
+/// Waits up to `interval` or until [`revalidate_soon`] (or [`wake_revalidation`]); true if
+/// asked to revalidate soon.
+pub fn wait_for_revalidation(interval: std::time::Duration) -> bool {
+    let (flag, wake) = &REVALIDATE;
+    let guard = flag.lock().unwrap_or_else(|p| p.into_inner());
+    let (mut guard, _) = wake.wait_timeout_while(guard, interval, |soon| !*soon).unwrap_or_else(|p| p.into_inner());
+    std::mem::replace(&mut *guard, false)
+}
+
+/// Wakes the revalidation loops without asking for a revalidation (on shutdown).
+pub fn wake_revalidation() {
+    REVALIDATE.1.notify_all();
+}
+
+static REVALIDATE: (Mutex<bool>, std::sync::Condvar) = (Mutex::new(false), std::sync::Condvar::new());
+
 fn check_on_disk(f: &CatalogFile) -> Result<(), String> {
     let meta = std::fs::metadata(&f.fs_path).map_err(|e| format!("cannot stat: {e}"))?;
     if !meta.is_file() {

@@ -119,7 +119,7 @@ impl SendfileStream {
                 let mut off = offset;
                 match rustix::fs::sendfile(sock, file, Some(&mut off), want) {
                     Ok(0) => {
-                        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the file shrank under its mapping"))
+                        return Err(shrank(io::Error::new(io::ErrorKind::UnexpectedEof, "the file shrank under its mapping")))
                     }
                     Ok(n) => (n, want),
                     Err(e) => return finish(total, e.into()),
@@ -145,7 +145,28 @@ impl SendfileStream {
     }
 }
 
+/// Whether the bytes at `b`, if they belong to a registered mapping, are still in its file (one
+/// `fstat`): for copies made in user space, which would read zeros from a page the file lost.
+/// A file that shrank asks for its catalog entry to be revalidated now.
+pub fn still_in_file(b: &[u8]) -> io::Result<()> {
+    let Some((fd, offset)) = lookup(b.as_ptr() as usize, b.len()) else { return Ok(()) };
+    let size = rustix::fs::fstat(unsafe_borrow(fd)).map_err(io::Error::from)?.st_size;
+    if u64::try_from(size).unwrap_or(0) >= offset + b.len() as u64 {
+        return Ok(());
+    }
+    crate::catalog::revalidate_soon();
+    Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the file shrank under its mapping"))
+}
+
+/// A send that failed because the file behind a mapping lost pages (EFAULT from the kernel's
+/// copy, or `sendfile` finding the end of the file early): the file must stop being served now.
+fn shrank(e: io::Error) -> io::Error {
+    crate::catalog::revalidate_soon();
+    e
+}
+
 fn finish(total: usize, e: io::Error) -> io::Result<usize> {
+    let e = if e.raw_os_error() == Some(libc::EFAULT) { shrank(e) } else { e };
     if total > 0 && e.kind() == io::ErrorKind::WouldBlock {
         Ok(total)
     } else {

@@ -166,7 +166,7 @@ impl RunningDataPlane {
             let _ = w.join();
         }
         if let Some(r) = self.revalidator.take() {
-            r.thread().unpark();
+            crate::catalog::wake_revalidation();
             let _ = r.join();
         }
     }
@@ -252,6 +252,7 @@ async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
     let max_target = ctx.config.max_target_len;
     let send_path = ctx.config.send_path;
     let timeouts = ctx.config.http.timeouts();
+    let copies = tls.is_some();
     let mut failing = AcceptFailures::default();
     loop {
         tokio::select! {
@@ -312,7 +313,12 @@ async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
                             Ok::<_, std::convert::Infallible>(res)
                         }) as BoxedResponse);
                     } else {
-                        let res = respond(&store, max_target, &req);
+                        let mut res = respond(&store, max_target, &req);
+                        // TLS and HTTP/2 copy file bytes in user space: check each chunk is
+                        // still in the file first, so a truncated file never sends zeros.
+                        if copies || req.version() == http::Version::HTTP_2 {
+                            res.body_mut().check_before_copy();
+                        }
                         let c = &counters[index];
                         c.requests.fetch_add(1, Ordering::Relaxed);
                         if let Some(n) = http_body::Body::size_hint(res.body()).exact() {
@@ -357,10 +363,13 @@ async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
                     });
                     continue;
                 }
-                let io = match send_path {
-                    SendPath::Sendfile { min_chunk } => Either::Left(SendfileStream::new(stream, min_chunk)),
-                    SendPath::Write => Either::Right(stream),
+                // `write` is the same stream that never picks sendfile: every chunk is written
+                // from the mapping (and a file that shrank under it is noticed the same way).
+                let min_chunk = match send_path {
+                    SendPath::Sendfile { min_chunk } => min_chunk,
+                    SendPath::Write => usize::MAX,
                 };
+                let io = SendfileStream::new(stream, min_chunk);
                 let io = Watched::new(io, Arc::clone(&activity), places);
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
                 let conn = graceful.watch(conn.into_owned());
@@ -419,7 +428,7 @@ impl AcceptFailures {
 
 fn revalidate_loop(store: &CatalogStore, interval: Duration, stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
-        std::thread::park_timeout(interval);
+        crate::catalog::wait_for_revalidation(interval);
         if stop.load(Ordering::Relaxed) {
             break;
         }
