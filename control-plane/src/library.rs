@@ -54,7 +54,7 @@ impl LibraryError {
         match self {
             LibraryError::BadPath { hint, .. } => Some(hint.clone()),
             LibraryError::NotFound(_) => Some("list the library with `vidseed admin videos`".into()),
-            LibraryError::Store(_) => Some("check that the database is reachable and writable".into()),
+            LibraryError::Store(e) => Some(e.hint()),
             LibraryError::Io(_) => None,
         }
     }
