@@ -1,5 +1,6 @@
 //! The node under stress that real deployments produce: files truncated or replaced under their
-//! mapping, readers that stop reading, catalog swaps during downloads, and Ctrl-C.
+//! mapping, readers that stop reading, catalog swaps during downloads, Ctrl-C, and symbolic links
+//! in the media folder that lead out of it.
 
 mod common;
 
@@ -303,4 +304,59 @@ fn out_of_descriptors_the_node_refuses_cleanly_and_its_control_plane_still_answe
         let r = get(node.data, &path, &[]).ok()?;
         (r.status == 200).then_some(())
     });
+}
+
+/// The names the API lists, sorted.
+fn listed_names(node: &Node) -> Vec<String> {
+    let mut names: Vec<String> = node.videos().iter().map(|v| v["name"].as_str().unwrap().to_owned()).collect();
+    names.sort();
+    names
+}
+
+/// Waits until `path` on the data plane answers 200 and returns the body.
+fn served(node: &Node, path: &str) -> Vec<u8> {
+    eventually(Duration::from_secs(30), &format!("{path} to be served"), || {
+        get(node.data, path, &[]).ok().filter(|r| r.status == 200).map(|r| r.body)
+    })
+}
+
+#[test]
+fn links_out_of_the_media_folder_are_not_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let media = dir.path().join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    let real = pseudo_random(50_000, 11);
+    let secret = pseudo_random(30_000, 12);
+    std::fs::write(media.join("real.mp4"), &real).unwrap();
+    // A file outside the media folder (as /etc/passwd would be), and links to both.
+    let outside = dir.path().join("secret.txt");
+    std::fs::write(&outside, &secret).unwrap();
+    std::os::unix::fs::symlink(&outside, media.join("link.mp4")).unwrap();
+    std::os::unix::fs::symlink(media.join("real.mp4"), media.join("inside.mp4")).unwrap();
+
+    let node = Node::start_in(&media, &dir.path().join("state"), &[]);
+    node.wait_for_videos(2);
+    assert_eq!(listed_names(&node), ["inside.mp4", "real.mp4"], "the link out of the folder is not published");
+    // The link inside the folder is served as before: the file it leads to.
+    assert!(served(&node, "/static/webseed/inside.mp4") == real);
+    assert!(served(&node, "/static/webseed/real.mp4") == real);
+    assert_eq!(get(node.data, "/static/webseed/link.mp4", &[]).unwrap().status, 404);
+    // Adding the folder again or the link by hand through the admin API changes nothing.
+    let token = admin_token(&node);
+    let (status, body) = admin(node.control, &token, "POST", "/api/v1/admin/videos", Some(&serde_json::json!({ "path": "" })));
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("link.mp4"), "{body}");
+    let (status, body) = admin(node.control, &token, "POST", "/api/v1/admin/videos", Some(&serde_json::json!({ "path": "link.mp4" })));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("outside the media folder (--follow-symlinks allows it)"), "{body}");
+    assert_eq!(listed_names(&node), ["inside.mp4", "real.mp4"]);
+    assert_eq!(get(node.data, "/static/webseed/link.mp4", &[]).unwrap().status, 404);
+    drop(node);
+
+    // The admin opts in: the file the link leads to is published and served.
+    let node = Node::start_in(&media, &dir.path().join("state-follow"), &["--follow-symlinks"]);
+    node.wait_for_videos(3);
+    assert_eq!(listed_names(&node), ["inside.mp4", "link.mp4", "real.mp4"]);
+    assert!(served(&node, "/static/webseed/link.mp4") == secret);
+    assert!(served(&node, "/static/webseed/inside.mp4") == real);
 }
