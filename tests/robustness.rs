@@ -1,6 +1,6 @@
 //! The node under stress that real deployments produce: files truncated or replaced under their
 //! mapping, readers that stop reading, catalog swaps during downloads, Ctrl-C, and symbolic links
-//! in the media folder that lead out of it.
+//! in the media folder that lead out of it, and a state folder whose disk fills up, then frees.
 
 mod common;
 
@@ -359,4 +359,104 @@ fn links_out_of_the_media_folder_are_not_served() {
     assert_eq!(listed_names(&node), ["inside.mp4", "link.mp4", "real.mp4"]);
     assert!(served(&node, "/static/webseed/link.mp4") == secret);
     assert!(served(&node, "/static/webseed/inside.mp4") == real);
+}
+
+/// Where the inner full-disk test finds its tmpfs.
+const TMPFS_ENV: &str = "VIDSEED_TEST_TMPFS";
+
+/// Runs `then` inside a private mount namespace with a 3 MB tmpfs mounted on `dir`.
+fn in_private_tmpfs(dir: &std::path::Path, then: &[&str]) -> std::io::Result<std::process::Output> {
+    std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+        .arg("mount -t tmpfs -o size=3m,mode=0700 vidseed-test \"$0\" && exec \"$@\"")
+        .arg(dir)
+        .args(then)
+        .env(TMPFS_ENV, dir)
+        .output()
+}
+
+/// `vidseed serve` with its state on a small tmpfs (in a mount namespace of the test's own:
+/// root, `unshare` and `mount` are needed, else the test says why and passes).
+#[test]
+fn a_full_state_disk_fails_writes_until_space_is_freed() {
+    let dir = tempfile::tempdir().unwrap();
+    match in_private_tmpfs(dir.path(), &["true"]) {
+        Err(e) => return eprintln!("SKIPPED: cannot run unshare (util-linux): {e}"),
+        Ok(out) if !out.status.success() => {
+            return eprintln!(
+                "SKIPPED: unshare --mount and mount -t tmpfs failed ({}; they need root): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )
+        }
+        Ok(_) => {}
+    }
+    let exe = std::env::current_exe().unwrap();
+    let out = in_private_tmpfs(
+        dir.path(),
+        &[exe.to_str().unwrap(), "inner_full_state_disk", "--exact", "--ignored", "--nocapture", "--test-threads=1"],
+    )
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "the full-disk test in its mount namespace failed ({}).\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `vidseed admin ARGS` against `node`: exit success, stdout and stderr.
+fn admin_cli(node: &Node, token: &str, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vidseed"))
+        .arg("admin")
+        .args(args)
+        .env("VIDSEED_CONTROL_URL", format!("http://{}", node.control))
+        .env("VIDSEED_ADMIN_TOKEN", token)
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+#[test]
+#[ignore = "run by a_full_state_disk_fails_writes_until_space_is_freed, on a tmpfs of its own"]
+fn inner_full_state_disk() {
+    use std::io::Write as _;
+    let tmpfs = std::path::PathBuf::from(std::env::var_os(TMPFS_ENV).expect("run by a_full_state_disk_fails_writes_until_space_is_freed"));
+    let media_dir = tempfile::tempdir().unwrap();
+    let media = media_dir.path();
+    std::fs::write(media.join("first.mp4"), pseudo_random(40_000, 21)).unwrap();
+    let node = Node::start_in(media, &tmpfs.join("state"), &["--rescan-interval", "0"]);
+    let token = admin_token(&node);
+    node.wait_for_videos(1);
+
+    // Fill the state folder's disk to the last byte.
+    let filler = tmpfs.join("filler");
+    let mut f = std::fs::File::create(&filler).unwrap();
+    let chunk = vec![0u8; 16 * 1024];
+    while f.write(&chunk).is_ok_and(|n| n > 0) {}
+    while f.write(&[0]).is_ok_and(|n| n > 0) {}
+    drop(f);
+
+    std::fs::write(media.join("second.mp4"), pseudo_random(40_000, 22)).unwrap();
+    let (ok, said) = admin_cli(&node, &token, &["add", "second.mp4"]);
+    assert!(!ok, "adding on a full disk fails: {said}");
+    assert!(said.contains("the database's disk is full") && said.contains("free space, then retry"), "{said}");
+    eprintln!("vidseed admin add on a full disk said: {}", said.trim());
+    let (ok, said) = admin_cli(&node, &token, &["block", "spam.example"]);
+    assert!(!ok && said.contains("the database's disk is full"), "{said}");
+
+    std::fs::remove_file(&filler).unwrap();
+    // The same process writes again: no restart.
+    let (ok, said) = admin_cli(&node, &token, &["add", "second.mp4"]);
+    assert!(ok, "adding once space is freed: {said}");
+    let (ok, said) = admin_cli(&node, &token, &["block", "spam.example"]);
+    assert!(ok, "blocking once space is freed: {said}");
+    let (ok, said) = admin_cli(&node, &token, &["federation", "--manual-approval", "true"]);
+    assert!(ok, "a setting once space is freed: {said}");
+    let blocked = admin_json(node.control, &token, "GET", "/api/v1/admin/blocklist", None);
+    assert!(blocked.to_string().contains("spam.example"), "{blocked}");
+    node.wait_for_videos(2);
+    assert!(served(&node, "/static/webseed/second.mp4") == pseudo_random(40_000, 22));
 }
