@@ -15,7 +15,7 @@ use std::time::Instant;
 use vidseed_data_plane::control::{FolderMapping, NodeCatalog};
 use vidseed_data_plane::CatalogStore;
 use vidseed_shared::channel::{self, ControlMessage, NodeUpdate, PublishedFile, TrackerSettings};
-use vidseed_shared::{CatalogUpdate, FileIdentity, InfoHash};
+use vidseed_shared::{CatalogUpdate, InfoHash};
 
 fn main() {
     let (dir, n) = in_process();
@@ -61,7 +61,7 @@ fn in_process() -> (tempfile::TempDir, usize) {
         let Some((ControlMessage::Update { update, .. }, _)) = channel::decode_frame::<ControlMessage>(&frame).unwrap() else { unreachable!() };
         let t2 = Instant::now();
         let mut node = NodeCatalog::default();
-        node.apply(update, &folders, &|p| std::fs::metadata(p).map(|m| FileIdentity::from_metadata(&m)).map_err(|e| e.to_string()));
+        node.apply(update, &folders, &|folder, file| vidseed_data_plane::control::disk::on_disk(folder, file, false));
         let (catalog, rejected) = node.catalog(round, &folders);
         let t3 = Instant::now();
         let ack = store.apply_update(CatalogUpdate::Snapshot { catalog }).unwrap();
@@ -119,7 +119,7 @@ fn end_to_end(files_dir: &std::path::Path, n: usize) {
         store.add_node("bench", "http://127.0.0.1:1", &sha256_hex(b"token"), 0).await.unwrap();
         let addr: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
         let urls = PublicUrls::new(addr, addr, None, None).unwrap();
-        let cfg = LibraryConfig { root: files_dir.to_path_buf(), urls, pieces: PiecePolicy::Auto { floor: 262_144 }, hash_threads: 1, stun_servers: Vec::new() };
+        let cfg = LibraryConfig { root: files_dir.to_path_buf(), urls, pieces: PiecePolicy::Auto { floor: 262_144 }, hash_threads: 1, stun_servers: Vec::new(), follow_symlinks: false };
         let library = Library::open(cfg, store.clone()).await.unwrap();
         let identity = ChannelIdentity::load_or_create(&store).await.unwrap();
         let channel = ChannelServer::start(addr, &identity, Arc::clone(&library)).await.unwrap();
@@ -136,6 +136,7 @@ fn end_to_end(files_dir: &std::path::Path, n: usize) {
                 token: "token".into(),
                 folders: vec![FolderMapping { library: String::new(), path: files_dir.to_path_buf() }],
                 public_url: None,
+                follow_symlinks: false,
             },
             Arc::clone(&store),
             Arc::new(|| Box::pin(async { vidseed_shared::channel::NodeStats::default() })),

@@ -101,6 +101,10 @@ struct ServeArgs {
     /// UDP address of the catalog channel between the planes (loopback; port 0: any free one).
     #[arg(long, default_value = "127.0.0.1:0")]
     channel_listen: SocketAddr,
+    /// Publish and serve files that symbolic links in MEDIA_DIR lead to outside it (refused by
+    /// default, with a warning naming each).
+    #[arg(long)]
+    follow_symlinks: bool,
     #[command(flatten)]
     instance: InstanceArgs,
 }
@@ -152,6 +156,11 @@ struct ControlArgs {
     /// (0: only through the admin API).
     #[arg(long, default_value_t = 0)]
     follow_interval: u64,
+    /// Publish files that symbolic links in the library lead to outside it (refused by default,
+    /// with a warning naming each). Data nodes decide for themselves what they serve
+    /// (`follow_symlinks` in their [node] section).
+    #[arg(long)]
+    follow_symlinks: bool,
     #[command(flatten)]
     instance: InstanceArgs,
 }
@@ -171,6 +180,10 @@ struct DataArgs {
     /// How file bytes reach the socket: `sendfile` or `write`.
     #[arg(long, default_value = "sendfile")]
     send_path: SendPath,
+    /// Serve files that symbolic links in the node's folders lead to outside them (as
+    /// `follow_symlinks = true` in [node]; refused by default, with a warning naming each).
+    #[arg(long)]
+    follow_symlinks: bool,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -424,6 +437,7 @@ fn serve(args: ServeArgs) -> Result<()> {
                     pieces,
                     hash_threads: args.hash_threads.unwrap_or(cpus()),
                     stun_servers: args.instance.stun_servers.clone(),
+                    follow_symlinks: args.follow_symlinks,
                 },
                 database: db,
                 channel_listen: args.channel_listen,
@@ -450,6 +464,7 @@ fn serve(args: ServeArgs) -> Result<()> {
                 token,
                 folders: vec![FolderMapping { library: String::new(), path: media_dir.clone() }],
                 public_url: None,
+                follow_symlinks: args.follow_symlinks,
             },
             store,
             stats_source(&data, media_dir),
@@ -492,6 +507,7 @@ fn control(args: ControlArgs) -> Result<()> {
                     pieces,
                     hash_threads: args.hash_threads.unwrap_or(cpus()),
                     stun_servers: args.instance.stun_servers.clone(),
+                    follow_symlinks: args.follow_symlinks,
                 },
                 database: db,
                 channel_listen: args.channel_listen,
@@ -577,6 +593,7 @@ fn data_node(args: DataArgs) -> Result<()> {
             token: section.token.clone(),
             folders: section.folders.clone(),
             public_url: Some(section.public_url.clone().unwrap_or_else(|| default_public_url(data.local_addr(), scheme))),
+            follow_symlinks: args.follow_symlinks || section.follow_symlinks,
         },
         store,
         stats_source(&data, disk),

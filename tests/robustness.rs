@@ -1,5 +1,6 @@
 //! The node under stress that real deployments produce: files truncated or replaced under their
-//! mapping, readers that stop reading, catalog swaps during downloads, and Ctrl-C.
+//! mapping, readers that stop reading, catalog swaps during downloads, Ctrl-C, and symbolic links
+//! in the media folder that lead out of it, and a state folder whose disk fills up, then frees.
 
 mod common;
 
@@ -373,4 +374,159 @@ fn a_file_truncated_under_downloads_never_sends_zeros_and_is_withdrawn_at_once()
     }
     assert!(broken <= 2, "{broken} broken answers before the file was withdrawn");
     assert!(clean_after.is_some());
+}
+
+/// The names the API lists, sorted.
+fn listed_names(node: &Node) -> Vec<String> {
+    let mut names: Vec<String> = node.videos().iter().map(|v| v["name"].as_str().unwrap().to_owned()).collect();
+    names.sort();
+    names
+}
+
+/// Waits until `path` on the data plane answers 200 and returns the body.
+fn served(node: &Node, path: &str) -> Vec<u8> {
+    eventually(Duration::from_secs(30), &format!("{path} to be served"), || {
+        get(node.data, path, &[]).ok().filter(|r| r.status == 200).map(|r| r.body)
+    })
+}
+
+#[test]
+fn links_out_of_the_media_folder_are_not_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let media = dir.path().join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    let real = pseudo_random(50_000, 11);
+    let secret = pseudo_random(30_000, 12);
+    std::fs::write(media.join("real.mp4"), &real).unwrap();
+    // A file outside the media folder (as /etc/passwd would be), and links to both.
+    let outside = dir.path().join("secret.txt");
+    std::fs::write(&outside, &secret).unwrap();
+    std::os::unix::fs::symlink(&outside, media.join("link.mp4")).unwrap();
+    std::os::unix::fs::symlink(media.join("real.mp4"), media.join("inside.mp4")).unwrap();
+
+    let node = Node::start_in(&media, &dir.path().join("state"), &[]);
+    node.wait_for_videos(2);
+    assert_eq!(listed_names(&node), ["inside.mp4", "real.mp4"], "the link out of the folder is not published");
+    // The link inside the folder is served as before: the file it leads to.
+    assert!(served(&node, "/static/webseed/inside.mp4") == real);
+    assert!(served(&node, "/static/webseed/real.mp4") == real);
+    assert_eq!(get(node.data, "/static/webseed/link.mp4", &[]).unwrap().status, 404);
+    // Adding the folder again or the link by hand through the admin API changes nothing.
+    let token = admin_token(&node);
+    let (status, body) = admin(node.control, &token, "POST", "/api/v1/admin/videos", Some(&serde_json::json!({ "path": "" })));
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("link.mp4"), "{body}");
+    let (status, body) = admin(node.control, &token, "POST", "/api/v1/admin/videos", Some(&serde_json::json!({ "path": "link.mp4" })));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("outside the media folder (--follow-symlinks allows it)"), "{body}");
+    assert_eq!(listed_names(&node), ["inside.mp4", "real.mp4"]);
+    assert_eq!(get(node.data, "/static/webseed/link.mp4", &[]).unwrap().status, 404);
+    drop(node);
+
+    // The admin opts in: the file the link leads to is published and served.
+    let node = Node::start_in(&media, &dir.path().join("state-follow"), &["--follow-symlinks"]);
+    node.wait_for_videos(3);
+    assert_eq!(listed_names(&node), ["inside.mp4", "link.mp4", "real.mp4"]);
+    assert!(served(&node, "/static/webseed/link.mp4") == secret);
+    assert!(served(&node, "/static/webseed/inside.mp4") == real);
+}
+
+/// Where the inner full-disk test finds its tmpfs.
+const TMPFS_ENV: &str = "VIDSEED_TEST_TMPFS";
+
+/// Runs `then` inside a private mount namespace with a 3 MB tmpfs mounted on `dir`.
+fn in_private_tmpfs(dir: &std::path::Path, then: &[&str]) -> std::io::Result<std::process::Output> {
+    std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+        .arg("mount -t tmpfs -o size=3m,mode=0700 vidseed-test \"$0\" && exec \"$@\"")
+        .arg(dir)
+        .args(then)
+        .env(TMPFS_ENV, dir)
+        .output()
+}
+
+/// `vidseed serve` with its state on a small tmpfs (in a mount namespace of the test's own:
+/// root, `unshare` and `mount` are needed, else the test says why and passes).
+#[test]
+fn a_full_state_disk_fails_writes_until_space_is_freed() {
+    let dir = tempfile::tempdir().unwrap();
+    match in_private_tmpfs(dir.path(), &["true"]) {
+        Err(e) => return eprintln!("SKIPPED: cannot run unshare (util-linux): {e}"),
+        Ok(out) if !out.status.success() => {
+            return eprintln!(
+                "SKIPPED: unshare --mount and mount -t tmpfs failed ({}; they need root): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )
+        }
+        Ok(_) => {}
+    }
+    let exe = std::env::current_exe().unwrap();
+    let out = in_private_tmpfs(
+        dir.path(),
+        &[exe.to_str().unwrap(), "inner_full_state_disk", "--exact", "--ignored", "--nocapture", "--test-threads=1"],
+    )
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "the full-disk test in its mount namespace failed ({}).\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `vidseed admin ARGS` against `node`: exit success, stdout and stderr.
+fn admin_cli(node: &Node, token: &str, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vidseed"))
+        .arg("admin")
+        .args(args)
+        .env("VIDSEED_CONTROL_URL", format!("http://{}", node.control))
+        .env("VIDSEED_ADMIN_TOKEN", token)
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+#[test]
+#[ignore = "run by a_full_state_disk_fails_writes_until_space_is_freed, on a tmpfs of its own"]
+fn inner_full_state_disk() {
+    use std::io::Write as _;
+    let tmpfs = std::path::PathBuf::from(std::env::var_os(TMPFS_ENV).expect("run by a_full_state_disk_fails_writes_until_space_is_freed"));
+    let media_dir = tempfile::tempdir().unwrap();
+    let media = media_dir.path();
+    std::fs::write(media.join("first.mp4"), pseudo_random(40_000, 21)).unwrap();
+    let node = Node::start_in(media, &tmpfs.join("state"), &["--rescan-interval", "0"]);
+    let token = admin_token(&node);
+    node.wait_for_videos(1);
+
+    // Fill the state folder's disk to the last byte.
+    let filler = tmpfs.join("filler");
+    let mut f = std::fs::File::create(&filler).unwrap();
+    let chunk = vec![0u8; 16 * 1024];
+    while f.write(&chunk).is_ok_and(|n| n > 0) {}
+    while f.write(&[0]).is_ok_and(|n| n > 0) {}
+    drop(f);
+
+    std::fs::write(media.join("second.mp4"), pseudo_random(40_000, 22)).unwrap();
+    let (ok, said) = admin_cli(&node, &token, &["add", "second.mp4"]);
+    assert!(!ok, "adding on a full disk fails: {said}");
+    assert!(said.contains("the database's disk is full") && said.contains("free space, then retry"), "{said}");
+    eprintln!("vidseed admin add on a full disk said: {}", said.trim());
+    let (ok, said) = admin_cli(&node, &token, &["block", "spam.example"]);
+    assert!(!ok && said.contains("the database's disk is full"), "{said}");
+
+    std::fs::remove_file(&filler).unwrap();
+    // The same process writes again: no restart.
+    let (ok, said) = admin_cli(&node, &token, &["add", "second.mp4"]);
+    assert!(ok, "adding once space is freed: {said}");
+    let (ok, said) = admin_cli(&node, &token, &["block", "spam.example"]);
+    assert!(ok, "blocking once space is freed: {said}");
+    let (ok, said) = admin_cli(&node, &token, &["federation", "--manual-approval", "true"]);
+    assert!(ok, "a setting once space is freed: {said}");
+    let blocked = admin_json(node.control, &token, "GET", "/api/v1/admin/blocklist", None);
+    assert!(blocked.to_string().contains("spam.example"), "{blocked}");
+    node.wait_for_videos(2);
+    assert!(served(&node, "/static/webseed/second.mp4") == pseudo_random(40_000, 22));
 }

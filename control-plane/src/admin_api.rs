@@ -76,7 +76,7 @@ fn json_response(status: StatusCode, v: &Value) -> Response<AdminBody> {
 
 fn store_error(e: StoreError) -> Response<AdminBody> {
     tracing::error!("admin API: {e}");
-    error(StatusCode::INTERNAL_SERVER_ERROR, &format!("database: {e}"), Some("check that the database is reachable and writable"))
+    error(StatusCode::INTERNAL_SERVER_ERROR, &format!("database: {e}"), Some(&e.hint()))
 }
 
 /// Constant-time comparison of two hex digests.
@@ -402,6 +402,7 @@ impl AdminApi {
         };
         match self.engine.follow(host).await {
             Ok(f) => json_response(StatusCode::OK, &json!({ "actor": f.actor_url, "host": f.host, "state": f.state.as_str() })),
+            Err(crate::federation::FederationError::Store(e)) => store_error(e),
             Err(e) => error(StatusCode::BAD_GATEWAY, &e.to_string(), Some("check the host name, and that it is a PeerTube (or vidseed) instance")),
         }
     }
@@ -411,6 +412,7 @@ impl AdminApi {
         match self.engine.unfollow(&host).await {
             Ok(true) => json_response(StatusCode::OK, &json!({ "unfollowed": host })),
             Ok(false) => error(StatusCode::NOT_FOUND, &format!("this instance does not follow {host}"), Some("list them with `vidseed admin following`")),
+            Err(crate::federation::FederationError::Store(e)) => store_error(e),
             Err(e) => error(StatusCode::BAD_GATEWAY, &e.to_string(), None),
         }
     }
@@ -420,6 +422,7 @@ impl AdminApi {
         match self.engine.answer_follower(actor, accept).await {
             Ok(true) => json_response(StatusCode::OK, &json!({ "actor": actor, "state": if accept { "accepted" } else { "rejected" } })),
             Ok(false) => error(StatusCode::NOT_FOUND, &format!("{actor} does not follow this instance"), Some("list them with `vidseed admin followers`")),
+            Err(crate::federation::FederationError::Store(e)) => store_error(e),
             Err(e) => error(StatusCode::BAD_GATEWAY, &e.to_string(), None),
         }
     }

@@ -1,6 +1,8 @@
 //! The ActivityPub endpoints of the control plane's HTTP server (does I/O): the instance actor
 //! with content negotiation, its collections, WebFinger, host-meta and NodeInfo. Documents come
-//! from [`crate::activitypub::actor`].
+//! from [`crate::activitypub::actor`]. Every URL those documents name answers: the collections
+//! (followers, following, outbox and the always empty video playlists) as paged
+//! `OrderedCollection`s, the inboxes to a GET with 405 (they take signed POSTs).
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
@@ -26,8 +28,19 @@ pub struct Federation {
 impl Federation {
     /// Whether a request is a POST to one of our inboxes.
     pub fn is_inbox_post<B>(req: &Request<B>) -> bool {
-        req.method() == Method::POST && matches!(req.uri().path(), "/inbox" | "/accounts/peertube/inbox")
+        req.method() == Method::POST && is_inbox(req.uri().path())
     }
+}
+
+/// Whether `path` is one of our inboxes.
+fn is_inbox(path: &str) -> bool {
+    matches!(path, "/inbox" | "/accounts/peertube/inbox")
+}
+
+/// The actor's collections, by their path after the actor's.
+const COLLECTIONS: [&str; 4] = ["/outbox", "/followers", "/following", "/video-playlists"];
+
+impl Federation {
 }
 
 const AP_TYPE: &str = "application/activity+json; charset=utf-8";
@@ -88,7 +101,12 @@ impl Federation {
                     res
                 }
             }
-            p if p.strip_prefix(actor_path.as_str()).is_some_and(|rest| ["/outbox", "/followers", "/following"].contains(&rest)) => {
+            p if is_inbox(p) => {
+                let mut res = error(StatusCode::METHOD_NOT_ALLOWED, "an inbox takes signed POSTs of ActivityPub activities");
+                res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+                res
+            }
+            p if p.strip_prefix(actor_path.as_str()).is_some_and(|rest| COLLECTIONS.contains(&rest)) => {
                 let id = format!("{}{}", self.instance.base, p);
                 let page = query_param(query, "page").and_then(|p| p.parse::<usize>().ok()).filter(|p| *p >= 1);
                 let direction = if p.ends_with("/followers") {
@@ -96,7 +114,9 @@ impl Federation {
                 } else if p.ends_with("/following") {
                     Some(FollowDirection::Following)
                 } else {
-                    None // the outbox: nothing public is published there yet
+                    // The outbox: nothing public is published there yet; the video playlists:
+                    // the instance has none (PeerTube fetches the collection when it meets us).
+                    None
                 };
                 let store = &self.inbox.store;
                 let (total, items) = match direction {

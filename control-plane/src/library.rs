@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::runtime::Handle;
 use tokio::sync::watch;
@@ -15,7 +15,7 @@ use vidseed_shared::{content_type, InfoHash};
 
 use crate::magnet::{magnet_uri, MagnetParts};
 use crate::piece_length::PiecePolicy;
-use crate::scan::{scan, FoundFile};
+use crate::scan::{examine, outside_reason, scan, Entry, FoundFile, LinkPolicy, Skipped};
 use crate::store::{NodeRecord, Store, StoreError, VideoRecord};
 use crate::torrents::{make_torrent, TorrentSpec};
 use crate::urls::PublicUrls;
@@ -33,6 +33,9 @@ pub struct LibraryConfig {
     /// STUN servers the watch pages give WebRTC (`stun:host:port`); empty: viewers connect
     /// directly, and nothing leaves their network.
     pub stun_servers: Vec<String>,
+    /// Publish files that symbolic links in the library lead to outside it (off: such links are
+    /// refused, with a warning naming them).
+    pub follow_symlinks: bool,
 }
 
 /// Why a library operation failed, said so that the admin knows what to do.
@@ -54,7 +57,7 @@ impl LibraryError {
         match self {
             LibraryError::BadPath { hint, .. } => Some(hint.clone()),
             LibraryError::NotFound(_) => Some("list the library with `vidseed admin videos`".into()),
-            LibraryError::Store(_) => Some("check that the database is reachable and writable".into()),
+            LibraryError::Store(e) => Some(e.hint()),
             LibraryError::Io(_) => None,
         }
     }
@@ -147,6 +150,30 @@ pub struct Library {
     state: RwLock<Arc<LibraryState>>,
     changed: watch::Sender<u64>,
     cancel: AtomicBool,
+    /// Links refused for leading out of the library, already warned about (each rescan would
+    /// say it again).
+    refused_links: Mutex<HashSet<(PathBuf, PathBuf)>>,
+}
+
+/// `path` relative to `root`, by their components alone (no `..` climbing out); None when
+/// `path` is not under `root`.
+fn lexical_rel(path: &Path, root: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    let rest = path.strip_prefix(root).ok()?;
+    let mut rel = PathBuf::new();
+    for c in rest.components() {
+        match c {
+            Component::Normal(part) => rel.push(part),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !rel.pop() {
+                    return None;
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(rel)
 }
 
 fn now_ms() -> i64 {
@@ -164,6 +191,7 @@ impl Library {
             state: RwLock::new(Arc::default()),
             changed: watch::channel(last).0,
             cancel: AtomicBool::new(false),
+            refused_links: Mutex::new(HashSet::new()),
         });
         lib.reload().await?;
         Ok(lib)
@@ -317,20 +345,71 @@ impl Library {
 
     /// The library path of `path` (absolute on this host, or relative to the library folder),
     /// checked to lie inside the library folder.
+    ///
+    /// A path whose symbolic links lead out of the library is refused, unless links are followed
+    /// (`follow_symlinks`): then its library path is the one given, and its file the link's.
     pub fn library_path(&self, path: &str) -> Result<(String, PathBuf), LibraryError> {
-        let root = std::fs::canonicalize(&self.cfg.root).map_err(|e| LibraryError::Io(format!("library folder {}: {e}", self.cfg.root.display())))?;
+        let links = self.links()?;
+        let root = links.root();
         let given = Path::new(path);
-        let abs = if given.is_absolute() { given.to_path_buf() } else { root.join(given) };
-        let abs = std::fs::canonicalize(&abs).map_err(|e| LibraryError::BadPath {
-            what: format!("cannot open {}: {e}", abs.display()),
+        let joined = if given.is_absolute() { given.to_path_buf() } else { root.join(given) };
+        let abs = std::fs::canonicalize(&joined).map_err(|e| LibraryError::BadPath {
+            what: format!("cannot open {}: {e}", joined.display()),
             hint: format!("give a file or folder inside the library folder {}, absolute or relative to it", root.display()),
         })?;
-        let rel = abs.strip_prefix(&root).map_err(|_| LibraryError::BadPath {
-            what: format!("{} is outside the library folder {}", abs.display(), root.display()),
-            hint: "move or link it into the library folder first: data nodes find files by their path in it".into(),
-        })?;
+        let (rel, abs) = match abs.strip_prefix(root) {
+            Ok(rel) => (rel.to_path_buf(), abs.clone()),
+            Err(_) => {
+                // Where the path is in the library, by its own words (a link's path, not its
+                // target's).
+                let lexical = lexical_rel(&joined, root).or_else(|| lexical_rel(&joined, &self.cfg.root));
+                match lexical {
+                    Some(rel) if links.follows_outside() => (rel, joined.clone()),
+                    Some(_) => {
+                        self.warn_refused_link(&joined, &abs);
+                        return Err(LibraryError::BadPath {
+                            what: format!("{} cannot be published: {}", joined.display(), outside_reason(&abs)),
+                            hint: "move the file into the library folder, or start the control plane with --follow-symlinks".into(),
+                        });
+                    }
+                    None => {
+                        return Err(LibraryError::BadPath {
+                            what: format!("{} is outside the library folder {}", abs.display(), root.display()),
+                            hint: "move it into the library folder first (or link it there, with --follow-symlinks): data nodes find files by their path in it".into(),
+                        })
+                    }
+                }
+            }
+        };
         let rel = rel.to_str().ok_or_else(|| LibraryError::BadPath { what: "the path is not UTF-8".into(), hint: "rename it".into() })?;
         Ok((rel.to_owned(), abs))
+    }
+
+    /// What symbolic links may publish.
+    fn links(&self) -> Result<LinkPolicy, LibraryError> {
+        LinkPolicy::new(&self.cfg.root, self.cfg.follow_symlinks)
+            .map_err(|e| LibraryError::Io(format!("library folder {}: {e}", self.cfg.root.display())))
+    }
+
+    /// Logs a skipped entry: a link refused for leading out of the library as a warning, once
+    /// per link and target; anything else as information.
+    fn note_skipped(&self, s: &Skipped, what: &str) {
+        match &s.outside_target {
+            Some(target) => self.warn_refused_link(&s.path, target),
+            None => tracing::info!(path = %s.path.display(), reason = %s.reason, "{what}"),
+        }
+    }
+
+    fn warn_refused_link(&self, link: &Path, target: &Path) {
+        let first = self.refused_links.lock().unwrap_or_else(|p| p.into_inner()).insert((link.to_path_buf(), target.to_path_buf()));
+        if first {
+            tracing::warn!(
+                "not published: {} is a symbolic link to {}, outside the library folder {} (--follow-symlinks allows it)",
+                link.display(),
+                target.display(),
+                self.cfg.root.display()
+            );
+        }
     }
 
     /// Adds a file, or every file under a folder: hashes what is new or changed (blocking; run it
@@ -347,9 +426,9 @@ impl Library {
         }
         let meta = std::fs::metadata(&abs).map_err(|e| LibraryError::Io(e.to_string()))?;
         let found: Vec<FoundFile> = if meta.is_dir() {
-            let (found, skipped) = scan(&abs).map_err(|e| LibraryError::Io(e.to_string()))?;
-            for s in skipped {
-                tracing::info!(path = %s.path.display(), reason = %s.reason, "not added");
+            let (found, skipped) = scan(&abs, &self.links()?).map_err(|e| LibraryError::Io(e.to_string()))?;
+            for s in &skipped {
+                self.note_skipped(s, "not added");
             }
             found
                 .into_iter()
@@ -362,10 +441,13 @@ impl Library {
                 .collect()
         } else {
             // The one file only (its folder may hold thousands), by the scanner's rules.
-            let reason = match crate::scan::examine(abs.clone(), rel.clone()) {
-                crate::scan::Entry::File(f) => return Ok(self.add_found(&[f], progress)),
-                crate::scan::Entry::Skip(s) => s.reason,
-                crate::scan::Entry::Folder => "a folder".to_owned(),
+            let reason = match examine(abs.clone(), rel.clone(), &self.links()?) {
+                Entry::File(f) => return Ok(self.add_found(&[f], progress)),
+                Entry::Skip(s) => {
+                    self.note_skipped(&s, "not added");
+                    s.reason
+                }
+                Entry::Folder => "a folder".to_owned(),
             };
             return Err(LibraryError::BadPath { what: format!("{} cannot be published: {reason}", abs.display()), hint: "give a non-empty regular file".into() });
         };
@@ -461,9 +543,9 @@ impl Library {
     /// Brings the library in line with its folder (blocking): adds new and changed files,
     /// removes the videos whose file is gone.
     pub fn sync_root(&self, progress: &mut dyn FnMut(&Progress)) -> Result<SyncReport, LibraryError> {
-        let (found, skipped) = scan(&self.cfg.root).map_err(|e| LibraryError::Io(format!("{}: {e}", self.cfg.root.display())))?;
+        let (found, skipped) = scan(&self.cfg.root, &self.links()?).map_err(|e| LibraryError::Io(format!("{}: {e}", self.cfg.root.display())))?;
         for s in &skipped {
-            tracing::info!(path = %s.path.display(), reason = %s.reason, "not published");
+            self.note_skipped(s, "not published");
         }
         let present: HashSet<&str> = found.iter().map(|f| f.rel_path.as_str()).collect();
         let gone: Vec<String> = self.state().videos.keys().filter(|p| !present.contains(p.as_str())).cloned().collect();

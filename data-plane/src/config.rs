@@ -174,6 +174,10 @@ pub struct NodeSection {
     /// HTTP address to listen on (default 0.0.0.0:9001; `--listen` overrides it).
     #[serde(default)]
     pub listen: Option<SocketAddr>,
+    /// Serve files that symbolic links in a folder lead to outside that folder (default false:
+    /// such files are refused, with a warning naming them; `--follow-symlinks` also allows it).
+    #[serde(default)]
+    pub follow_symlinks: bool,
     /// The library folders this node holds and where.
     pub folders: Vec<crate::control::FolderMapping>,
 }
@@ -268,6 +272,7 @@ max_scrape = 256
 # pin = "sha256:…"                   # its certificate's fingerprint
 # public_url = "https://edge-1.example.org"
 # listen = "0.0.0.0:9001"
+# follow_symlinks = false            # serve files that links lead to outside their folder
 # [[node.folders]]
 # library = ""                       # a library folder ("" is all of it)…
 # path = "/srv/vidseed/media"        # …and where this node keeps it
@@ -297,6 +302,18 @@ mod tests {
         assert!(c.tracker.open);
         assert_eq!(c.tracker.swarm.peer_timeout, std::time::Duration::from_secs(5));
         assert_eq!(c.tracker.max_message_size, 65536);
+    }
+
+    #[test]
+    fn follow_symlinks_is_off_unless_the_node_says_so() {
+        let node = "[node]\nname = \"n\"\ntoken = \"t\"\ncontrol = \"c:1\"\npin = \"p\"\n";
+        let folders = "[[node.folders]]\nlibrary = \"\"\npath = \"/m\"\n";
+        let c = FileConfig::parse(&format!("{node}{folders}")).unwrap();
+        assert!(!c.node.unwrap().follow_symlinks);
+        let c = FileConfig::parse(&format!("{node}follow_symlinks = true\n{folders}")).unwrap();
+        assert!(c.node.unwrap().follow_symlinks);
+        let e = FileConfig::parse(&format!("{node}follow_symlinks = \"yes\"\n{folders}")).unwrap_err();
+        assert!(e.contains("follow_symlinks"), "{e}");
     }
 
     #[test]

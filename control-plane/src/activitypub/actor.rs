@@ -84,9 +84,10 @@ impl Instance {
             json!({
                 "subject": resource,
                 "aliases": [actor],
+                // No remote-interaction (ostatus subscribe) template: there is nothing here to
+                // follow or interact with from another instance's page.
                 "links": [
-                    { "rel": "self", "type": "application/activity+json", "href": actor },
-                    { "rel": "http://ostatus.org/schema/1.0/subscribe", "template": format!("{}/remote-interaction?uri={{uri}}", self.base) }
+                    { "rel": "self", "type": "application/activity+json", "href": actor }
                 ]
             })
         })
@@ -194,6 +195,8 @@ mod tests {
         assert_eq!(w["subject"], "acct:peertube@127.0.0.1:8081");
         assert_eq!(w["links"][0]["href"], "http://127.0.0.1:8081/accounts/peertube");
         assert_eq!(w["links"][0]["type"], "application/activity+json");
+        // Only links that answer: nothing advertised that this instance does not serve.
+        assert_eq!(w["links"].as_array().map(Vec::len), Some(1));
         assert!(i.webfinger("peertube@127.0.0.1:8081").is_some());
         assert!(i.webfinger("http://127.0.0.1:8081/accounts/peertube").is_some());
         for other in ["acct:root@127.0.0.1:8081", "acct:peertube@other.example", "acct:peertube", ""] {

@@ -9,6 +9,7 @@
 //! that every writer increments first in its transaction, which serializes writers: numbers are
 //! dense, commit in order, and a reader never sees seq N+1 before N.
 
+mod faults;
 mod records;
 mod secrets;
 
@@ -28,6 +29,7 @@ pub use federation::{
     Delivery, FollowDirection, FollowRecord, FollowState, InboxItem, RemoteActor, FOLLOW_SCORE_MAX,
     FOLLOW_SCORE_START,
 };
+pub use faults::Fault;
 pub use records::{Change, ChangeKind, NodeRecord, VideoRecord};
 pub use secrets::{random_token, sha256_hex};
 
@@ -41,7 +43,8 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const SQLITE_MAX_CONNECTIONS: u32 = 4;
 const POSTGRES_MAX_CONNECTIONS: u32 = 8;
 
-/// Why the store failed.
+/// Why the store failed. A fault the admin can act on (a full disk, a read-only database…) is
+/// said as such, with what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(
@@ -52,16 +55,54 @@ pub enum StoreError {
     NoSuchNode(String),
     #[error("invalid database: {0}")]
     InvalidDatabase(String),
-    #[error("cannot open the database {target}: {source}")]
+    #[error("cannot open the database {target}: {}", faults::describe(.source, || .source.to_string()))]
     Open { target: String, source: sqlx::Error },
-    #[error("database error: {0}")]
+    #[error("{}", faults::describe(.0, || format!("database error: {}", .0)))]
     Database(#[from] sqlx::Error),
-    #[error("cannot bring the database schema up to date: {0}")]
+    #[error("cannot bring the database schema up to date: {}", describe_migrate(.0))]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the database holds a row that cannot be decoded: {0}")]
     Corrupt(String),
     #[error("{0} is too large to store (the database keeps signed 64-bit integers)")]
     OutOfRange(&'static str),
+}
+
+impl StoreError {
+    /// The fault behind this error, when it is one the admin can act on.
+    pub fn fault(&self) -> Option<Fault> {
+        match self {
+            StoreError::Open { source, .. } | StoreError::Database(source) => {
+                faults::fault_of(source)
+            }
+            StoreError::Migrate(
+                sqlx::migrate::MigrateError::Execute(e)
+                | sqlx::migrate::MigrateError::ExecuteMigration(e, _),
+            ) => faults::fault_of(e),
+            _ => None,
+        }
+    }
+
+    /// What the admin can do about it.
+    pub fn hint(&self) -> String {
+        match (self, self.fault()) {
+            (_, Some(fault)) => fault.advice().to_owned(),
+            (StoreError::NodeExists(_), None) => "choose another name".to_owned(),
+            (StoreError::NoSuchNode(_), None) => {
+                "list the data nodes with `vidseed admin nodes`".to_owned()
+            }
+            _ => "check that the database is reachable and writable".to_owned(),
+        }
+    }
+}
+
+fn describe_migrate(e: &sqlx::migrate::MigrateError) -> String {
+    use sqlx::migrate::MigrateError;
+    match e {
+        MigrateError::Execute(source) | MigrateError::ExecuteMigration(source, _) => {
+            faults::describe(source, || e.to_string())
+        }
+        _ => e.to_string(),
+    }
 }
 
 /// Where the state lives.
@@ -335,6 +376,23 @@ fn is_already_exists(e: &sqlx::Error) -> bool {
         .is_some_and(|code| code == "42P06" || code == "23505")
 }
 
+/// Whether a connection going back to the pool may be used again: only outside a transaction.
+///
+/// A transaction whose COMMIT failed (SQLite's SQLITE_FULL or an I/O error may already have rolled
+/// it back) is dropped with a ROLLBACK queued on its connection; the ping runs that ROLLBACK first.
+/// When it fails too (nothing left to roll back), sqlx still counts the connection as inside a
+/// transaction, and every later `begin` on it would fail ("non-zero transaction depth") or nest a
+/// savepoint in a transaction that never ends: such a connection is closed, and the pool opens a
+/// fresh one when it needs it. So once the fault is gone, the next write succeeds.
+async fn release_clean<C: sqlx::Connection>(conn: &mut C) -> Result<bool, sqlx::Error> {
+    conn.ping().await?;
+    let clean = !conn.is_in_transaction();
+    if !clean {
+        tracing::warn!("closing a database connection left inside a failed transaction");
+    }
+    Ok(clean)
+}
+
 impl Store {
     /// Connects, creates the Postgres schema if given (every pooled connection then uses it
     /// through its search_path) and applies the migrations.
@@ -354,6 +412,7 @@ impl Store {
                     .busy_timeout(SQLITE_BUSY_TIMEOUT);
                 let pool = SqlitePoolOptions::new()
                     .max_connections(SQLITE_MAX_CONNECTIONS)
+                    .after_release(|conn, _| Box::pin(release_clean(conn)))
                     .connect_with(options)
                     .await
                     .map_err(opened)?;
@@ -375,6 +434,7 @@ impl Store {
                 }
                 let pool = PgPoolOptions::new()
                     .max_connections(POSTGRES_MAX_CONNECTIONS)
+                    .after_release(|conn, _| Box::pin(release_clean(conn)))
                     .connect_with(options)
                     .await
                     .map_err(opened)?;

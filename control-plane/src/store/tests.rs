@@ -852,3 +852,6 @@ fn secrets() {
 
 #[path = "federation_tests.rs"]
 mod federation;
+
+#[path = "fault_tests.rs"]
+mod faults;

@@ -6,7 +6,6 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::pin::Pin as StdPin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,7 +14,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use vidseed_shared::channel::{self, ControlMessage, NodeMessage, NodeStats, NodeUpdate, Resume, CHANNEL_VERSION};
-use vidseed_shared::{CatalogUpdate, FileIdentity, RejectedFile};
+use vidseed_shared::{CatalogUpdate, RejectedFile};
 
 use super::node_catalog::{FolderMapping, NodeCatalog};
 use super::pin::{Pin, PinVerifier};
@@ -32,6 +31,8 @@ pub struct ChannelConfig {
     pub folders: Vec<FolderMapping>,
     /// Where viewers reach this node (sent in the hello).
     pub public_url: Option<String>,
+    /// Serve files that symbolic links lead to outside their folder (refused otherwise).
+    pub follow_symlinks: bool,
 }
 
 /// Gathers the node's counters for a stats report.
@@ -207,14 +208,6 @@ impl Drop for AbortOnDrop {
     }
 }
 
-fn disk_identity(p: &Path) -> Result<FileIdentity, String> {
-    let meta = std::fs::metadata(p).map_err(|e| e.to_string())?;
-    if !meta.is_file() {
-        return Err("not a regular file".into());
-    }
-    Ok(FileIdentity::from_metadata(&meta))
-}
-
 async fn session(
     cfg: &ChannelConfig,
     store: &CatalogStore,
@@ -277,7 +270,7 @@ async fn session(
                 ControlMessage::Update { seq, update } => {
                     let snapshot = matches!(update, NodeUpdate::Snapshot { .. });
                     let started = std::time::Instant::now();
-                    node.apply(update, &cfg.folders, &disk_identity);
+                    node.apply(update, &cfg.folders, &|folder, file| super::disk::on_disk(folder, file, cfg.follow_symlinks));
                     let (catalog, mut rejected) = node.catalog(seq, &cfg.folders);
                     let files_served = match store.apply_update(CatalogUpdate::Snapshot { catalog }) {
                         Ok(ack) => {

@@ -2,9 +2,10 @@
 //! it trusts, and the node's view of the library that becomes its served catalog.
 
 pub mod client;
+pub mod disk;
 pub mod node_catalog;
 pub mod pin;
 
 pub use client::{ChannelClient, ChannelConfig, ChannelStatus, StatsSource};
-pub use node_catalog::{local_path, FolderMapping, NodeCatalog};
+pub use node_catalog::{local_path, FolderMapping, NodeCatalog, OnDisk};
 pub use pin::Pin;

@@ -1,6 +1,8 @@
 //! What a data node knows of the control plane's library, updated by the channel's snapshots and
 //! deltas, and turned into the [`Catalog`] the node serves. Pure except for the `stat` closure
-//! the caller passes in (the node's disk).
+//! the caller passes in (the node's disk, [`super::disk`]), which says where each file really is
+//! (its symbolic links resolved) and whether it may be served; the catalog serves that resolved
+//! file, so a link retargeted later is not followed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -21,6 +23,11 @@ pub struct FolderMapping {
 /// Where this node keeps library path `path`: under the longest folder that holds it. `None` if
 /// no folder holds it or the path could climb out of its folder.
 pub fn local_path(folders: &[FolderMapping], path: &str) -> Option<PathBuf> {
+    local_path_in(folders, path).map(|(_, p)| p)
+}
+
+/// `local_path`, with the folder that holds it.
+pub fn local_path_in<'f>(folders: &'f [FolderMapping], path: &str) -> Option<(&'f FolderMapping, PathBuf)> {
     if path.is_empty() || path.starts_with('/') || path.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
         return None;
     }
@@ -30,14 +37,35 @@ pub fn local_path(folders: &[FolderMapping], path: &str) -> Option<PathBuf> {
         .max_by_key(|f| f.library.trim_matches('/').len())?;
     let lib = best.library.trim_matches('/');
     let rest = if lib.is_empty() { path } else { &path[lib.len() + 1..] };
-    Some(best.path.join(rest))
+    Some((best, best.path.join(rest)))
+}
+
+/// A file as this node's disk has it: where it really is (symbolic links resolved) and its
+/// identity there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OnDisk {
+    pub path: PathBuf,
+    pub identity: FileIdentity,
+}
+
+/// Why a file of `folder` (resolved) that resolves to `target` may not be served, if it may not:
+/// it is outside the folder and links are not followed out of it.
+pub fn link_refusal(folder: &Path, target: &Path, follow_symlinks: bool) -> Option<String> {
+    (!follow_symlinks && !target.starts_with(folder)).then(|| {
+        format!(
+            "symbolic link to {}, outside the node's folder {} (follow_symlinks = true in [node], or --follow-symlinks, allows it)",
+            target.display(),
+            folder.display()
+        )
+    })
 }
 
 /// The node's view of the library.
 #[derive(Debug, Default)]
 pub struct NodeCatalog {
-    /// Files this node holds, by library path, with what its disk said when last checked.
-    held: BTreeMap<String, (PublishedFile, Option<FileIdentity>)>,
+    /// Files this node holds, by library path, with what its disk said when last checked (or
+    /// why it cannot serve them).
+    held: BTreeMap<String, (PublishedFile, Result<OnDisk, String>)>,
     /// Every library video's info-hash, by path (held or not).
     tracked: HashMap<String, InfoHash>,
     extra: BTreeSet<InfoHash>,
@@ -45,11 +73,16 @@ pub struct NodeCatalog {
 }
 
 impl NodeCatalog {
-    /// Applies one update. `stat` gives a file's identity on this disk, or why it cannot be served.
-    pub fn apply(&mut self, update: NodeUpdate, folders: &[FolderMapping], stat: &dyn Fn(&Path) -> Result<FileIdentity, String>) {
-        let check = |f: &PublishedFile| -> Option<FileIdentity> {
-            let p = local_path(folders, &f.path)?;
-            stat(&p).ok().filter(|id| id.size == f.size)
+    /// Applies one update. `stat(folder, file)` says where file `file` of `folder` really is and
+    /// its identity there, or why it cannot be served.
+    pub fn apply(&mut self, update: NodeUpdate, folders: &[FolderMapping], stat: &dyn Fn(&Path, &Path) -> Result<OnDisk, String>) {
+        let check = |f: &PublishedFile| -> Result<OnDisk, String> {
+            let (folder, p) = local_path_in(folders, &f.path).ok_or("no folder of this node holds it")?;
+            let found = stat(&folder.path, &p)?;
+            if found.identity.size != f.size {
+                return Err(format!("of another size at {} ({} bytes; the library's has {})", p.display(), found.identity.size, f.size));
+            }
+            Ok(found)
         };
         match update {
             NodeUpdate::Snapshot { files, tracked, extra_info_hashes, tracker } => {
@@ -99,23 +132,20 @@ impl NodeCatalog {
     pub fn catalog(&self, version: u64, folders: &[FolderMapping]) -> (Catalog, Vec<RejectedFile>) {
         let mut files = Vec::with_capacity(self.held.len());
         let mut rejected = Vec::new();
-        for (f, id) in self.held.values() {
-            match (local_path(folders, &f.path), id) {
-                (Some(fs_path), Some(identity)) => files.push(CatalogFile {
+        for (f, disk) in self.held.values() {
+            match (local_path(folders, &f.path), disk) {
+                (Some(_), Ok(found)) => files.push(CatalogFile {
                     url_path: f.url_path.clone(),
-                    fs_path,
+                    fs_path: found.path.clone(),
                     size: f.size,
                     etag: f.etag.clone(),
                     last_modified: f.last_modified,
                     content_type: f.content_type.clone(),
-                    identity: *identity,
+                    identity: found.identity,
                     info_hash: Some(f.info_hash),
                 }),
                 (None, _) => rejected.push(RejectedFile { url_path: f.url_path.clone(), reason: "no folder of this node holds it".into() }),
-                (Some(p), None) => rejected.push(RejectedFile {
-                    url_path: f.url_path.clone(),
-                    reason: format!("missing or of another size at {}", p.display()),
-                }),
+                (Some(_), Err(reason)) => rejected.push(RejectedFile { url_path: f.url_path.clone(), reason: reason.clone() }),
             }
         }
         let mut info_hashes: Vec<InfoHash> = self.tracked.values().copied().chain(self.extra.iter().copied()).collect();

@@ -21,10 +21,10 @@ fn folders() -> Vec<FolderMapping> {
 }
 
 /// A disk where every file exists with the size written in its name before the dot ("10.mp4").
-fn disk(p: &Path) -> Result<FileIdentity, String> {
+fn disk(_folder: &Path, p: &Path) -> Result<OnDisk, String> {
     let name = p.file_name().and_then(|n| n.to_str()).ok_or("no name")?;
     let size: u64 = name.split('.').next().and_then(|s| s.parse().ok()).ok_or("missing")?;
-    Ok(FileIdentity { size, inode: 1, ..Default::default() })
+    Ok(OnDisk { path: p.to_path_buf(), identity: FileIdentity { size, inode: 1, ..Default::default() } })
 }
 
 #[test]
@@ -92,4 +92,50 @@ fn snapshots_and_deltas_build_the_served_catalog() {
     let (cat, rejected) = c.catalog(9, &f);
     assert!(cat.files.is_empty() && cat.info_hashes.is_empty() && rejected.is_empty());
     assert!(!c.tracker.open && !cat.track_any);
+}
+
+#[test]
+fn links_out_of_the_folder_are_refused_unless_followed() {
+    let folder = Path::new("/srv/media");
+    assert_eq!(link_refusal(folder, Path::new("/srv/media/a.mp4"), false), None);
+    assert_eq!(link_refusal(folder, Path::new("/srv/media/sub/b.mp4"), false), None);
+    let refused = link_refusal(folder, Path::new("/etc/passwd"), false).expect("refused");
+    assert!(refused.starts_with("symbolic link to /etc/passwd, outside the node's folder /srv/media"), "{refused}");
+    // A sibling folder sharing the name's prefix is outside too.
+    assert!(link_refusal(folder, Path::new("/srv/media2/a.mp4"), false).is_some());
+    assert_eq!(link_refusal(folder, Path::new("/etc/passwd"), true), None);
+}
+
+#[test]
+fn the_catalog_serves_the_resolved_file_and_names_refusals() {
+    let f = vec![FolderMapping { library: "".into(), path: "/disk".into() }];
+    // "in.mp4" is a link to /disk/real.mp4; "out.mp4" a link out of the folder.
+    let stat = |folder: &Path, p: &Path| -> Result<OnDisk, String> {
+        let target = match p.file_name().and_then(|n| n.to_str()) {
+            Some("in.mp4") => PathBuf::from("/disk/real.mp4"),
+            Some("out.mp4") => PathBuf::from("/etc/passwd"),
+            _ => p.to_path_buf(),
+        };
+        if let Some(reason) = link_refusal(folder, &target, false) {
+            return Err(reason);
+        }
+        Ok(OnDisk { path: target, identity: FileIdentity { size: 10, inode: 1, ..Default::default() } })
+    };
+    let mut c = NodeCatalog::default();
+    c.apply(
+        NodeUpdate::Snapshot {
+            files: vec![pf("in.mp4", 10, 1), pf("out.mp4", 10, 2), pf("plain.mp4", 10, 3)],
+            tracked: vec![],
+            extra_info_hashes: vec![],
+            tracker: TrackerSettings::default(),
+        },
+        &f,
+        &stat,
+    );
+    let (cat, rejected) = c.catalog(1, &f);
+    let served: Vec<_> = cat.files.iter().map(|x| (x.url_path.as_str(), x.fs_path.to_str().unwrap())).collect();
+    assert_eq!(served, [("/static/webseed/in.mp4", "/disk/real.mp4"), ("/static/webseed/plain.mp4", "/disk/plain.mp4")]);
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].url_path, "/static/webseed/out.mp4");
+    assert!(rejected[0].reason.starts_with("symbolic link to /etc/passwd, outside the node's folder /disk"), "{}", rejected[0].reason);
 }
