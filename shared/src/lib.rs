@@ -4,12 +4,14 @@
 //! Everything the two planes exchange is defined here, so that the embedded mode (both planes in
 //! one process) and a later network channel speak exactly the same messages.
 
+pub mod backoff;
 pub mod catalog;
 pub mod channel;
 pub mod content_type;
 pub mod info_hash;
 pub mod protocol;
 
+pub use backoff::Backoff;
 pub use catalog::{Catalog, CatalogFile, FileIdentity};
 pub use info_hash::InfoHash;
 pub use protocol::{CatalogAck, CatalogUpdate, DataPlaneLink, RejectedFile, PROTOCOL_VERSION};
