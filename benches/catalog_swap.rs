@@ -103,7 +103,7 @@ async fn fill_store(store: &vidseed_control_plane::store::Store, n: usize) {
 
 fn end_to_end(files_dir: &std::path::Path, n: usize) {
     use vidseed_control_plane::channel::{ChannelIdentity, ChannelServer};
-    use vidseed_control_plane::piece_length::PiecePolicy;
+    use vidseed_control_plane::library::piece_length::PiecePolicy;
     use vidseed_control_plane::store::{sha256_hex, Database, Store};
     use vidseed_control_plane::{Library, LibraryConfig, PublicUrls};
     use vidseed_data_plane::control::{ChannelClient, ChannelConfig};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use vidseed_control_plane::piece_length::{self, PiecePolicy};
+use vidseed_control_plane::library::piece_length::{self, PiecePolicy};
 use vidseed_control_plane::store::Database;
 use vidseed_control_plane::{LibraryConfig, NodeConfig, PublicUrls, RunningNode};
 use vidseed_data_plane::control::{ChannelClient, ChannelConfig, FolderMapping, Pin, StatsSource};
@@ -497,7 +497,7 @@ fn control(args: ControlArgs) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {} (--listen)", args.listen))?;
-        let tracker_base = vidseed_control_plane::urls::normalise(&args.tracker_url).context("--tracker-url")?;
+        let tracker_base = vidseed_control_plane::library::urls::normalise(&args.tracker_url).context("--tracker-url")?;
         let urls = PublicUrls::new(listener.local_addr()?, listener.local_addr()?, Some(&tracker_base), args.public_url.as_deref())?;
         let node = RunningNode::start(
             NodeConfig {

@@ -197,7 +197,7 @@ async fn serve_node(conn: quinn::Connection, library: &Arc<Library>, live: &Live
     }
     if let (Some(r), Some(url)) = (&record, public_url) {
         if r.public_url.is_empty() {
-            match crate::urls::normalise(&url) {
+            match crate::library::urls::normalise(&url) {
                 Ok(url) => store.set_node_public_url(&node, &url).await.map_err(|e| e.to_string())?,
                 Err(e) => tracing::warn!("node {node:?} gave an unusable public URL: {e}"),
             }

@@ -5,7 +5,7 @@ use vidseed_shared::channel::{folder_holds, Change, NodeUpdate, PublishedFile, T
 
 use crate::library::LibraryState;
 use crate::store::{Change as LogEntry, ChangeKind, VideoRecord};
-use crate::urls::PublicUrls;
+use crate::library::urls::PublicUrls;
 
 /// The file as every node gets it.
 pub fn published(v: &VideoRecord) -> PublishedFile {

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::channel::RunningChannel;
-use crate::urls::query_param;
+use crate::library::urls::query_param;
 use crate::library::{timestamp_ms, Library};
 use crate::store::{random_token, sha256_hex, FollowDirection, StoreError};
 
@@ -332,7 +332,7 @@ impl AdminApi {
             return error(StatusCode::BAD_REQUEST, &format!("invalid node name {name:?}"), Some("use 1 to 64 letters, digits, '-', '_' or '.'"));
         }
         // Without a URL here, the node's hello gives it (its `public_url`, or its address).
-        let public_url = match v.get("publicUrl").and_then(Value::as_str).map(crate::urls::normalise) {
+        let public_url = match v.get("publicUrl").and_then(Value::as_str).map(crate::library::urls::normalise) {
             Some(Ok(u)) => u,
             Some(Err(e)) => return error(StatusCode::BAD_REQUEST, &e.to_string(), Some("give the node's base URL, e.g. https://edge1.example.org")),
             None => String::new(),

@@ -4,6 +4,13 @@
 //! torrents' url-lists. Every change is written to the store first, then announced on a watch
 //! channel (the last change's sequence number) that the catalog channel follows.
 
+pub mod magnet;
+pub mod piece_length;
+pub mod scan;
+pub mod torrent_file;
+pub mod torrents;
+pub mod urls;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,12 +20,12 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 use vidseed_shared::{content_type, InfoHash};
 
-use crate::magnet::{magnet_uri, MagnetParts};
-use crate::piece_length::PiecePolicy;
-use crate::scan::{examine, outside_reason, scan, Entry, FoundFile, LinkPolicy, Skipped};
+use crate::library::magnet::{magnet_uri, MagnetParts};
+use crate::library::piece_length::PiecePolicy;
+use crate::library::scan::{examine, outside_reason, scan, Entry, FoundFile, LinkPolicy, Skipped};
 use crate::store::{NodeRecord, Store, StoreError, VideoRecord};
-use crate::torrents::{make_torrent, TorrentSpec};
-use crate::urls::PublicUrls;
+use crate::library::torrents::{make_torrent, TorrentSpec};
+use crate::library::urls::PublicUrls;
 use crate::video::Video;
 
 /// How the library works.
@@ -340,7 +347,7 @@ impl Library {
         let v = st.videos.get(st.by_info_hash.get(ih)?)?;
         st.serving(&v.path).next()?;
         let view = self.view(&st, v);
-        Some(crate::torrent_file::torrent_bytes(&v.info, &self.cfg.urls.trackers(), &view.webseeds))
+        Some(crate::library::torrent_file::torrent_bytes(&v.info, &self.cfg.urls.trackers(), &view.webseeds))
     }
 
     /// The library path of `path` (absolute on this host, or relative to the library folder),

@@ -11,7 +11,7 @@ use http_body_util::Full;
 use serde_json::Value;
 
 use crate::activitypub::actor::{collection, wants_activity_json, Instance, ACTOR_NAME, PAGE_SIZE};
-use crate::urls::query_param;
+use crate::library::urls::query_param;
 use crate::library::Library;
 use crate::store::{FollowDirection, FollowState};
 
@@ -21,7 +21,7 @@ pub struct Federation {
     pub instance: Instance,
     pub public_key_pem: String,
     pub published: String,
-    pub inbox: crate::inbox::Inbox,
+    pub inbox: crate::http::inbox::Inbox,
     pub engine: std::sync::Arc<crate::federation::Engine>,
 }
 
@@ -146,7 +146,7 @@ impl Federation {
 
 #[cfg(test)]
 mod tests {
-    use crate::urls::query_param;
+    use crate::library::urls::query_param;
 
     #[test]
     fn query_parameters_are_decoded() {

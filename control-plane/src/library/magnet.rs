@@ -3,7 +3,7 @@
 use percent_encoding::utf8_percent_encode;
 use vidseed_shared::InfoHash;
 
-use crate::urls::COMPONENT;
+use crate::library::urls::COMPONENT;
 
 /// What a magnet URI carries.
 #[derive(Clone, Debug)]

@@ -11,9 +11,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::activitypub::actor::Instance;
-use crate::admin_api::AdminApi;
-use crate::federation_api::Federation;
-use crate::api::{ApiServer, RunningApi};
+use crate::http::admin::AdminApi;
+use crate::http::activitypub::Federation;
+use crate::http::{ApiServer, RunningApi};
 use crate::channel::{ChannelIdentity, ChannelServer, RunningChannel};
 use crate::library::{timestamp_ms, Library, LibraryConfig};
 use crate::store::{random_token, sha256_hex, Database, Store};
@@ -94,7 +94,7 @@ impl RunningNode {
             instance,
             public_key_pem: keys.public_pem().to_owned(),
             published: keys_published(&store).await?,
-            inbox: crate::inbox::Inbox { store: store.clone(), fetcher, engine: Arc::clone(&engine) },
+            inbox: crate::http::inbox::Inbox { store: store.clone(), fetcher, engine: Arc::clone(&engine) },
             engine,
         });
         let api = ApiServer::start(listener, admin, federation)?;

@@ -1,6 +1,11 @@
 //! The control plane's HTTP server (does network I/O): the public API (the video list and each
-//! video as JSON, the `.torrent` files), the viewers' pages (see [`crate::pages`]) and, under `/api/v1/admin/`, the
-//! admin API (see [`crate::admin_api`]).
+//! video as JSON, the `.torrent` files), the viewers' pages (see [`crate::http::pages`]) and, under `/api/v1/admin/`, the
+//! admin API (see [`crate::http::admin`]).
+
+pub mod activitypub;
+pub mod admin;
+pub mod inbox;
+pub mod pages;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -21,8 +26,8 @@ use vidseed_shared::InfoHash;
 
 use vidseed_conn_guard::{guard, Activity, Answering, ConnBudget, PerIp, Places, Timeouts, Watched};
 
-use crate::admin_api::AdminApi;
-use crate::federation_api::Federation;
+use crate::http::admin::AdminApi;
+use crate::http::activitypub::Federation;
 use crate::library::Library;
 
 type Body = Full<Bytes>;
@@ -121,18 +126,18 @@ impl ApiLimits {
 
 /// Routes one request: the admin API, the inboxes, the federation documents, then the public
 /// API and pages.
-async fn answer(admin: &AdminApi, federation: &Federation, req: Request<hyper::body::Incoming>) -> Response<crate::admin_api::AdminBody> {
-    if req.uri().path().starts_with(crate::admin_api::PREFIX) {
+async fn answer(admin: &AdminApi, federation: &Federation, req: Request<hyper::body::Incoming>) -> Response<crate::http::admin::AdminBody> {
+    if req.uri().path().starts_with(crate::http::admin::PREFIX) {
         return admin.handle(req).await;
     }
     if Federation::is_inbox_post(&req) {
-        return federation.inbox.handle(req).await.map(crate::admin_api::full);
+        return federation.inbox.handle(req).await.map(crate::http::admin::full);
     }
     let res = match federation.route(admin.library(), &req).await {
         Some(res) => res,
         None => route(admin.library(), &req),
     };
-    res.map(crate::admin_api::full)
+    res.map(crate::http::admin::full)
 }
 
 impl RunningApi {
@@ -182,7 +187,7 @@ pub fn route<B>(library: &Library, req: &Request<B>) -> Response<Body> {
             }
             None => json_error(StatusCode::NOT_FOUND, "no torrent has this info-hash"),
         }
-    } else if let Some(page) = crate::pages::route(library, path) {
+    } else if let Some(page) = crate::http::pages::route(library, path) {
         // CORS stays off the pages: only the API and torrents are for other origins.
         page
     } else {

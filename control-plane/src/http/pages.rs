@@ -17,14 +17,14 @@ use crate::video::Video;
 
 const WEBTORRENT_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/web-dist/webtorrent.min.js"));
 /// Our own service worker (web/sw.js): it answers each request from the page that made it.
-const SERVICE_WORKER_JS: &str = include_str!("../web/sw.js");
-const WATCH_JS_SOURCE: &str = include_str!("../web/watch.js");
+const SERVICE_WORKER_JS: &str = include_str!("../../web/sw.js");
+const WATCH_JS_SOURCE: &str = include_str!("../../web/watch.js");
 /// The bundle's URL with a tag of its bytes: cached for good, a new version gets a new URL.
 const BUNDLE_PATH: &str = concat!("/assets/webtorrent.", env!("VIDSEED_WEBTORRENT_TAG"), ".min.js");
 /// The page's script as served: it imports the bundle by its tagged URL.
 static WATCH_JS: std::sync::LazyLock<Bytes> =
     std::sync::LazyLock::new(|| Bytes::from(WATCH_JS_SOURCE.replace("'/assets/webtorrent.min.js'", &format!("'{BUNDLE_PATH}'"))));
-const STYLE_CSS: &str = include_str!("../web/watch.css");
+const STYLE_CSS: &str = include_str!("../../web/watch.css");
 
 /// Where the watch pages live.
 pub const WATCH_PREFIX: &str = "/videos/watch/";

@@ -1,6 +1,6 @@
 //! Hashing a video into its v1 torrent's info dictionary with lava_torrent (name, piece length,
 //! pieces), on several threads with progress reported (does file I/O). Trackers and WebSeeds are
-//! outside the info dictionary: [`crate::torrent_file`] adds them when the torrent is served.
+//! outside the info dictionary: [`crate::library::torrent_file`] adds them when the torrent is served.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -16,7 +16,7 @@ use crate::activitypub::activities::{self, decide_follow, id_of, FollowDecision,
 use crate::activitypub::actor::Instance;
 use crate::activitypub::ld_signature;
 use crate::activitypub::fetch::{parse_actor, FetchError, Fetcher};
-use crate::inbox::host_of;
+use crate::http::inbox::host_of;
 use crate::library::timestamp_ms;
 use crate::store::{FollowDirection, FollowRecord, FollowState, InboxItem, RemoteActor, Store, StoreError};
 
