@@ -17,7 +17,6 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 
@@ -404,7 +403,7 @@ pub fn check<'p>(
         }
     }
 
-    let signature = lenient_base64().decode(params.signature.trim()).map_err(|_| SigError::BadBase64)?;
+    let signature = super::encoding::lenient_base64().decode(params.signature.trim()).map_err(|_| SigError::BadBase64)?;
     if signature.is_empty() {
         return Err(SigError::BadBase64);
     }
@@ -418,14 +417,6 @@ pub fn verify(verified: &Verified<'_>, public_spki_pem: &str) -> Result<(), SigE
         KeyError::BadSignature => SigError::BadSignature,
         other => SigError::BadKey(other),
     })
-}
-
-/// Standard base64, padding optional.
-fn lenient_base64() -> GeneralPurpose {
-    GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-    )
 }
 
 fn distance(a: SystemTime, b: SystemTime) -> Duration {

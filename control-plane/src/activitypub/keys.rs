@@ -134,8 +134,23 @@ pub fn verify_sha256(public_spki_pem: &str, data: &[u8], sig: &[u8]) -> Result<(
         .map_err(|_| KeyError::BadSignature)
 }
 
-/// The PKCS#1 `RSAPublicKey` DER inside an SPKI PEM public key.
-fn spki_to_pkcs1(public_spki_pem: &str) -> Result<Vec<u8>, KeyError> {
+/// A `ring` signing key from a private key PEM: PKCS#1 (`BEGIN RSA PRIVATE KEY`, what PeerTube
+/// stores) or unencrypted PKCS#8 (`BEGIN PRIVATE KEY`), without the size checks of
+/// [`InstanceKeys::from_pem`] (for keys of other instances, e.g. in tests and load generators).
+pub fn key_pair_from_pem(pem: &str) -> Result<RsaKeyPair, KeyError> {
+    let text = normalise_pem(pem);
+    let (label, der) = SecretDocument::from_pem(&text).map_err(|e| KeyError::PrivatePem(e.to_string()))?;
+    match label {
+        "RSA PRIVATE KEY" => RsaKeyPair::from_der(der.as_bytes()),
+        "PRIVATE KEY" => RsaKeyPair::from_pkcs8(der.as_bytes()),
+        other => return Err(KeyError::PrivateLabel(other.to_owned())),
+    }
+    .map_err(|e| KeyError::Rejected(e.to_string()))
+}
+
+/// The PKCS#1 `RSAPublicKey` DER inside an SPKI PEM public key: the one PEM public-key parser
+/// (HTTP and Linked Data signatures both verify through it).
+pub fn spki_to_pkcs1(public_spki_pem: &str) -> Result<Vec<u8>, KeyError> {
     let text = normalise_pem(public_spki_pem);
     if text.starts_with("-----BEGIN RSA PUBLIC KEY-----") {
         return Err(KeyError::Pkcs1PublicKey);

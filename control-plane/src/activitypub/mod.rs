@@ -3,6 +3,7 @@
 
 pub mod activities;
 pub mod actor;
+pub mod encoding;
 pub mod fetch;
 pub mod http_signature;
 pub mod keys;

@@ -1,4 +1,6 @@
 use super::*;
+use super::canonical::{cmp_utf16, nquad, Permutations};
+use crate::activitypub::encoding::lenient_base64;
 use oxrdf::dataset::{CanonicalizationAlgorithm, CanonicalizationHashAlgorithm};
 use oxrdf::Dataset;
 use proptest::prelude::*;
