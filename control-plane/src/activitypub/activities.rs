@@ -32,38 +32,6 @@ pub fn undo_follow(actor: &str, follow: Value) -> Value {
     })
 }
 
-/// How the instance answers followers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct FollowPolicy {
-    /// Refuse every follower.
-    pub reject_all: bool,
-    /// New followers wait for the admin.
-    pub manual_approval: bool,
-    /// Follow back any instance whose follow is accepted.
-    pub auto_follow_back: bool,
-}
-
-/// What a received Follow gets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FollowDecision {
-    Accept,
-    Reject,
-    /// Kept pending for the admin.
-    Pending,
-}
-
-/// The decision for a Follow from a host that is `blocked` or not, whose earlier follow (if
-/// any) was `previously_rejected` — PeerTube rejects again in that case.
-pub fn decide_follow(policy: FollowPolicy, blocked: bool, previously_rejected: bool) -> FollowDecision {
-    if policy.reject_all || blocked || previously_rejected {
-        FollowDecision::Reject
-    } else if policy.manual_approval {
-        FollowDecision::Pending
-    } else {
-        FollowDecision::Accept
-    }
-}
-
 /// The `id` of an object that is either a URL or an object with an `id`.
 pub fn id_of(v: &Value) -> Option<&str> {
     match v {
@@ -91,15 +59,5 @@ mod tests {
         assert_eq!(u["cc"][0], "https://a/accounts/peertube/followers");
         assert_eq!(id_of(&serde_json::json!({"id": "x"})), Some("x"));
         assert_eq!(id_of(&serde_json::json!("y")), Some("y"));
-    }
-
-    #[test]
-    fn follow_decisions() {
-        let p = FollowPolicy::default();
-        assert_eq!(decide_follow(p, false, false), FollowDecision::Accept);
-        assert_eq!(decide_follow(p, true, false), FollowDecision::Reject);
-        assert_eq!(decide_follow(p, false, true), FollowDecision::Reject);
-        assert_eq!(decide_follow(FollowPolicy { manual_approval: true, ..p }, false, false), FollowDecision::Pending);
-        assert_eq!(decide_follow(FollowPolicy { reject_all: true, manual_approval: true, ..p }, false, false), FollowDecision::Reject);
     }
 }
