@@ -6,11 +6,13 @@
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use serde_json::Value;
 
-use crate::activitypub::actor::{collection, wants_activity_json, Instance, ACTOR_NAME, PAGE_SIZE};
+use crate::activitypub::actor::{collection, wants_activity_json, Instance, PAGE_SIZE};
+use super::error::ApiError;
+use super::router::Handler;
 use crate::library::urls::query_param;
 use crate::library::Library;
 use crate::store::{FollowDirection, FollowState};
@@ -25,23 +27,6 @@ pub struct Federation {
     pub engine: std::sync::Arc<crate::federation::Engine>,
 }
 
-impl Federation {
-    /// Whether a request is a POST to one of our inboxes.
-    pub fn is_inbox_post<B>(req: &Request<B>) -> bool {
-        req.method() == Method::POST && is_inbox(req.uri().path())
-    }
-}
-
-/// Whether `path` is one of our inboxes.
-fn is_inbox(path: &str) -> bool {
-    matches!(path, "/inbox" | "/accounts/peertube/inbox")
-}
-
-/// The actor's collections, by their path after the actor's.
-const COLLECTIONS: [&str; 4] = ["/outbox", "/followers", "/following", "/video-playlists"];
-
-impl Federation {
-}
 
 const AP_TYPE: &str = "application/activity+json; charset=utf-8";
 
@@ -62,35 +47,31 @@ fn json(status: StatusCode, content_type: &str, v: &Value) -> Response<Full<Byte
 }
 
 fn error(status: StatusCode, what: &str) -> Response<Full<Bytes>> {
-    json(status, "application/json", &serde_json::json!({ "error": what }))
+    ApiError::new(status, what).response()
 }
 
 
 impl Federation {
-    /// Answers a GET or HEAD for one of the federation paths; `None` when the path is not one.
-    pub async fn route<B>(&self, library: &Library, req: &Request<B>) -> Option<Response<Full<Bytes>>> {
-        if req.method() != Method::GET && req.method() != Method::HEAD {
-            return None;
-        }
+    /// Answers a request the route table gave one of the federation handlers.
+    pub async fn answer<B>(&self, handler: Handler, library: &Library, req: &Request<B>) -> Response<Full<Bytes>> {
         let path = req.uri().path();
         let query = req.uri().query().unwrap_or("");
-        let actor_path = format!("/accounts/{ACTOR_NAME}");
-        let res = match path {
-            "/.well-known/webfinger" => match query_param(query, "resource") {
+        match handler {
+            Handler::WebFinger => match query_param(query, "resource") {
                 None => error(StatusCode::BAD_REQUEST, "missing ?resource="),
                 Some(r) => match self.instance.webfinger(&r) {
                     Some(doc) => json(StatusCode::OK, "application/jrd+json; charset=utf-8", &doc),
                     None => error(StatusCode::NOT_FOUND, "no such account here"),
                 },
             },
-            "/.well-known/host-meta" => respond(StatusCode::OK, "application/xrd+xml; charset=utf-8", self.instance.host_meta().into_bytes()),
-            "/.well-known/nodeinfo" => json(StatusCode::OK, "application/json; charset=utf-8", &self.instance.nodeinfo_links()),
-            "/nodeinfo/2.0.json" => json(
+            Handler::HostMeta => respond(StatusCode::OK, "application/xrd+xml; charset=utf-8", self.instance.host_meta().into_bytes()),
+            Handler::NodeInfoLinks => json(StatusCode::OK, "application/json; charset=utf-8", &self.instance.nodeinfo_links()),
+            Handler::NodeInfo => json(
                 StatusCode::OK,
                 "application/json; profile=\"http://nodeinfo.diaspora.software/ns/schema/2.0#\"; charset=utf-8",
                 &self.instance.nodeinfo(library.state().videos.len()),
             ),
-            p if p == actor_path => {
+            Handler::Actor => {
                 let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
                 if wants_activity_json(accept) {
                     json(StatusCode::OK, AP_TYPE, &self.instance.actor(&self.public_key_pem, &self.published))
@@ -101,12 +82,13 @@ impl Federation {
                     res
                 }
             }
-            p if is_inbox(p) => {
+            Handler::InboxOtherMethod => {
                 let mut res = error(StatusCode::METHOD_NOT_ALLOWED, "an inbox takes signed POSTs of ActivityPub activities");
                 res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
                 res
             }
-            p if p.strip_prefix(actor_path.as_str()).is_some_and(|rest| COLLECTIONS.contains(&rest)) => {
+            Handler::Collection => {
+                let p = path;
                 let id = format!("{}{}", self.instance.base, p);
                 let page = query_param(query, "page").and_then(|p| p.parse::<usize>().ok()).filter(|p| *p >= 1);
                 let direction = if p.ends_with("/followers") {
@@ -138,9 +120,8 @@ impl Federation {
                 };
                 json(StatusCode::OK, AP_TYPE, &collection(&id, total, page, &items))
             }
-            _ => return None,
-        };
-        Some(res)
+            _ => error(StatusCode::NOT_FOUND, "no such document"),
+        }
     }
 }
 

@@ -11,18 +11,20 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
+use super::error::ApiError;
+use super::router::{AdminRoute, Handler, Resolved};
 use crate::channel::RunningChannel;
 use crate::library::urls::query_param;
 use crate::library::{timestamp_ms, Library};
 use crate::store::{random_token, sha256_hex, FollowDirection, StoreError};
 
 /// Where the admin API lives.
-pub const PREFIX: &str = "/api/v1/admin/";
+pub const PREFIX: &str = super::router::ADMIN_PREFIX;
 
 /// The settings key of the admin token's hash.
 pub const ADMIN_TOKEN_SETTING: &str = "admin_token_sha256";
@@ -59,11 +61,8 @@ pub struct AdminApi {
 }
 
 fn error(status: StatusCode, what: &str, hint: Option<&str>) -> Response<AdminBody> {
-    let mut v = json!({ "error": what });
-    if let Some(h) = hint {
-        v["hint"] = Value::from(h);
-    }
-    json_response(status, &v)
+    let e = ApiError { status, message: what.to_owned(), hint: hint.map(str::to_owned) };
+    json_response(status, &e.body())
 }
 
 fn json_response(status: StatusCode, v: &Value) -> Response<AdminBody> {
@@ -156,8 +155,9 @@ impl AdminApi {
         &self.channel
     }
 
-    /// Answers one admin request.
-    pub async fn handle(&self, req: Request<hyper::body::Incoming>) -> Response<AdminBody> {
+    /// Answers one admin request, resolved by the route table; the bearer token is checked first
+    /// (a missing or wrong one gets 401 and nothing else).
+    pub async fn handle(&self, req: Request<hyper::body::Incoming>, resolved: Resolved<'_>) -> Response<AdminBody> {
         let authorized = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -169,9 +169,16 @@ impl AdminApi {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             return res;
         }
-        let path = req.uri().path()[PREFIX.len()..].trim_end_matches('/').to_owned();
+        let (route, rest) = match resolved {
+            Resolved::Found(Handler::Admin(route), rest) => (route, rest.to_owned()),
+            Resolved::MethodNotAllowed(allow) => {
+                let mut res = error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here", None);
+                res.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+                return res;
+            }
+            _ => return error(StatusCode::NOT_FOUND, "no such admin endpoint", Some("see `vidseed admin --help`")),
+        };
         let query = req.uri().query().unwrap_or("").to_owned();
-        let method = req.method().clone();
         let body = match Limited::new(req.into_body(), 64 * 1024).collect().await {
             Ok(b) => b.to_bytes(),
             Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large or was cut", None),
@@ -180,45 +187,46 @@ impl AdminApi {
             serde_json::from_slice(&body)
                 .map_err(|e| Box::new(error(StatusCode::BAD_REQUEST, &format!("the body is not JSON: {e}"), Some("send a JSON object"))))
         };
-        match (method, path.as_str()) {
-            (Method::GET, "videos") => self.list_videos(),
-            (Method::POST, "videos") => match parsed() {
+        use AdminRoute as A;
+        match route {
+            A::ListVideos => self.list_videos(),
+            A::AddVideos => match parsed() {
                 Ok(v) => self.add_videos(v).await,
                 Err(res) => *res,
             },
-            (Method::DELETE, "videos") => self.remove_videos(&query).await,
-            (Method::GET, "nodes") => self.list_nodes().await,
-            (Method::POST, "nodes") => match parsed() {
+            A::RemoveVideos => self.remove_videos(&query).await,
+            A::ListNodes => self.list_nodes().await,
+            A::AddNode => match parsed() {
                 Ok(v) => self.add_node(v).await,
                 Err(res) => *res,
             },
-            (Method::DELETE, p) if p.starts_with("nodes/") => self.revoke_node(&p["nodes/".len()..]).await,
-            (Method::GET, "settings") => self.settings().await,
-            (Method::GET, "following") => self.list_follows(FollowDirection::Following).await,
-            (Method::GET, "followers") => self.list_follows(FollowDirection::Follower).await,
-            (Method::POST, "following") => match parsed() {
+            A::RevokeNode => self.revoke_node(&rest).await,
+            A::Settings => self.settings().await,
+            A::ListFollowing => self.list_follows(FollowDirection::Following).await,
+            A::ListFollowers => self.list_follows(FollowDirection::Follower).await,
+            A::Follow => match parsed() {
                 Ok(v) => self.follow(v).await,
                 Err(res) => *res,
             },
-            (Method::DELETE, "following") => self.unfollow(&query).await,
-            (Method::POST, "followers/accept" | "followers/reject") => match parsed() {
-                Ok(v) => self.answer_follower(v, path.ends_with("accept")).await,
+            A::Unfollow => self.unfollow(&query).await,
+            A::AcceptFollower | A::RejectFollower => match parsed() {
+                Ok(v) => self.answer_follower(v, route == A::AcceptFollower).await,
                 Err(res) => *res,
             },
-            (Method::GET, "blocklist") => match self.library.store().blocked_hosts().await {
+            A::ListBlocked => match self.library.store().blocked_hosts().await {
                 Ok(hosts) => json_response(StatusCode::OK, &json!({ "hosts": hosts })),
                 Err(e) => store_error(e),
             },
-            (Method::POST, "blocklist") => match parsed() {
+            A::Block => match parsed() {
                 Ok(v) => self.block(v, true).await,
                 Err(res) => *res,
             },
-            (Method::DELETE, "blocklist") => match query_param(&query, "host") {
+            A::Unblock => match query_param(&query, "host") {
                 Some(h) => self.block(json!({ "host": h }), false).await,
                 None => error(StatusCode::BAD_REQUEST, "missing ?host=", None),
             },
-            (Method::GET, "federation") => self.federation_settings().await,
-            (Method::GET, "deliveries") => match self.library.store().pending_deliveries(query_param(&query, "host").as_deref()).await {
+            A::FederationSettings => self.federation_settings().await,
+            A::Deliveries => match self.library.store().pending_deliveries(query_param(&query, "host").as_deref()).await {
                 Ok(list) => {
                     let items: Vec<Value> = list
                         .iter()
@@ -231,14 +239,10 @@ impl AdminApi {
                 }
                 Err(e) => store_error(e),
             },
-            (Method::PUT, "federation") => match parsed() {
+            A::SetFederationSettings => match parsed() {
                 Ok(v) => self.set_federation(v).await,
                 Err(res) => *res,
             },
-            (_, "videos" | "nodes" | "settings" | "following" | "followers" | "blocklist" | "federation" | "deliveries") => {
-                error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here", None)
-            }
-            _ => error(StatusCode::NOT_FOUND, "no such admin endpoint", Some("see `vidseed admin --help`")),
         }
     }
 

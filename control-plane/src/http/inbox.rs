@@ -8,11 +8,11 @@
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use super::error::ApiError;
 use crate::activitypub::fetch::{parse_actor, Fetcher};
 use crate::activitypub::http_signature::{check, parse_signature_header, verify, IncomingRequest};
 use crate::library::timestamp_ms;
@@ -30,13 +30,14 @@ pub struct Inbox {
 }
 
 fn answer(status: StatusCode, what: Option<&str>) -> Response<Full<Bytes>> {
-    let body = what.map(|w| json!({ "error": w }).to_string()).unwrap_or_default();
-    let mut res = Response::new(Full::new(Bytes::from(body)));
-    *res.status_mut() = status;
-    if what.is_some() {
-        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    match what {
+        Some(w) => ApiError::new(status, w).response(),
+        None => {
+            let mut res = Response::new(Full::new(Bytes::new()));
+            *res.status_mut() = status;
+            res
+        }
     }
-    res
 }
 
 /// The host of a URL (`host[:port]`), lower-cased.

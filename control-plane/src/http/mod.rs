@@ -1,36 +1,37 @@
-//! The control plane's HTTP server (does network I/O): the public API (the video list and each
-//! video as JSON, the `.torrent` files), the viewers' pages (see [`crate::http::pages`]) and, under `/api/v1/admin/`, the
-//! admin API (see [`crate::http::admin`]).
+//! The control plane's HTTP server (does network I/O): accepts connections under the connection
+//! guard and answers each request through the route table (`router`, every route in one place)
+//! and its handlers: `public` (the video API and torrents), `pages` (the viewers' pages),
+//! `activitypub` (discovery, the actor, its collections), `inbox`, `admin` (the admin API).
+//! Errors are answered one way (`error`).
 
 pub mod activitypub;
 pub mod admin;
+pub mod error;
 pub mod inbox;
 pub mod pages;
+pub mod public;
+pub mod router;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
-use http_body_util::Full;
+use http::{Request, Response, StatusCode};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use vidseed_shared::InfoHash;
 
 use vidseed_conn_guard::{guard, Activity, Answering, ConnBudget, PerIp, Places, Timeouts, Watched};
 
-use crate::http::admin::AdminApi;
+use crate::http::admin::{AdminApi, AdminBody};
+use crate::http::error::ApiError;
+use crate::http::router::{resolve, Handler, Resolved};
 use crate::http::activitypub::Federation;
-use crate::library::Library;
-
-type Body = Full<Bytes>;
 
 /// Starts the API server.
 pub struct ApiServer;
@@ -124,20 +125,30 @@ impl ApiLimits {
     }
 }
 
-/// Routes one request: the admin API, the inboxes, the federation documents, then the public
-/// API and pages.
-async fn answer(admin: &AdminApi, federation: &Federation, req: Request<hyper::body::Incoming>) -> Response<crate::http::admin::AdminBody> {
-    if req.uri().path().starts_with(crate::http::admin::PREFIX) {
-        return admin.handle(req).await;
+/// Answers one request: resolved by the route table (`router`), then answered by its handler.
+async fn answer(admin: &AdminApi, federation: &Federation, req: Request<hyper::body::Incoming>) -> Response<AdminBody> {
+    let path = req.uri().path().to_owned();
+    let resolved = resolve(req.method(), &path);
+    if path.starts_with(router::ADMIN_PREFIX) {
+        // The token is checked before anything about the admin API is told.
+        return admin.handle(req, resolved).await;
     }
-    if Federation::is_inbox_post(&req) {
-        return federation.inbox.handle(req).await.map(crate::http::admin::full);
-    }
-    let res = match federation.route(admin.library(), &req).await {
-        Some(res) => res,
-        None => route(admin.library(), &req),
+    let library = admin.library();
+    let res = match resolved {
+        Resolved::Found(Handler::Inbox, _) => federation.inbox.handle(req).await,
+        Resolved::Found(handler @ (Handler::Videos | Handler::Video | Handler::Torrent), rest) => public::answer(handler, rest, library, &req),
+        Resolved::Found(handler @ (Handler::Index | Handler::Watch | Handler::Asset), rest) => pages::answer(handler, rest, library),
+        Resolved::Found(Handler::Admin(_), _) => ApiError::new(StatusCode::NOT_FOUND, "no such endpoint").response(),
+        Resolved::Found(handler, _) => federation.answer(handler, library, &req).await,
+        Resolved::Preflight => public::preflight(),
+        Resolved::MethodNotAllowed(allow) => {
+            let mut res = ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("this endpoint answers {allow}")).response();
+            res.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+            res
+        }
+        Resolved::NotFound => ApiError::new(StatusCode::NOT_FOUND, "no such endpoint; the video list is at /api/v1/videos").response(),
     };
-    res.map(crate::http::admin::full)
+    res.map(admin::full)
 }
 
 impl RunningApi {
@@ -150,83 +161,4 @@ impl RunningApi {
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }
-}
-
-/// Answers one API request.
-pub fn route<B>(library: &Library, req: &Request<B>) -> Response<Body> {
-    let head = req.method() == Method::HEAD;
-    if req.method() == Method::OPTIONS {
-        let mut res = respond(StatusCode::NO_CONTENT, "", Bytes::new());
-        res.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD, OPTIONS"));
-        res.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("*"));
-        return res;
-    }
-    if req.method() != Method::GET && !head {
-        let mut res = json_error(StatusCode::METHOD_NOT_ALLOWED, "this endpoint answers GET, HEAD and OPTIONS");
-        res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
-        return res;
-    }
-    let path = req.uri().path();
-    let mut res = if path == "/api/v1/videos" || path == "/api/v1/videos/" {
-        json(StatusCode::OK, &library.videos())
-    } else if let Some(id) = path.strip_prefix("/api/v1/videos/") {
-        match id.parse::<InfoHash>().ok().and_then(|ih| library.by_info_hash(&ih)) {
-            Some(v) => json(StatusCode::OK, &v),
-            None => json_error(StatusCode::NOT_FOUND, "no video has this id"),
-        }
-    } else if let Some(file) = path.strip_prefix("/torrents/") {
-        let ih = file.strip_suffix(".torrent").and_then(|hex| hex.parse::<InfoHash>().ok());
-        match ih.and_then(|ih| Some((ih, library.torrent(&ih)?))) {
-            Some((ih, torrent)) => {
-                let mut res = respond(StatusCode::OK, "application/x-bittorrent", Bytes::from(torrent));
-                let disposition = format!("attachment; filename=\"{}.torrent\"", ih.to_hex());
-                if let Ok(d) = HeaderValue::from_str(&disposition) {
-                    res.headers_mut().insert(header::CONTENT_DISPOSITION, d);
-                }
-                res
-            }
-            None => json_error(StatusCode::NOT_FOUND, "no torrent has this info-hash"),
-        }
-    } else if let Some(page) = crate::http::pages::route(library, path) {
-        // CORS stays off the pages: only the API and torrents are for other origins.
-        page
-    } else {
-        json_error(StatusCode::NOT_FOUND, "no such endpoint; the video list is at /api/v1/videos")
-    };
-    if head {
-        let len = res.headers().get(header::CONTENT_LENGTH).cloned();
-        *res.body_mut() = Full::new(Bytes::new());
-        if let Some(len) = len {
-            res.headers_mut().insert(header::CONTENT_LENGTH, len);
-        }
-    }
-    res
-}
-
-fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Body> {
-    let len = body.len();
-    let mut res = Response::new(Full::new(body));
-    *res.status_mut() = status;
-    let hs = res.headers_mut();
-    if !content_type.is_empty() {
-        hs.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        hs.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    }
-    hs.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    res
-}
-
-pub fn json<T: serde::Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Body> {
-    match serde_json::to_vec(value) {
-        Ok(raw) => respond(status, "application/json", Bytes::from(raw)),
-        Err(e) => {
-            tracing::error!("cannot encode an API answer: {e}");
-            json_error(StatusCode::INTERNAL_SERVER_ERROR, "cannot encode the answer")
-        }
-    }
-}
-
-pub fn json_error(status: StatusCode, msg: &str) -> Response<Body> {
-    let raw = serde_json::json!({ "error": msg, "status": status.as_u16() }).to_string();
-    respond(status, "application/json", Bytes::from(raw))
 }

@@ -12,6 +12,8 @@ use http_body_util::Full;
 use serde::Serialize;
 use vidseed_shared::InfoHash;
 
+use super::error::ApiError;
+use super::router::Handler;
 use crate::library::Library;
 use crate::video::Video;
 
@@ -30,22 +32,22 @@ const STYLE_CSS: &str = include_str!("../../web/watch.css");
 pub const WATCH_PREFIX: &str = "/videos/watch/";
 
 /// A page or asset for `path`, if it is one of ours.
-pub fn route(library: &Library, path: &str) -> Option<Response<Full<Bytes>>> {
-    Some(match path {
-        "/" | "/videos" | "/videos/" => html(StatusCode::OK, index_page(&library.videos())),
-        BUNDLE_PATH => asset(WEBTORRENT_JS, "text/javascript; charset=utf-8", "public, max-age=31536000, immutable"),
-        "/assets/webtorrent.min.js" => asset(WEBTORRENT_JS, "text/javascript; charset=utf-8", "no-cache"),
-        "/assets/watch.js" => asset_bytes(WATCH_JS.clone(), "text/javascript; charset=utf-8", "no-cache"),
-        "/assets/watch.css" => asset(STYLE_CSS.as_bytes(), "text/css; charset=utf-8", "no-cache"),
-        "/webtorrent-sw.js" => asset(SERVICE_WORKER_JS.as_bytes(), "text/javascript; charset=utf-8", "no-cache"),
-        _ => {
-            let id = path.strip_prefix(WATCH_PREFIX)?;
-            match id.trim_end_matches('/').parse::<InfoHash>().ok().and_then(|ih| library.by_info_hash(&ih)) {
-                Some(video) => html(StatusCode::OK, watch_page(&video, &library.urls().trackers(), library.stun_servers())),
-                None => html(StatusCode::NOT_FOUND, not_found_page()),
-            }
+pub fn answer(handler: Handler, rest: &str, library: &Library) -> Response<Full<Bytes>> {
+    match (handler, rest) {
+        (Handler::Watch, id) => match id.trim_end_matches('/').parse::<InfoHash>().ok().and_then(|ih| library.by_info_hash(&ih)) {
+            Some(video) => html(StatusCode::OK, watch_page(&video, &library.urls().trackers(), library.stun_servers())),
+            None => html(StatusCode::NOT_FOUND, not_found_page()),
+        },
+        (Handler::Asset, "") => asset(SERVICE_WORKER_JS.as_bytes(), "text/javascript; charset=utf-8", "no-cache"),
+        (Handler::Asset, file) if Some(file) == BUNDLE_PATH.strip_prefix("/assets/") => {
+            asset(WEBTORRENT_JS, "text/javascript; charset=utf-8", "public, max-age=31536000, immutable")
         }
-    })
+        (Handler::Asset, "webtorrent.min.js") => asset(WEBTORRENT_JS, "text/javascript; charset=utf-8", "no-cache"),
+        (Handler::Asset, "watch.js") => asset_bytes(WATCH_JS.clone(), "text/javascript; charset=utf-8", "no-cache"),
+        (Handler::Asset, "watch.css") => asset(STYLE_CSS.as_bytes(), "text/css; charset=utf-8", "no-cache"),
+        (Handler::Asset, _) => ApiError::new(StatusCode::NOT_FOUND, "no such asset").response(),
+        _ => html(StatusCode::OK, index_page(&library.videos())),
+    }
 }
 
 fn asset(body: &'static [u8], content_type: &'static str, cache: &'static str) -> Response<Full<Bytes>> {
