@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use vidseed_control_plane::library::piece_length::{self, PiecePolicy};
 use vidseed_control_plane::store::Database;
-use vidseed_control_plane::{LibraryConfig, NodeConfig, PublicUrls, RunningNode};
+use vidseed_control_plane::{LibraryConfig, ControlPlaneConfig, PublicUrls, ControlPlane};
 use vidseed_data_plane::control::{ChannelClient, ChannelConfig, FolderMapping, Pin, StatsSource};
 use vidseed_data_plane::{CatalogStore, DataPlane, DataPlaneConfig, FileConfig, RunningDataPlane, SendPath, TlsFiles, DEFAULT_CONFIG_TOML};
 
@@ -429,8 +429,8 @@ fn serve(args: ServeArgs) -> Result<()> {
         println!("vidseed: publishing {} …", args.media_dir.display());
         let media_dir = args.media_dir.canonicalize()?;
         let data_public = urls.data_http.clone();
-        let node = RunningNode::start(
-            NodeConfig {
+        let node = ControlPlane::start(
+            ControlPlaneConfig {
                 library: LibraryConfig {
                     root: media_dir.clone(),
                     urls,
@@ -499,8 +499,8 @@ fn control(args: ControlArgs) -> Result<()> {
             .with_context(|| format!("cannot listen on {} (--listen)", args.listen))?;
         let tracker_base = vidseed_control_plane::library::urls::normalise(&args.tracker_url).context("--tracker-url")?;
         let urls = PublicUrls::new(listener.local_addr()?, listener.local_addr()?, Some(&tracker_base), args.public_url.as_deref())?;
-        let node = RunningNode::start(
-            NodeConfig {
+        let node = ControlPlane::start(
+            ControlPlaneConfig {
                 library: LibraryConfig {
                     root: args.library.canonicalize()?,
                     urls,

@@ -16,5 +16,5 @@ pub mod video;
 pub use http::{ApiServer, RunningApi};
 pub use library::urls::PublicUrls;
 pub use library::{Library, LibraryConfig};
-pub use service::{NodeConfig, RunningNode};
+pub use service::{ControlPlaneConfig, ControlPlane};
 pub use video::Video;

@@ -1,4 +1,4 @@
-//! The control plane as a running service (does I/O): the store, the library, the catalog
+//! The control plane as a running service, `ControlPlane` (does I/O): the store, the library, the catalog
 //! channel, the HTTP API (public and admin), and, for `vidseed serve`, following the media
 //! folder with its console report.
 
@@ -20,7 +20,7 @@ use crate::store::{random_token, sha256_hex, Database, Store};
 
 /// How the control plane runs.
 #[derive(Clone, Debug)]
-pub struct NodeConfig {
+pub struct ControlPlaneConfig {
     pub library: LibraryConfig,
     pub database: Database,
     /// The catalog channel's UDP address.
@@ -44,7 +44,7 @@ pub struct NodeConfig {
 }
 
 /// A running control plane.
-pub struct RunningNode {
+pub struct ControlPlane {
     pub library: Arc<Library>,
     api: RunningApi,
     channel: Arc<RunningChannel>,
@@ -56,10 +56,10 @@ pub struct RunningNode {
     engine_tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-impl RunningNode {
+impl ControlPlane {
     /// Opens the store, starts the channel and the API on `listener`, and follows the library
     /// folder if asked to.
-    pub async fn start(cfg: NodeConfig, listener: TcpListener) -> anyhow::Result<Self> {
+    pub async fn start(cfg: ControlPlaneConfig, listener: TcpListener) -> anyhow::Result<Self> {
         use anyhow::Context as _;
         let store = Store::open(&cfg.database).await.with_context(|| format!("cannot open the {} database", cfg.database.kind()))?;
         store
@@ -112,7 +112,7 @@ impl RunningNode {
         } else {
             None
         };
-        Ok(RunningNode { library, api, channel, pin, new_admin_token, stop, syncer, engine_tasks })
+        Ok(ControlPlane { library, api, channel, pin, new_admin_token, stop, syncer, engine_tasks })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
