@@ -157,7 +157,11 @@ impl AdminApi {
 
     /// Answers one admin request, resolved by the route table; the bearer token is checked first
     /// (a missing or wrong one gets 401 and nothing else).
-    pub async fn handle(&self, req: Request<hyper::body::Incoming>, resolved: Resolved<'_>) -> Response<AdminBody> {
+    pub async fn handle<B>(&self, req: Request<B>, resolved: Resolved<'_>) -> Response<AdminBody>
+    where
+        B: http_body::Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let authorized = req
             .headers()
             .get(header::AUTHORIZATION)
