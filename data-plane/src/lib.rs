@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod config;
 pub mod control;
+pub mod import;
 pub mod sendfile;
 pub mod server;
 pub mod sigbus;
