@@ -2,8 +2,9 @@
 //! WebSeeds, announced to their origin with `CacheFile` activities, and the copies other
 //! instances keep of ours. The pure cores so far: reading a remote `Video` (`remote_video`),
 //! HLS playlists and segment hashes (`hls`), and `CacheFile` objects and activities
-//! (`cache_file`).
+//! (`cache_file`), and which videos the strategies copy (`strategy`).
 
 pub mod cache_file;
 pub mod hls;
 pub mod remote_video;
+pub mod strategy;
