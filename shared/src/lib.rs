@@ -8,6 +8,7 @@ pub mod backoff;
 pub mod catalog;
 pub mod channel;
 pub mod content_type;
+pub mod fetch;
 pub mod info_hash;
 pub mod protocol;
 
