@@ -10,6 +10,7 @@ pub mod channel;
 pub mod content_type;
 pub mod fetch;
 pub mod info_hash;
+pub mod net;
 pub mod protocol;
 
 pub use backoff::Backoff;

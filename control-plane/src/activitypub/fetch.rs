@@ -37,66 +37,11 @@ pub enum FetchError {
     NotJson(String, String),
 }
 
-/// Whether an address may be fetched from without the private-network switch.
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64 // 100.64/10, shared
-                || v4.octets()[0] >= 240)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link-local
-                || v6.is_multicast())
-        }
-    }
-}
+pub use vidseed_shared::net::{is_public, Target};
 
-/// The parts of an `http://host[:port]/path?query` URL a request needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    pub host: String,
-    pub port: u16,
-    /// `host[:port]` as the Host header carries it.
-    pub authority: String,
-    pub path_and_query: String,
-    pub https: bool,
-}
-
-/// Splits a URL (pure).
+/// Splits a URL (pure): `http(s)://host[:port]/path?query`, no user info.
 pub fn target(url: &str) -> Result<Target, FetchError> {
-    let bad = || FetchError::BadUrl(url.to_owned());
-    let uri: http::Uri = url.parse().map_err(|_| bad())?;
-    let https = match uri.scheme_str() {
-        Some("https") => true,
-        Some("http") => false,
-        _ => return Err(bad()),
-    };
-    let authority = uri.authority().ok_or_else(bad)?;
-    if authority.as_str().contains('@') {
-        return Err(bad());
-    }
-    let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
-    let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
-    Ok(Target {
-        host,
-        port,
-        authority: authority.as_str().to_owned(),
-        path_and_query: uri.path_and_query().map_or("/".to_owned(), |p| p.as_str().to_owned()),
-        https,
-    })
+    vidseed_shared::net::target(url).ok_or_else(|| FetchError::BadUrl(url.to_owned()))
 }
 
 /// Signed fetches on behalf of the instance actor.
