@@ -1,0 +1,307 @@
+//! Importing one ordered copy (does file and network I/O): each file is downloaded by ranges
+//! from its sources, several at once, each range a verification unit (`units`) checked before it
+//! is written; what is verified is recorded (`progress`) so that a restart resumes without
+//! fetching it again. A file is written under `.partial/` and moved into place only when whole
+//! and verified. A source that keeps sending bad data, or that will not serve the file as
+//! ordered, is dropped for the next; when none is left the copy fails with the reason, its
+//! partial files kept for a later order to resume.
+
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Mutex as AsyncMutex;
+use vidseed_shared::fetch::{FetchFile, FetchOrder, FetchReport, FetchState, FileCheck};
+
+use super::progress::Progress;
+use super::source::{Source, SourceError};
+use super::units::{units, Check, Unit};
+
+/// Bad units from one source before it is dropped.
+const MAX_BAD_FROM_SOURCE: u32 = 3;
+/// Tries of one unit on passing failures before the next source is tried.
+const TRIES_PER_SOURCE: u32 = 3;
+/// How often progress is saved and reported while downloading.
+const SAVE_EVERY: Duration = Duration::from_secs(1);
+
+/// Where copies live on this node.
+pub fn partial_dir(cache: &Path) -> PathBuf {
+    cache.join(".partial")
+}
+
+/// A relative, '/'-separated path with no `..`, no root, no empty or hidden component.
+pub fn safe_relative(path: &str) -> Option<PathBuf> {
+    let p = Path::new(path);
+    let ok = !path.is_empty()
+        && p.components().all(|c| matches!(c, Component::Normal(s) if !s.to_string_lossy().starts_with('.')))
+        && !path.contains('\\');
+    ok.then(|| p.to_path_buf())
+}
+
+fn hex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    if s.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The order's check as the importer's.
+pub fn check_of(f: &FetchFile) -> Result<Check, String> {
+    let sha1 = |list: &[String]| list.iter().map(|h| hex::<20>(h).ok_or_else(|| format!("{}: {h:?} is not a SHA-1", f.path))).collect::<Result<Vec<_>, _>>();
+    Ok(match &f.check {
+        FileCheck::Pieces { piece_length, sha1: hashes } => Check::Pieces { piece_length: *piece_length, sha1: sha1(hashes)? },
+        FileCheck::Sha256 { sha256 } => Check::Sha256(hex::<32>(sha256).ok_or_else(|| format!("{}: {sha256:?} is not a SHA-256", f.path))?),
+        FileCheck::Segments { segments, piece_length, sha1: hashes } => Check::Segments {
+            segments: segments
+                .iter()
+                .map(|s| Ok((s.start, s.end, hex::<32>(&s.sha256).ok_or_else(|| format!("{}: {:?} is not a SHA-256", f.path, s.sha256))?)))
+                .collect::<Result<_, String>>()?,
+            pieces: match piece_length {
+                Some(len) => Some((*len, sha1(hashes)?)),
+                None => None,
+            },
+        },
+    })
+}
+
+/// Tells how the copy is going.
+pub type Reporter = Arc<dyn Fn(FetchReport) + Send + Sync>;
+
+/// Downloads every file of `order` into `cache`; returns once all are verified and in place,
+/// or with the reason it cannot.
+pub async fn import(order: &FetchOrder, cache: &Path, allow_private: bool, report: Reporter) -> Result<(), String> {
+    let total: u64 = order.files.iter().map(|f| f.size).sum();
+    let done = Arc::new(Mutex::new(0u64));
+    let send = |state: FetchState, reason: Option<String>, done_bytes: u64| {
+        report(FetchReport { id: order.id.clone(), state, done_bytes, total_bytes: total, reason });
+    };
+    send(FetchState::Downloading, None, 0);
+    let result = async {
+        for f in &order.files {
+            import_file(order, f, cache, allow_private, &done, &|d| send(FetchState::Downloading, None, d)).await?;
+        }
+        Ok::<(), String>(())
+    }
+    .await;
+    let done_bytes = *done.lock().unwrap_or_else(|p| p.into_inner());
+    match &result {
+        Ok(()) => send(FetchState::Serving, None, total),
+        Err(e) => send(FetchState::Failed, Some(e.clone()), done_bytes),
+    }
+    result
+}
+
+/// The shared state of one file's workers.
+struct Job {
+    units: Vec<Unit>,
+    progress: Mutex<Progress>,
+    queue: Mutex<VecDeque<usize>>,
+    file: File,
+    sources: AsyncMutex<Vec<SourceSlot>>,
+    failure: Mutex<Option<String>>,
+}
+
+struct SourceSlot {
+    url: String,
+    bad: u32,
+    gone: Option<String>,
+}
+
+async fn import_file(
+    order: &FetchOrder,
+    f: &FetchFile,
+    cache: &Path,
+    allow_private: bool,
+    done: &Arc<Mutex<u64>>,
+    tick: &(dyn Fn(u64) + Sync),
+) -> Result<(), String> {
+    let rel = safe_relative(&f.path).ok_or_else(|| format!("refused path {:?} in the order", f.path))?;
+    let final_path = cache.join(&rel);
+    if std::fs::metadata(&final_path).is_ok_and(|m| m.is_file() && m.len() == f.size) {
+        *done.lock().unwrap_or_else(|p| p.into_inner()) += f.size;
+        return Ok(()); // verified before it was moved into place
+    }
+    let units = units(f.size, &check_of(f)?)?;
+    let partial = partial_dir(cache).join(&rel);
+    let record = partial.with_extension(format!("{}.progress", partial.extension().and_then(|e| e.to_str()).unwrap_or("")));
+    if let Some(dir) = partial.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| io_reason(&e, dir))?;
+    }
+    let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&partial).map_err(|e| io_reason(&e, &partial))?;
+    if file.metadata().map(|m| m.len()).unwrap_or(0) != f.size {
+        file.set_len(f.size).map_err(|e| io_reason(&e, &partial))?;
+    }
+    let progress = Progress::load(&std::fs::read(&record).unwrap_or_default(), units.len());
+    let already: u64 = (0..units.len()).filter(|&i| progress.is_done(i)).map(|i| units[i].len()).sum();
+    *done.lock().unwrap_or_else(|p| p.into_inner()) += already;
+    let queue: VecDeque<usize> = (0..units.len()).filter(|&i| !progress.is_done(i)).collect();
+    let job = Arc::new(Job {
+        units,
+        progress: Mutex::new(progress),
+        queue: Mutex::new(queue),
+        file,
+        sources: AsyncMutex::new(f.sources.iter().map(|u| SourceSlot { url: u.clone(), bad: 0, gone: None }).collect()),
+        failure: Mutex::new(None),
+    });
+    let limiter = Arc::new(super::rate::ByteRate::new(order.max_bytes_per_sec));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..order.parallel.clamp(1, 16) {
+        let job = Arc::clone(&job);
+        let done = Arc::clone(done);
+        let limiter = Arc::clone(&limiter);
+        let size = f.size;
+        workers.spawn(async move { worker(job, size, allow_private, done, limiter).await });
+    }
+    let mut last_save = Instant::now();
+    loop {
+        tokio::select! {
+            next = workers.join_next() => {
+                if next.is_none() {
+                    break;
+                }
+            }
+            _ = tokio::time::sleep(SAVE_EVERY) => {}
+        }
+        if last_save.elapsed() >= SAVE_EVERY {
+            save(&job, &record)?;
+            tick(*done.lock().unwrap_or_else(|p| p.into_inner()));
+            last_save = Instant::now();
+        }
+    }
+    save(&job, &record)?;
+    if let Some(reason) = job.failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Err(reason);
+    }
+    if !job.progress.lock().unwrap_or_else(|p| p.into_inner()).complete() {
+        return Err(format!("{}: not every part could be verified", f.path));
+    }
+    job.file.sync_all().map_err(|e| io_reason(&e, &partial))?;
+    if let Some(dir) = final_path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| io_reason(&e, dir))?;
+    }
+    std::fs::rename(&partial, &final_path).map_err(|e| io_reason(&e, &final_path))?;
+    let _ = std::fs::remove_file(&record);
+    Ok(())
+}
+
+/// Saves what is verified: the data first (synced), then the record.
+fn save(job: &Job, record: &Path) -> Result<(), String> {
+    job.file.sync_data().map_err(|e| io_reason(&e, record))?;
+    let bytes = job.progress.lock().unwrap_or_else(|p| p.into_inner()).save();
+    let tmp = record.with_extension("tmp");
+    std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, record)).map_err(|e| io_reason(&e, record))
+}
+
+/// A file-system error said for the admin (disk full and read-only named as such).
+fn io_reason(e: &std::io::Error, path: &Path) -> String {
+    match e.raw_os_error() {
+        Some(libc::ENOSPC) | Some(libc::EDQUOT) => format!("the cache folder's disk is full ({}): free space, the copy resumes where it stopped", path.display()),
+        Some(libc::EROFS) => format!("the cache folder is read-only ({})", path.display()),
+        _ => format!("{}: {e}", path.display()),
+    }
+}
+
+/// Takes units off the queue until it is empty or the copy failed.
+async fn worker(job: Arc<Job>, size: u64, allow_private: bool, done: Arc<Mutex<u64>>, limiter: Arc<super::rate::ByteRate>) {
+    let mut connections: Vec<Option<Source>> = Vec::new();
+    loop {
+        if job.failure.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+            return;
+        }
+        let Some(i) = job.queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front() else { return };
+        let unit = job.units[i];
+        match fetch_unit(&job, unit, size, allow_private, &mut connections, &limiter).await {
+            Ok(bytes) => {
+                if let Err(e) = job.file.write_all_at(&bytes, unit.start) {
+                    *job.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(io_reason(&e, Path::new("the partial file")));
+                    return;
+                }
+                job.progress.lock().unwrap_or_else(|p| p.into_inner()).mark(i);
+                *done.lock().unwrap_or_else(|p| p.into_inner()) += unit.len();
+            }
+            Err(reason) => {
+                let mut failure = job.failure.lock().unwrap_or_else(|p| p.into_inner());
+                failure.get_or_insert(reason);
+                return;
+            }
+        }
+    }
+}
+
+/// One unit, verified: from the first source still usable, the next on repeated failures or
+/// bad data.
+async fn fetch_unit(job: &Job, unit: Unit, size: u64, allow_private: bool, connections: &mut Vec<Option<Source>>, limiter: &super::rate::ByteRate) -> Result<bytes::Bytes, String> {
+    loop {
+        let (index, url) = {
+            let sources = job.sources.lock().await;
+            match sources.iter().enumerate().find(|(_, s)| s.gone.is_none()) {
+                Some((i, s)) => (i, s.url.clone()),
+                None => {
+                    let why: Vec<String> = sources.iter().filter_map(|s| s.gone.clone()).collect();
+                    return Err(format!("no source left: {}", why.join("; ")));
+                }
+            }
+        };
+        if connections.len() <= index {
+            connections.resize_with(index + 1, || None);
+        }
+        if connections[index].is_none() {
+            match Source::new(&url, size, allow_private) {
+                Ok(s) => connections[index] = Some(s),
+                Err(e) => {
+                    job.sources.lock().await[index].gone = Some(e.to_string());
+                    continue;
+                }
+            }
+        }
+        let mut verdict = None;
+        for attempt in 0..TRIES_PER_SOURCE {
+            limiter.take(unit.len()).await;
+            let Some(source) = connections[index].as_mut() else { break };
+            match source.range(unit.start, unit.end).await {
+                Ok(bytes) if unit.check(&bytes) => return Ok(bytes),
+                Ok(_) => {
+                    let mut sources = job.sources.lock().await;
+                    let slot = &mut sources[index];
+                    slot.bad += 1;
+                    tracing::warn!(source = %url, start = unit.start, end = unit.end, "a part failed its hash; fetching it again");
+                    if slot.bad >= MAX_BAD_FROM_SOURCE {
+                        slot.gone = Some(format!("{url} kept sending bad data ({} parts failed their hash)", slot.bad));
+                    }
+                    verdict = Some(());
+                    break;
+                }
+                Err(SourceError::Refused(e)) => {
+                    job.sources.lock().await[index].gone = Some(e);
+                    verdict = Some(());
+                    break;
+                }
+                Err(SourceError::Passing(e)) => {
+                    tracing::debug!(source = %url, "range failed ({e}); retrying");
+                    if attempt + 1 == TRIES_PER_SOURCE {
+                        let mut sources = job.sources.lock().await;
+                        // Another source may do better; with none, this one stays and the unit
+                        // fails the copy only when every source is gone.
+                        if sources.iter().filter(|s| s.gone.is_none()).count() > 1 {
+                            sources[index].gone = Some(format!("{url}: {e}"));
+                        } else {
+                            return Err(format!("{url}: {e}"));
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                }
+            }
+        }
+        let _ = verdict;
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,144 @@
+//! One download source (does network I/O): an `http(s)` URL read by range requests over one
+//! kept-alive HTTP/1.1 connection, reopened when it breaks. Every answer is checked before its
+//! bytes are handed on: `206` with the asked `Content-Range` and the whole file's expected size
+//! (a `200`, another size or another range means the origin's file is not the one ordered).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::{Request, StatusCode};
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use vidseed_shared::net::{is_public, target, Target};
+
+/// How long one range may take.
+const RANGE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a range could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    /// Unreachable, reset, timed out, 5xx, 429: worth trying again later.
+    #[error("{0}")]
+    Passing(String),
+    /// The source will not serve this file as ordered (not found, another size, no ranges,
+    /// a forbidden address): give it up.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// A source and its connection.
+pub struct Source {
+    pub url: String,
+    target: Target,
+    expected_size: u64,
+    allow_private: bool,
+    conn: Option<SendRequest<Empty<Bytes>>>,
+}
+
+impl Source {
+    /// A source for a file of `expected_size` bytes; `allow_private` lets it be on a private
+    /// or loopback address.
+    pub fn new(url: &str, expected_size: u64, allow_private: bool) -> Result<Source, SourceError> {
+        let target = target(url).ok_or_else(|| SourceError::Refused(format!("{url} is not an http(s) URL")))?;
+        Ok(Source { url: url.to_owned(), target, expected_size, allow_private, conn: None })
+    }
+
+    async fn connect(&mut self) -> Result<SendRequest<Empty<Bytes>>, SourceError> {
+        let t = &self.target;
+        let what = |e: &dyn std::fmt::Display| SourceError::Passing(format!("{}: {e}", t.authority));
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((t.host.as_str(), t.port)).await.map_err(|e| what(&e))?.collect();
+        let addr = *addrs.first().ok_or_else(|| what(&"no address"))?;
+        if !self.allow_private {
+            if let Some(bad) = addrs.iter().find(|a| !is_public(a.ip())) {
+                return Err(SourceError::Refused(format!("{} resolves to {}, a private address; refused", t.host, bad.ip())));
+            }
+        }
+        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr)).await.map_err(|_| what(&"connect timed out"))?.map_err(|e| what(&e))?;
+        let _ = tcp.set_nodelay(true);
+        let sender = if t.https {
+            let name = rustls::pki_types::ServerName::try_from(t.host.clone()).map_err(|e| SourceError::Refused(e.to_string()))?;
+            let tls = tls_connector().map_err(|e| what(&e))?.connect(name, tcp).await.map_err(|e| what(&e))?;
+            handshake(TokioIo::new(tls)).await?
+        } else {
+            handshake(TokioIo::new(tcp)).await?
+        };
+        Ok(sender)
+    }
+
+    /// Bytes `start..=end` of the file.
+    pub async fn range(&mut self, start: u64, end: u64) -> Result<Bytes, SourceError> {
+        let mut sender = match self.conn.take() {
+            Some(s) if s.is_ready() => s,
+            _ => self.connect().await?,
+        };
+        let t = &self.target;
+        let req = Request::get(t.path_and_query.as_str())
+            .header(http::header::HOST, t.authority.as_str())
+            .header(http::header::RANGE, format!("bytes={start}-{end}"))
+            .header(http::header::USER_AGENT, concat!("vidseed/", env!("CARGO_PKG_VERSION")))
+            .body(Empty::new())
+            .map_err(|e| SourceError::Refused(e.to_string()))?;
+        let url = self.url.clone();
+        let want = end - start + 1;
+        let expected_size = self.expected_size;
+        let work = async move {
+            let res = sender.send_request(req).await.map_err(|e| SourceError::Passing(format!("{url}: {e}")))?;
+            let status = res.status();
+            if status != StatusCode::PARTIAL_CONTENT {
+                let e = format!("{url} answered {status} to a range request");
+                return Err(if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS { SourceError::Passing(e) } else { SourceError::Refused(e) });
+            }
+            let range = res.headers().get(http::header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+            if range != format!("bytes {start}-{end}/{expected_size}") {
+                return Err(SourceError::Refused(format!("{url}: the file is not the one ordered (asked bytes {start}-{end} of {expected_size}, got Content-Range {range:?})")));
+            }
+            let mut body = res.into_body();
+            let mut buf = BytesMut::with_capacity(want as usize);
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|e| SourceError::Passing(format!("{url}: {e}")))?;
+                if let Ok(data) = frame.into_data() {
+                    if buf.len() as u64 + data.len() as u64 > want {
+                        return Err(SourceError::Refused(format!("{url} sent more than the range")));
+                    }
+                    buf.extend_from_slice(&data);
+                }
+            }
+            if buf.len() as u64 != want {
+                return Err(SourceError::Passing(format!("{url}: the range was cut after {} of {want} bytes", buf.len())));
+            }
+            Ok((buf.freeze(), sender))
+        };
+        let (bytes, sender) = tokio::time::timeout(RANGE_TIMEOUT, work).await.map_err(|_| SourceError::Passing(format!("{}: a range timed out", self.url)))??;
+        self.conn = Some(sender);
+        Ok(bytes)
+    }
+}
+
+async fn handshake<IO>(io: IO) -> Result<SendRequest<Empty<Bytes>>, SourceError>
+where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(io).await.map_err(|e| SourceError::Passing(e.to_string()))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+/// TLS with the web's root certificates (built once).
+fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
+    static CONFIG: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> = std::sync::OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
+            .map_err(|e| e.to_string())
+    });
+    config.as_ref().map(|c| tokio_rustls::TlsConnector::from(Arc::clone(c))).map_err(Clone::clone)
+}
