@@ -563,7 +563,7 @@ fn data_node(args: DataArgs) -> Result<()> {
             tracing::warn!("folder {} (library {:?}) is not a folder on this node: its files will be refused", f.path.display(), f.library);
         }
     }
-    let listen = args.listen.or(section.listen).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 9001)));
+    let listen = args.listen.or(section.listen).unwrap_or(vidseed_shared::channel::DEFAULT_NODE_LISTEN);
     let tls = args.tls.files(file_config.tls)?.map(|f| vidseed_data_plane::tls::server_config(&f)).transpose()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     warn_plain_url_over_tls(tls.is_some(), section.public_url.as_deref(), "[node] public_url");

@@ -376,27 +376,29 @@ fn config_file_name(node: &str) -> String {
     }
 }
 
-/// What `node add` prints: the credentials, what to do with them, then the config file's text
-/// between two TOML comment lines (copying them along does no harm).
-pub fn render_new_node(node: &NewNode) -> Vec<String> {
-    let file = config_file_name(&node.name);
+/// What `node add` says besides the configuration: the credentials and what to do next. With
+/// `saved_to`, where the configuration was written; without, it went to standard output alone
+/// and these lines go to standard error.
+pub fn render_new_node(node: &NewNode, saved_to: Option<&str>) -> Vec<String> {
+    let file = match saved_to {
+        Some(path) => clean(path),
+        None => config_file_name(&node.name),
+    };
     let mut out = vec![
         format!("node {} added", clean(&node.name)),
         format!("  token    {}", clean(&node.token)),
         format!("  pin      {}", clean(&node.pin)),
         format!("  control  {}", clean(&node.control)),
-        String::new(),
-        format!(
-            "Save the configuration below as the node's config file ({file}) on the node's host and start \
-             it with `vidseed data --config {file}`."
-        ),
         "The token is shown only once: it cannot be shown again (revoke the node and add it anew if it is lost)."
             .to_owned(),
-        String::new(),
-        format!("# ---- {file} ----"),
     ];
-    out.extend(node.config.lines().map(str::to_owned));
-    out.push(format!("# ---- end of {file} ----"));
+    out.push(match saved_to {
+        Some(_) => format!("Its configuration is in {file} (readable by you alone)."),
+        None => format!("Its configuration went to standard output: save it as {file} (`> {file}`), keep it private."),
+    });
+    out.push(format!(
+        "On the node's host, set [[node.folders]] path in {file}, then start it with `vidseed data --config {file}`."
+    ));
     out
 }
 
