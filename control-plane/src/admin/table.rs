@@ -26,6 +26,12 @@ pub struct VideoInfo {
     /// The data nodes that serve it.
     #[serde(default)]
     pub nodes: Vec<String>,
+    /// The trackers its torrent names, WebSocket first.
+    #[serde(default)]
+    pub trackers: Vec<String>,
+    /// The data node whose tracker that is (none: the instance's, `--tracker-url`).
+    #[serde(default)]
+    pub tracker_node: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -243,7 +249,9 @@ fn last_component(path: &str) -> &str {
 }
 
 /// The videos table: PATH, SIZE, INFO-HASH, NODES, each row followed by indented lines with the
-/// video's magnet URI and torrent URL (and its name when the path's last part is not it).
+/// video's magnet URI, torrent URL and tracker (and its name when the path's last part is not
+/// it). The tracker line shows the first tracker (the WebSocket one browsers use) and the node
+/// it belongs to.
 pub fn render_videos(videos: &[VideoInfo]) -> Vec<String> {
     if videos.is_empty() {
         return vec!["no videos are published yet; publish some with `vidseed admin add PATH`".to_owned()];
@@ -262,6 +270,10 @@ pub fn render_videos(videos: &[VideoInfo]) -> Vec<String> {
         }
         out.push(format!("    magnet   {}", clean(&v.magnet_uri)));
         out.push(format!("    torrent  {}", clean(&v.torrent_url)));
+        if let Some(tracker) = v.trackers.first() {
+            let node = v.tracker_node.as_deref().map_or_else(String::new, |n| format!(" (node {})", clean(n)));
+            out.push(format!("    tracker  {}{node}", clean(tracker)));
+        }
     }
     out
 }

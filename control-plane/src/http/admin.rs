@@ -524,10 +524,15 @@ impl AdminApi {
         let open = store.setting(crate::channel::server::TRACKER_OPEN_SETTING).await.ok().flatten().is_some_and(|v| v == "true");
         let urls = self.library.urls();
         let st = self.library.state();
+        // Per video, the tracker is one of the nodes serving it: `vidseed admin videos` shows it.
+        let (trackers, choice) = match self.library.tracker_choice() {
+            crate::library::TrackerChoice::Fixed => (urls.trackers(), "fixed"),
+            crate::library::TrackerChoice::ServingNode => (Vec::new(), "a serving node's, by rendezvous hashing of the info-hash"),
+        };
         json_response(
             StatusCode::OK,
             &json!({
-                "instance": { "controlUrl": urls.control_http, "dataUrl": urls.data_http, "trackers": urls.trackers() },
+                "instance": { "controlUrl": urls.control_http, "dataUrl": urls.data_http, "trackers": trackers, "trackerChoice": choice },
                 "database": store.kind(),
                 "libraryFolder": self.library.root().display().to_string(),
                 "channel": { "address": self.channel_public, "pin": self.pin },

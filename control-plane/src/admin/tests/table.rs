@@ -109,6 +109,7 @@ fn add_result_lines() {
             "films/bbb.mp4  12.5 MiB  0123456789abcdef0123456789abcdef01234567  paris-1, berlin",
             VIDEOS_LINES[2],
             VIDEOS_LINES[3],
+            VIDEOS_LINES[4],
             "2 files were already published, unchanged",
         ]
     );
