@@ -525,14 +525,14 @@ impl AdminApi {
         let urls = self.library.urls();
         let st = self.library.state();
         // Per video, the tracker is one of the nodes serving it: `vidseed admin videos` shows it.
-        let (trackers, choice) = match self.library.tracker_choice() {
-            crate::library::TrackerChoice::Fixed => (urls.trackers(), "fixed"),
-            crate::library::TrackerChoice::ServingNode => (Vec::new(), "a serving node's, by rendezvous hashing of the info-hash"),
+        let (data_url, trackers, choice) = match self.library.tracker_choice() {
+            crate::library::TrackerChoice::Fixed => (Some(urls.data_http.as_str()), urls.trackers(), "fixed"),
+            crate::library::TrackerChoice::ServingNode => (None, Vec::new(), "a serving node's, by rendezvous hashing of the info-hash"),
         };
         json_response(
             StatusCode::OK,
             &json!({
-                "instance": { "controlUrl": urls.control_http, "dataUrl": urls.data_http, "trackers": trackers, "trackerChoice": choice },
+                "instance": { "controlUrl": urls.control_http, "dataUrl": data_url, "trackers": trackers, "trackerChoice": choice },
                 "database": store.kind(),
                 "libraryFolder": self.library.root().display().to_string(),
                 "channel": { "address": self.channel_public, "pin": self.pin },
