@@ -119,7 +119,7 @@ fn end_to_end(files_dir: &std::path::Path, n: usize) {
         store.add_node("bench", "http://127.0.0.1:1", &sha256_hex(b"token"), 0).await.unwrap();
         let addr: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
         let urls = PublicUrls::new(addr, addr, None, None).unwrap();
-        let cfg = LibraryConfig { root: files_dir.to_path_buf(), urls, pieces: PiecePolicy::Auto { floor: 262_144 }, hash_threads: 1, stun_servers: Vec::new(), follow_symlinks: false };
+        let cfg = LibraryConfig { root: files_dir.to_path_buf(), urls, pieces: PiecePolicy::Auto { floor: 262_144 }, hash_threads: 1, stun_servers: Vec::new(), follow_symlinks: false, trackers: Default::default() };
         let library = Library::open(cfg, store.clone()).await.unwrap();
         let identity = ChannelIdentity::load_or_create(&store).await.unwrap();
         let channel = ChannelServer::start(addr, &identity, Arc::clone(&library)).await.unwrap();

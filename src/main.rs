@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use vidseed_control_plane::library::piece_length::{self, PiecePolicy};
 use vidseed_control_plane::store::Database;
+use vidseed_control_plane::library::TrackerChoice;
 use vidseed_control_plane::{LibraryConfig, ControlPlaneConfig, PublicUrls, ControlPlane};
 use vidseed_data_plane::control::{ChannelClient, ChannelConfig, FolderMapping, Pin, StatsSource};
 use vidseed_data_plane::{CatalogStore, DataPlane, DataPlaneConfig, FileConfig, RunningDataPlane, SendPath, TlsFiles, DEFAULT_CONFIG_TOML};
@@ -133,10 +134,12 @@ struct ControlArgs {
     /// With PostgreSQL: keep vidseed's tables in this schema (made if missing).
     #[arg(long)]
     database_schema: Option<String>,
-    /// Public base URL of the data node whose tracker the torrents name (e.g.
-    /// https://seed.example.org; an https base gives wss:// tracker URLs).
-    #[arg(long, default_value = "http://127.0.0.1:9001")]
-    tracker_url: String,
+    /// Public base URL of the one data node whose tracker every torrent names (e.g.
+    /// https://seed.example.org; an https base gives wss:// tracker URLs). Without it, each
+    /// video's torrent names the tracker of one data node that serves it, chosen by rendezvous
+    /// hashing of its info-hash over those nodes.
+    #[arg(long, value_name = "URL")]
+    tracker_url: Option<String>,
     /// Public base URL of this control plane, used for torrent URLs.
     #[arg(long)]
     public_url: Option<String>,
@@ -438,6 +441,7 @@ fn serve(args: ServeArgs) -> Result<()> {
                     hash_threads: args.hash_threads.unwrap_or(cpus()),
                     stun_servers: args.instance.stun_servers.clone(),
                     follow_symlinks: args.follow_symlinks,
+                    trackers: TrackerChoice::Fixed,
                 },
                 database: db,
                 channel_listen: args.channel_listen,
@@ -497,7 +501,12 @@ fn control(args: ControlArgs) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {} (--listen)", args.listen))?;
-        let tracker_base = vidseed_control_plane::library::urls::normalise(&args.tracker_url).context("--tracker-url")?;
+        // Without --tracker-url, each video names a serving node's tracker; this one is named
+        // only while no node serves the video.
+        let (tracker_base, trackers) = match &args.tracker_url {
+            Some(url) => (vidseed_control_plane::library::urls::normalise(url).context("--tracker-url")?, TrackerChoice::Fixed),
+            None => ("http://127.0.0.1:9001".to_owned(), TrackerChoice::ServingNode),
+        };
         let urls = PublicUrls::new(listener.local_addr()?, listener.local_addr()?, Some(&tracker_base), args.public_url.as_deref())?;
         let node = ControlPlane::start(
             ControlPlaneConfig {
@@ -508,6 +517,7 @@ fn control(args: ControlArgs) -> Result<()> {
                     hash_threads: args.hash_threads.unwrap_or(cpus()),
                     stun_servers: args.instance.stun_servers.clone(),
                     follow_symlinks: args.follow_symlinks,
+                    trackers,
                 },
                 database: db,
                 channel_listen: args.channel_listen,
@@ -563,7 +573,7 @@ fn data_node(args: DataArgs) -> Result<()> {
             tracing::warn!("folder {} (library {:?}) is not a folder on this node: its files will be refused", f.path.display(), f.library);
         }
     }
-    let listen = args.listen.or(section.listen).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 9001)));
+    let listen = args.listen.or(section.listen).unwrap_or(vidseed_shared::channel::DEFAULT_NODE_LISTEN);
     let tls = args.tls.files(file_config.tls)?.map(|f| vidseed_data_plane::tls::server_config(&f)).transpose()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     warn_plain_url_over_tls(tls.is_some(), section.public_url.as_deref(), "[node] public_url");

@@ -26,4 +26,9 @@ pub struct Video {
     pub magnet_uri: String,
     /// The data nodes serving it.
     pub nodes: Vec<String>,
+    /// The trackers its torrent and magnet name (WebSocket first, then HTTP announce).
+    pub trackers: Vec<String>,
+    /// The data node whose tracker that is; `None`: the instance's tracker (`--tracker-url`,
+    /// or no node serves the video).
+    pub tracker_node: Option<String>,
 }

@@ -23,6 +23,11 @@ pub const ALPN: &[u8] = b"vidseed-channel/1";
 /// The largest frame either end accepts (a snapshot of 100 000 files is about 30 MB).
 pub const MAX_FRAME: usize = 256 * 1024 * 1024;
 
+/// Where a data node listens (WebSeeds and tracker) when its `[node]` section names no `listen`
+/// and no `--listen` is given; the configuration `vidseed admin node add` writes says so.
+pub const DEFAULT_NODE_LISTEN: std::net::SocketAddr =
+    std::net::SocketAddr::V4(std::net::SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 9001));
+
 /// What a data node says.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

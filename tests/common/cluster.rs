@@ -25,13 +25,14 @@ pub struct Proc {
 
 impl Proc {
     pub fn start(args: &[&str]) -> Proc {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vidseed"))
-            .args(args)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("vidseed starts");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_vidseed"));
+        command.args(args).env("RUST_LOG", "info");
+        Proc::spawn(command)
+    }
+
+    /// Runs `command` (its stdout and stderr are taken here).
+    pub fn spawn(mut command: Command) -> Proc {
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("vidseed starts");
         let rx = lines_of(child.stdout.take().unwrap());
         let stderr = Arc::new(Mutex::new(String::new()));
         let err_lines = lines_of(child.stderr.take().unwrap());

@@ -90,7 +90,8 @@ pub enum AdminCommand {
 
 #[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
 pub enum NodeCommand {
-    /// Register a data node; prints its token and its config file
+    /// Register a data node: its config file goes to standard output (`> NAME.toml`) or to
+    /// --output, its token and pin to standard error
     Add {
         /// A unique name for the node
         name: String,
@@ -101,6 +102,13 @@ pub enum NodeCommand {
         /// A library folder the node holds (repeat for several; default: the whole library)
         #[arg(long = "folder", value_name = "FOLDER")]
         folders: Vec<String>,
+        /// Write the config file here (mode 0600) instead of standard output; an existing file
+        /// is refused unless --force
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Overwrite the --output file if it exists
+        #[arg(long, requires = "output")]
+        force: bool,
     },
     /// Revoke a data node's credentials: it can no longer connect
     Revoke {
@@ -267,9 +275,37 @@ async fn dispatch<O: Write, E: Write>(
             let answer = client.videos().await?;
             show(out, json, &answer, |list| table::render_videos(&list.videos))
         }
-        AdminCommand::Node { command: NodeCommand::Add { name, public_url, folders } } => {
+        AdminCommand::Node { command: NodeCommand::Add { name, public_url, folders, output, force } } => {
+            // Refused before the node exists: its token would be lost otherwise.
+            if let Some(path) = output.as_deref().filter(|p| !force && p.symlink_metadata().is_ok()) {
+                return Err(AdminError::Local {
+                    what: format!("{} exists; the node was not added", path.display()),
+                    hint: Some("give another --output file, or add --force to overwrite it".to_owned()),
+                });
+            }
             let answer = client.add_node(&name, public_url.as_deref(), &folders).await?;
-            show(out, json, &answer, table::render_new_node)
+            let node = &answer.data;
+            if let Some(path) = &output {
+                if let Err(e) = write_private(path, &node.config, force) {
+                    // The node exists now: its configuration (and token) must not be lost.
+                    let _ = out.write_all(node.config.as_bytes());
+                    return Err(AdminError::Local {
+                        what: format!("node {} was added, but its configuration could not be written to {} ({e})", table::clean(&node.name), path.display()),
+                        hint: Some("its configuration is on standard output above; save it by hand".to_owned()),
+                    });
+                }
+            }
+            if json {
+                print_json(out, &answer);
+            } else if let Some(path) = &output {
+                print_lines(out, &table::render_new_node(node, Some(&path.display().to_string())));
+            } else {
+                // Only the configuration on standard output, so that `> NAME.toml` saves exactly it.
+                let _ = out.write_all(node.config.as_bytes());
+                let _ = out.flush();
+                print_lines(err, &table::render_new_node(node, None));
+            }
+            Ok(ExitCode::SUCCESS)
         }
         AdminCommand::Node { command: NodeCommand::Revoke { name } } => {
             let answer = client.revoke_node(&name).await?;
@@ -331,6 +367,23 @@ async fn dispatch<O: Write, E: Write>(
             show(out, json, &answer, table::render_settings)
         }
     }
+}
+
+/// Writes `text` to a new file only its owner may read (mode 0600), or over an existing one
+/// with `overwrite` (its mode made 0600 too).
+fn write_private(path: &Path, text: &str, overwrite: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).mode(0o600);
+    if overwrite {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let mut file = options.open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
 }
 
 fn show<T>(

@@ -26,6 +26,12 @@ pub struct VideoInfo {
     /// The data nodes that serve it.
     #[serde(default)]
     pub nodes: Vec<String>,
+    /// The trackers its torrent names, WebSocket first.
+    #[serde(default)]
+    pub trackers: Vec<String>,
+    /// The data node whose tracker that is (none: the instance's, `--tracker-url`).
+    #[serde(default)]
+    pub tracker_node: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -243,7 +249,9 @@ fn last_component(path: &str) -> &str {
 }
 
 /// The videos table: PATH, SIZE, INFO-HASH, NODES, each row followed by indented lines with the
-/// video's magnet URI and torrent URL (and its name when the path's last part is not it).
+/// video's magnet URI, torrent URL and tracker (and its name when the path's last part is not
+/// it). The tracker line shows the first tracker (the WebSocket one browsers use) and the node
+/// it belongs to.
 pub fn render_videos(videos: &[VideoInfo]) -> Vec<String> {
     if videos.is_empty() {
         return vec!["no videos are published yet; publish some with `vidseed admin add PATH`".to_owned()];
@@ -262,6 +270,10 @@ pub fn render_videos(videos: &[VideoInfo]) -> Vec<String> {
         }
         out.push(format!("    magnet   {}", clean(&v.magnet_uri)));
         out.push(format!("    torrent  {}", clean(&v.torrent_url)));
+        if let Some(tracker) = v.trackers.first() {
+            let node = v.tracker_node.as_deref().map_or_else(String::new, |n| format!(" (node {})", clean(n)));
+            out.push(format!("    tracker  {}{node}", clean(tracker)));
+        }
     }
     out
 }
@@ -376,27 +388,29 @@ fn config_file_name(node: &str) -> String {
     }
 }
 
-/// What `node add` prints: the credentials, what to do with them, then the config file's text
-/// between two TOML comment lines (copying them along does no harm).
-pub fn render_new_node(node: &NewNode) -> Vec<String> {
-    let file = config_file_name(&node.name);
+/// What `node add` says besides the configuration: the credentials and what to do next. With
+/// `saved_to`, where the configuration was written; without, it went to standard output alone
+/// and these lines go to standard error.
+pub fn render_new_node(node: &NewNode, saved_to: Option<&str>) -> Vec<String> {
+    let file = match saved_to {
+        Some(path) => clean(path),
+        None => config_file_name(&node.name),
+    };
     let mut out = vec![
         format!("node {} added", clean(&node.name)),
         format!("  token    {}", clean(&node.token)),
         format!("  pin      {}", clean(&node.pin)),
         format!("  control  {}", clean(&node.control)),
-        String::new(),
-        format!(
-            "Save the configuration below as the node's config file ({file}) on the node's host and start \
-             it with `vidseed data --config {file}`."
-        ),
         "The token is shown only once: it cannot be shown again (revoke the node and add it anew if it is lost)."
             .to_owned(),
-        String::new(),
-        format!("# ---- {file} ----"),
     ];
-    out.extend(node.config.lines().map(str::to_owned));
-    out.push(format!("# ---- end of {file} ----"));
+    out.push(match saved_to {
+        Some(_) => format!("Its configuration is in {file} (readable by you alone)."),
+        None => format!("Its configuration went to standard output: save it as {file} (`> {file}`), keep it private."),
+    });
+    out.push(format!(
+        "On the node's host, set [[node.folders]] path in {file}, then start it with `vidseed data --config {file}`."
+    ));
     out
 }
 

@@ -88,25 +88,54 @@ fn valid_node_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
-/// The data node's configuration file, as `vidseed admin node add` prints it.
+/// The data node's configuration file, as `vidseed admin node add` prints it: every `[node]`
+/// key, the optional ones commented with their default, one `[[node.folders]]` per folder (its
+/// `path` for the admin to set), and where the other sections are described.
 pub fn node_config_text(name: &str, token: &str, control: &str, pin: &str, public_url: &str, folders: &[String]) -> String {
     let q = |s: &str| toml_string(s);
+    let listen = vidseed_shared::channel::DEFAULT_NODE_LISTEN;
     let mut t = format!(
-        "# vidseed data node {name:?}. Save this file and run: vidseed data --config THIS_FILE\n\
-         # The token below is shown only once; keep this file private.\n\n\
-         [node]\nname = {}\ntoken = {}\n# The control plane's catalog channel (QUIC, UDP) and its certificate's fingerprint.\ncontrol = {}\npin = {}\n\
-         # Where viewers reach this node (its WebSeed URLs start with it).\n{}public_url = {}\n",
-        q(name), q(token), q(control), q(pin), if public_url.is_empty() { "# " } else { "" },
-        if public_url.is_empty() { q("https://this-node.example.org") } else { q(public_url) }
+        "# vidseed data node {name:?}. On the node's host, set each [[node.folders]] path below, then\n\
+         # run `vidseed data --config` with this file. The token is shown only this once, here:\n\
+         # keep this file private (mode 0600). Optional keys are commented, with their default.\n\
+         \n\
+         [node]\n\
+         # The node's name and secret, as the control plane knows them.\n\
+         name = {name_value}\n\
+         token = {token}\n\
+         # The control plane's catalog channel (QUIC over UDP, host:port) and its certificate's fingerprint.\n\
+         control = {control}\n\
+         pin = {pin}\n\
+         # Where viewers reach this node: its WebSeed URLs and its tracker (ws:// or wss://) start with it.\n\
+         # Default: http://ADDRESS of `listen` (127.0.0.1 when it listens on every address).\n\
+         {public_url}\n\
+         # The address the node listens on, for its WebSeeds and its tracker (`--listen` overrides it).\n\
+         # listen = \"{listen}\"\n\
+         # Serve files that symbolic links in a folder lead to outside that folder (also `--follow-symlinks`).\n\
+         # follow_symlinks = false\n",
+        name_value = q(name),
+        token = q(token),
+        control = q(control),
+        pin = q(pin),
+        public_url = if public_url.is_empty() {
+            format!("# public_url = {}", q("https://this-node.example.org"))
+        } else {
+            format!("public_url = {}", q(public_url))
+        },
     );
     for f in folders {
         t.push_str(&format!(
-            "\n# The library folder {} and where this node keeps it: edit `path`.\n[[node.folders]]\nlibrary = {}\npath = {}\n",
+            "\n# The library folder {} and where this node keeps it: set `path`.\n[[node.folders]]\nlibrary = {}\npath = {}\n",
             if f.is_empty() { "(all of it)".to_owned() } else { format!("{f:?}") },
             q(f),
             q(format!("/srv/vidseed/media/{f}").trim_end_matches('/'))
         ));
     }
+    t.push_str(
+        "\n# The other sections, all optional: [http] (connection timeouts and limits), [tracker] (the\n\
+         # tracker's limits) and [tls] (https:// and wss:// on this node's port). `vidseed print-config`\n\
+         # prints each with every key and its default: add the ones you change below.\n",
+    );
     t
 }
 
@@ -116,7 +145,7 @@ fn toml_string(s: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
     }
@@ -495,10 +524,15 @@ impl AdminApi {
         let open = store.setting(crate::channel::server::TRACKER_OPEN_SETTING).await.ok().flatten().is_some_and(|v| v == "true");
         let urls = self.library.urls();
         let st = self.library.state();
+        // Per video, the tracker is one of the nodes serving it: `vidseed admin videos` shows it.
+        let (data_url, trackers, choice) = match self.library.tracker_choice() {
+            crate::library::TrackerChoice::Fixed => (Some(urls.data_http.as_str()), urls.trackers(), "fixed"),
+            crate::library::TrackerChoice::ServingNode => (None, Vec::new(), "a serving node's, by rendezvous hashing of the info-hash"),
+        };
         json_response(
             StatusCode::OK,
             &json!({
-                "instance": { "controlUrl": urls.control_http, "dataUrl": urls.data_http, "trackers": urls.trackers() },
+                "instance": { "controlUrl": urls.control_http, "dataUrl": data_url, "trackers": trackers, "trackerChoice": choice },
                 "database": store.kind(),
                 "libraryFolder": self.library.root().display().to_string(),
                 "channel": { "address": self.channel_public, "pin": self.pin },
@@ -524,15 +558,49 @@ mod tests {
         assert!(!same("abc", "abd") && !same("abc", "ab"));
     }
 
+    /// The text with the commented `key = value` lines of [node] made live.
+    fn uncommented(text: &str) -> String {
+        text.lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if ["public_url = ", "listen = ", "follow_symlinks = "].iter().any(|k| rest.starts_with(k)) => rest,
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     #[test]
     fn the_node_config_is_valid_toml_with_every_field() {
         let text = node_config_text("n\"1", "tok", "127.0.0.1:9", "sha256:00", "http://h:1", &["".into(), "movies".into()]);
         let v: toml::Value = toml::from_str(&text).unwrap();
         assert_eq!(v["node"]["name"].as_str(), Some("n\"1"));
         assert_eq!(v["node"]["token"].as_str(), Some("tok"));
+        assert_eq!(v["node"]["control"].as_str(), Some("127.0.0.1:9"));
         assert_eq!(v["node"]["pin"].as_str(), Some("sha256:00"));
+        assert_eq!(v["node"]["public_url"].as_str(), Some("http://h:1"));
+        // Optional keys are there, commented, with their defaults.
+        assert!(v["node"].get("listen").is_none() && v["node"].get("follow_symlinks").is_none());
+        let live: toml::Value = toml::from_str(&uncommented(&text)).unwrap();
+        assert_eq!(live["node"]["listen"].as_str(), Some("0.0.0.0:9001"));
+        assert_eq!(live["node"]["follow_symlinks"].as_bool(), Some(false));
         let folders = v["node"]["folders"].as_array().unwrap();
         assert_eq!(folders.len(), 2);
+        assert_eq!(folders[0]["library"].as_str(), Some(""));
         assert_eq!(folders[1]["library"].as_str(), Some("movies"));
+        assert_eq!(folders[1]["path"].as_str(), Some("/srv/vidseed/media/movies"));
+        for section in ["[http]", "[tracker]", "[tls]", "vidseed print-config"] {
+            assert!(text.contains(section), "no pointer to {section}:\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_node_without_a_url_gets_it_commented_and_odd_text_stays_inside_its_string() {
+        let text = node_config_text("edge-1", "t\u{7f}\n\"x", "c:1", "sha256:00", "", &["".into()]);
+        let v: toml::Value = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(v["node"]["token"].as_str(), Some("t\u{7f}\n\"x"));
+        assert!(v["node"].get("public_url").is_none());
+        let live: toml::Value = toml::from_str(&uncommented(&text)).unwrap();
+        assert_eq!(live["node"]["public_url"].as_str(), Some("https://this-node.example.org"));
+        assert!(text.starts_with("# vidseed data node \"edge-1\"."), "{text}");
     }
 }

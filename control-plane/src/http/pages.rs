@@ -35,7 +35,7 @@ pub const WATCH_PREFIX: &str = "/videos/watch/";
 pub fn answer(handler: Handler, rest: &str, library: &Library) -> Response<Full<Bytes>> {
     match (handler, rest) {
         (Handler::Watch, id) => match id.trim_end_matches('/').parse::<InfoHash>().ok().and_then(|ih| library.by_info_hash(&ih)) {
-            Some(video) => html(StatusCode::OK, watch_page(&video, &library.urls().trackers(), library.stun_servers())),
+            Some(video) => html(StatusCode::OK, watch_page(&video, library.stun_servers())),
             None => html(StatusCode::NOT_FOUND, not_found_page()),
         },
         (Handler::Asset, "") => asset(SERVICE_WORKER_JS.as_bytes(), "text/javascript; charset=utf-8", "no-cache"),
@@ -127,21 +127,21 @@ fn index_page(videos: &[Video]) -> String {
     html
 }
 
-/// What the watch page's script needs, embedded in the page as JSON.
+/// What the watch page's script needs, embedded in the page as JSON (the video's `trackers`
+/// among its fields).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct PageData<'a> {
     #[serde(flatten)]
     video: &'a Video,
-    trackers: &'a [String],
     /// RTCIceServer objects for WebRTC between viewers: the instance's STUN servers, none by
     /// default (nothing leaves the viewers' network unless the instance says so).
     ice_servers: Vec<serde_json::Value>,
 }
 
-fn watch_page(video: &Video, trackers: &[String], stun_servers: &[String]) -> String {
+fn watch_page(video: &Video, stun_servers: &[String]) -> String {
     let ice_servers = stun_servers.iter().map(|url| serde_json::json!({ "urls": url })).collect();
-    let data = PageData { video, trackers, ice_servers };
+    let data = PageData { video, ice_servers };
     // JSON inside <script>: `<` escaped so no string can close the element.
     let json = serde_json::to_string(&data).unwrap_or_else(|_| "{}".into()).replace('<', "\\u003c");
     let mut html = head(&format!("{} — vidseed", video.name));
@@ -216,6 +216,8 @@ mod tests {
             watch_url: "http://127.0.0.1:9000/videos/watch/x".into(),
             magnet_uri: "magnet:?xt=urn:btih:ab&dn=x".into(),
             nodes: vec!["local".into()],
+            trackers: vec!["ws://t/tracker/socket".into()],
+            tracker_node: Some("local".into()),
         }
     }
 
@@ -226,7 +228,7 @@ mod tests {
 
     #[test]
     fn watch_page_embeds_the_video_safely() {
-        let page = watch_page(&video("</script><script>alert(1)</script>.mp4"), &["ws://t/tracker/socket".into()], &[]);
+        let page = watch_page(&video("</script><script>alert(1)</script>.mp4"), &[]);
         // The name appears escaped in HTML and with `<` escaped in the JSON: no element closes early.
         assert_eq!(page.matches("</script>").count(), 2, "{page}");
         let start = page.find("id=\"vidseed-video\">").unwrap() + "id=\"vidseed-video\">".len();
@@ -238,7 +240,7 @@ mod tests {
         assert_eq!(data["nodes"][0], "local");
         assert_eq!(data["trackers"][0], "ws://t/tracker/socket");
         assert_eq!(data["iceServers"], serde_json::json!([]));
-        let with_stun = watch_page(&video("a.mp4"), &[], &["stun:stun.example.org:3478".into()]);
+        let with_stun = watch_page(&video("a.mp4"), &["stun:stun.example.org:3478".into()]);
         assert!(with_stun.contains(r#""iceServers":[{"urls":"stun:stun.example.org:3478"}]"#), "{with_stun}");
         assert!(page.contains("<video id=\"player\""));
         assert!(page.contains("src=\"/assets/watch.js\""));

@@ -6,6 +6,7 @@
 
 pub mod magnet;
 pub mod piece_length;
+pub mod rendezvous;
 pub mod scan;
 pub mod torrent_file;
 pub mod torrents;
@@ -43,6 +44,21 @@ pub struct LibraryConfig {
     /// Publish files that symbolic links in the library lead to outside it (off: such links are
     /// refused, with a warning naming them).
     pub follow_symlinks: bool,
+    /// Which tracker the torrents and magnets name.
+    pub trackers: TrackerChoice,
+}
+
+/// Which tracker a video's torrent and magnet name.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TrackerChoice {
+    /// The instance's tracker for every video ([`PublicUrls::trackers`]: `--tracker-url`, or the
+    /// data plane of `vidseed serve`).
+    #[default]
+    Fixed,
+    /// The tracker of one data node that serves the video, chosen by rendezvous hashing of its
+    /// info-hash over those nodes ([`rendezvous::choose`]); when that node stops serving it,
+    /// the next in the ranking. The instance's while no node serves the video.
+    ServingNode,
 }
 
 /// Why a library operation failed, said so that the admin knows what to do.
@@ -222,6 +238,11 @@ impl Library {
         &self.cfg.urls
     }
 
+    /// Which tracker the torrents name.
+    pub fn tracker_choice(&self) -> TrackerChoice {
+        self.cfg.trackers
+    }
+
     pub fn root(&self) -> &Path {
         &self.cfg.root
     }
@@ -295,12 +316,29 @@ impl Library {
         self.changed.send_replace(seq);
     }
 
+    /// The trackers of a video served by `nodes`, and the node they belong to (none: the
+    /// instance's own).
+    fn trackers_of(&self, info_hash: &InfoHash, nodes: &[&NodeView]) -> (Vec<String>, Option<String>) {
+        let chosen = match self.cfg.trackers {
+            TrackerChoice::Fixed => None,
+            TrackerChoice::ServingNode => {
+                // A node that never gave its URL has no tracker anybody can reach.
+                let reachable = nodes.iter().copied().filter(|n| !n.public_url.is_empty());
+                rendezvous::choose(info_hash, reachable, |n| &n.name)
+            }
+        };
+        match chosen {
+            Some(n) => (PublicUrls::trackers_at(&n.public_url), Some(n.name.clone())),
+            None => (self.cfg.urls.trackers(), None),
+        }
+    }
+
     /// The video as the API shows it.
     pub fn view(&self, st: &LibraryState, v: &VideoRecord) -> Video {
         let urls = &self.cfg.urls;
         let nodes: Vec<&NodeView> = st.serving(&v.path).collect();
         let webseeds: Vec<String> = nodes.iter().map(|n| PublicUrls::webseed_url_at(&n.public_url, &v.path)).collect();
-        let trackers = urls.trackers();
+        let (trackers, tracker_node) = self.trackers_of(&v.info_hash, &nodes);
         let torrent_url = urls.torrent_url(&v.info_hash);
         let magnet = magnet_uri(&MagnetParts { info_hash: &v.info_hash, name: &v.name, trackers: &trackers, webseeds: &webseeds, torrent_url: &torrent_url });
         Video {
@@ -317,6 +355,8 @@ impl Library {
             watch_url: urls.watch_url(&v.info_hash),
             magnet_uri: magnet,
             nodes: nodes.iter().map(|n| n.name.clone()).collect(),
+            trackers,
+            tracker_node,
         }
     }
 
@@ -341,13 +381,14 @@ impl Library {
         Some(self.view(&st, v))
     }
 
-    /// The `.torrent` of a video some data node serves, with the current trackers and WebSeeds.
+    /// The `.torrent` of a video some data node serves, with the current trackers and WebSeeds
+    /// (the info dictionary, hence the info-hash, never changes).
     pub fn torrent(&self, ih: &InfoHash) -> Option<Vec<u8>> {
         let st = self.state();
         let v = st.videos.get(st.by_info_hash.get(ih)?)?;
         st.serving(&v.path).next()?;
         let view = self.view(&st, v);
-        Some(crate::library::torrent_file::torrent_bytes(&v.info, &self.cfg.urls.trackers(), &view.webseeds))
+        Some(crate::library::torrent_file::torrent_bytes(&v.info, &view.trackers, &view.webseeds))
     }
 
     /// The library path of `path` (absolute on this host, or relative to the library folder),

@@ -86,12 +86,24 @@ impl PublicUrls {
         url
     }
 
-    /// The tracker URLs, WebSocket first (what browsers use), then HTTP announce.
+    /// The tracker URLs of this instance's data plane (or of `--tracker-url`), WebSocket
+    /// first (what browsers use), then HTTP announce.
     pub fn trackers(&self) -> Vec<String> {
         vec![
             format!("{}/tracker/socket", self.data_ws),
             format!("{}/tracker/announce", self.data_http),
         ]
+    }
+
+    /// The tracker URLs of the data node at `base` (`http[s]://host[:port][/prefix]`): its
+    /// WebSocket tracker (`ws://`, or `wss://` for an https base), then its HTTP announce.
+    pub fn trackers_at(base: &str) -> Vec<String> {
+        let base = base.trim_end_matches('/');
+        let ws = match base.strip_prefix("https://") {
+            Some(rest) => format!("wss://{rest}"),
+            None => format!("ws://{}", base.trim_start_matches("http://")),
+        };
+        vec![format!("{ws}/tracker/socket"), format!("{base}/tracker/announce")]
     }
 
     /// Where the control plane serves a torrent file.
@@ -154,12 +166,25 @@ mod tests {
     }
 
     #[test]
+    fn a_nodes_trackers_follow_its_public_url() {
+        assert_eq!(
+            PublicUrls::trackers_at("http://127.0.0.1:9501"),
+            ["ws://127.0.0.1:9501/tracker/socket", "http://127.0.0.1:9501/tracker/announce"]
+        );
+        assert_eq!(
+            PublicUrls::trackers_at("https://edge-1.example.org/seed/"),
+            ["wss://edge-1.example.org/seed/tracker/socket", "https://edge-1.example.org/seed/tracker/announce"]
+        );
+    }
+
+    #[test]
     fn public_base_switches_to_tls_schemes() {
         let u = PublicUrls::new(addr(9001), addr(9000), Some("https://seed.example/"), Some("https://videos.example")).unwrap();
         assert_eq!(u.webseed_url("x.mp4"), "https://seed.example/static/webseed/x.mp4");
         assert_eq!(u.trackers()[0], "wss://seed.example/tracker/socket");
         assert_eq!(u.trackers()[1], "https://seed.example/tracker/announce");
         assert!(u.torrent_url(&InfoHash([0; 20])).starts_with("https://videos.example/torrents/"));
+        assert_eq!(u.trackers(), PublicUrls::trackers_at("https://seed.example/"));
         assert!(PublicUrls::new(addr(1), addr(2), Some("ftp://x"), None).is_err());
         assert!(PublicUrls::new(addr(1), addr(2), Some("https://x/?a"), None).is_err());
     }

@@ -46,9 +46,25 @@ fn commands_parse() {
                 name: "paris-1".into(),
                 public_url: Some("https://s.example.org".into()),
                 folders: vec!["films".into(), "talks".into()],
+                output: None,
+                force: false,
             }
         }
     );
+    assert_eq!(
+        parse(&["node", "add", "edge-1", "--output", "edge-1.toml", "--force"]).unwrap().command,
+        AdminCommand::Node {
+            command: NodeCommand::Add {
+                name: "edge-1".into(),
+                public_url: None,
+                folders: vec![],
+                output: Some("edge-1.toml".into()),
+                force: true,
+            }
+        }
+    );
+    let e = parse(&["node", "add", "edge-1", "--force"]).unwrap_err().to_string();
+    assert!(e.contains("--output"), "--force alone says what it needs: {e}");
     assert_eq!(
         parse(&["node", "revoke", "paris-1"]).unwrap().command,
         AdminCommand::Node { command: NodeCommand::Revoke { name: "paris-1".into() } }

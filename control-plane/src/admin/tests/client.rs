@@ -96,7 +96,7 @@ async fn handle(req: Request<Incoming>, server: Arc<Server>) -> Result<Response<
         ("POST", "/api/v1/admin/nodes") => json_answer(
             StatusCode::CREATED,
             &json!({"name": "paris-1", "token": "node-token", "pin": "ab:cd", "control": "cp.example.org:4433",
-                    "config": "[control]\naddress = \"cp.example.org:4433\"\n"}),
+                    "config": NODE_CONFIG}),
         ),
         ("POST", "/api/v1/admin/videos") => {
             let path = serde_json::from_str::<Value>(&body).ok().and_then(|v| v["path"].as_str().map(str::to_owned));
@@ -364,23 +364,79 @@ async fn add_command_with_a_failure_exits_1() {
     assert_eq!(err, "error: could not add films/bad.mp4: not a video\n");
 }
 
-#[tokio::test]
-async fn node_add_command_prints_token_and_config() {
-    let (addr, _server) = start().await;
-    let command = AdminCommand::Node {
+const NODE_CONFIG: &str = "[control]\naddress = \"cp.example.org:4433\"\n";
+
+fn node_add(output: Option<std::path::PathBuf>, force: bool) -> AdminCommand {
+    AdminCommand::Node {
         command: NodeCommand::Add {
             name: "paris-1".into(),
             public_url: Some("https://seed1.example.org".into()),
             folders: vec![],
+            output,
+            force,
         },
-    };
-    let (code, out, _) = run(args(command, format!("http://{addr}")), &env()).await;
+    }
+}
+
+#[tokio::test]
+async fn node_add_puts_only_the_config_on_stdout_and_the_token_on_stderr() {
+    let (addr, _server) = start().await;
+    let (code, out, err) = run(args(node_add(None, false), format!("http://{addr}")), &env()).await;
     assert_eq!(code, ExitCode::SUCCESS);
-    assert!(out.contains("  token    node-token\n"), "{out}");
-    assert!(out.contains("shown only once"), "{out}");
-    assert!(out.ends_with(
-        "# ---- paris-1.toml ----\n[control]\naddress = \"cp.example.org:4433\"\n# ---- end of paris-1.toml ----\n"
-    ));
+    assert_eq!(out, NODE_CONFIG, "`> paris-1.toml` must save the configuration alone");
+    assert!(err.starts_with("node paris-1 added\n  token    node-token\n"), "{err}");
+    assert!(err.contains("shown only once") && err.contains("`vidseed data --config paris-1.toml`"), "{err}");
+
+    // --json: the API's answer alone, on stdout.
+    let mut a = args(node_add(None, false), format!("http://{addr}"));
+    a.json = true;
+    let (code, out, err) = run(a, &env()).await;
+    assert_eq!(code, ExitCode::SUCCESS);
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["config"], NODE_CONFIG);
+    assert_eq!(err, "");
+}
+
+#[tokio::test]
+async fn node_add_output_writes_a_private_file_and_never_overwrites_unasked() {
+    use std::os::unix::fs::PermissionsExt;
+    let (addr, server) = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("paris-1.toml");
+    let (code, out, err) = run(args(node_add(Some(file.clone()), false), format!("http://{addr}")), &env()).await;
+    assert_eq!(code, ExitCode::SUCCESS, "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), NODE_CONFIG);
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(out.starts_with("node paris-1 added\n  token    node-token\n"), "{out}");
+    assert!(out.contains(&format!("Its configuration is in {}", file.display())), "{out}");
+    assert!(!out.contains("[control]"), "the summary only: {out}");
+    assert_eq!(err, "");
+
+    // An existing file is refused before the node is added (its token would be lost).
+    std::fs::write(&file, "mine").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let before = server.seen.lock().unwrap().len();
+    let (code, out, err) = run(args(node_add(Some(file.clone()), false), format!("http://{addr}")), &env()).await;
+    assert_eq!((code, out.as_str()), (ExitCode::FAILURE, ""));
+    assert_eq!(
+        err,
+        format!("error: {} exists; the node was not added\nhint: give another --output file, or add --force to overwrite it\n", file.display())
+    );
+    assert_eq!(server.seen.lock().unwrap().len(), before, "no request was made");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+
+    // --force overwrites it, and makes it private.
+    let (code, _, err) = run(args(node_add(Some(file.clone()), true), format!("http://{addr}")), &env()).await;
+    assert_eq!(code, ExitCode::SUCCESS, "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), NODE_CONFIG);
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+
+    // A file that cannot be written once the node exists: the configuration still reaches the
+    // admin, on stdout, and the error says what happened.
+    let unwritable = dir.path().join("no-such-folder").join("x.toml");
+    let (code, out, err) = run(args(node_add(Some(unwritable.clone()), false), format!("http://{addr}")), &env()).await;
+    assert_eq!(code, ExitCode::FAILURE);
+    assert_eq!(out, NODE_CONFIG);
+    assert!(err.starts_with(&format!("error: node paris-1 was added, but its configuration could not be written to {}", unwritable.display())), "{err}");
 }
 
 #[tokio::test]

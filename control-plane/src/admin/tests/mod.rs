@@ -14,7 +14,9 @@ pub(super) const VIDEOS_JSON: &str = r#"{"videos":[
    "contentType":"video/mp4",
    "magnetUri":"magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=bbb.mp4",
    "torrentUrl":"http://127.0.0.1:8081/torrents/0123456789abcdef0123456789abcdef01234567.torrent",
-   "webseeds":["https://seed1.example.org/static/webseed/films/bbb.mp4"],"nodes":["paris-1","berlin"]},
+   "webseeds":["https://seed1.example.org/static/webseed/films/bbb.mp4"],"nodes":["paris-1","berlin"],
+   "trackers":["wss://seed2.example.org/tracker/socket","https://seed2.example.org/tracker/announce"],
+   "trackerNode":"berlin"},
   {"path":"talks/intro.webm","name":"Intro talk","size":900,
    "infoHash":"fedcba9876543210fedcba9876543210fedcba98","pieceLength":16384,
    "contentType":"video/webm",
@@ -24,11 +26,12 @@ pub(super) const VIDEOS_JSON: &str = r#"{"videos":[
 ]}"#;
 
 /// The lines `VIDEOS_JSON` renders to.
-pub(super) const VIDEOS_LINES: [&str; 8] = [
+pub(super) const VIDEOS_LINES: [&str; 9] = [
     "PATH                  SIZE  INFO-HASH                                 NODES",
     "films/bbb.mp4     12.5 MiB  0123456789abcdef0123456789abcdef01234567  paris-1, berlin",
     "    magnet   magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=bbb.mp4",
     "    torrent  http://127.0.0.1:8081/torrents/0123456789abcdef0123456789abcdef01234567.torrent",
+    "    tracker  wss://seed2.example.org/tracker/socket (node berlin)",
     "talks/intro.webm     900 B  fedcba9876543210fedcba9876543210fedcba98  -",
     "    name     Intro talk",
     "    magnet   magnet:?xt=urn:btih:fedcba9876543210fedcba9876543210fedcba98",

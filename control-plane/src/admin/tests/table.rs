@@ -109,6 +109,7 @@ fn add_result_lines() {
             "films/bbb.mp4  12.5 MiB  0123456789abcdef0123456789abcdef01234567  paris-1, berlin",
             VIDEOS_LINES[2],
             VIDEOS_LINES[3],
+            VIDEOS_LINES[4],
             "2 files were already published, unchanged",
         ]
     );
@@ -129,7 +130,7 @@ fn removed_and_revoked_lines() {
 }
 
 #[test]
-fn new_node_shows_credentials_and_config() {
+fn new_node_summary_names_the_credentials_and_where_the_config_went() {
     let node: NewNode = serde_json::from_value(json!({
         "name": "paris-1",
         "token": "tok_5f2c",
@@ -138,33 +139,35 @@ fn new_node_shows_credentials_and_config() {
         "config": "[node]\nname = \"paris-1\"\ntoken = \"tok_5f2c\"\n"
     }))
     .unwrap();
-    assert_eq!(
-        render_new_node(&node),
-        [
-            "node paris-1 added",
-            "  token    tok_5f2c",
-            "  pin      sha256:AB:CD",
-            "  control  control.example.org:4433",
-            "",
-            "Save the configuration below as the node's config file (paris-1.toml) on the node's host and start it \
-             with `vidseed data --config paris-1.toml`.",
-            "The token is shown only once: it cannot be shown again (revoke the node and add it anew if it is lost).",
-            "",
-            "# ---- paris-1.toml ----",
-            "[node]",
-            "name = \"paris-1\"",
-            "token = \"tok_5f2c\"",
-            "# ---- end of paris-1.toml ----",
-        ]
-    );
+    let head = [
+        "node paris-1 added",
+        "  token    tok_5f2c",
+        "  pin      sha256:AB:CD",
+        "  control  control.example.org:4433",
+        "The token is shown only once: it cannot be shown again (revoke the node and add it anew if it is lost).",
+    ];
+    let mut expected = head.to_vec();
+    expected.extend([
+        "Its configuration went to standard output: save it as paris-1.toml (`> paris-1.toml`), keep it private.",
+        "On the node's host, set [[node.folders]] path in paris-1.toml, then start it with `vidseed data --config paris-1.toml`.",
+    ]);
+    assert_eq!(render_new_node(&node, None), expected);
+    let mut expected = head.to_vec();
+    expected.extend([
+        "Its configuration is in /etc/vidseed/p.toml (readable by you alone).",
+        "On the node's host, set [[node.folders]] path in /etc/vidseed/p.toml, then start it with `vidseed data --config /etc/vidseed/p.toml`.",
+    ]);
+    assert_eq!(render_new_node(&node, Some("/etc/vidseed/p.toml")), expected);
+    // The summary never holds the configuration itself.
+    assert!(!render_new_node(&node, None).iter().any(|l| l.contains("[node]")));
     // A numeric pin is shown as is; an odd name does not become a file name.
     let node: NewNode = serde_json::from_value(json!({
         "name": "../x", "token": "t", "pin": 123456, "control": "c", "config": ""
     }))
     .unwrap();
-    let lines = render_new_node(&node);
+    let lines = render_new_node(&node, None);
     assert_eq!(lines[2], "  pin      123456");
-    assert_eq!(lines[8], "# ---- node.toml ----");
+    assert!(lines[5].contains("save it as node.toml"), "{}", lines[5]);
 }
 
 #[test]
