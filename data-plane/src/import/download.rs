@@ -124,13 +124,30 @@ async fn import_file(
 ) -> Result<(), String> {
     let rel = safe_relative(&f.path).ok_or_else(|| format!("refused path {:?} in the order", f.path))?;
     let final_path = cache.join(&rel);
-    if std::fs::metadata(&final_path).is_ok_and(|m| m.is_file() && m.len() == f.size) {
-        *done.lock().unwrap_or_else(|p| p.into_inner()) += f.size;
-        return Ok(()); // verified before it was moved into place
-    }
-    let units = units(f.size, &check_of(f)?)?;
     let partial = partial_dir(cache).join(&rel);
     let record = partial.with_extension(format!("{}.progress", partial.extension().and_then(|e| e.to_str()).unwrap_or("")));
+    if std::fs::metadata(&final_path).is_ok_and(|m| m.is_file() && m.len() == f.size) {
+        if !record.exists() {
+            // Verified, and synced to the disk before its record went.
+            *done.lock().unwrap_or_else(|p| p.into_inner()) += f.size;
+            return Ok(());
+        }
+        // Moved into place but perhaps never synced (the machine stopped): verified again.
+        let units = units(f.size, &check_of(f)?)?;
+        let file = File::open(&final_path).map_err(|e| io_reason(&e, &final_path))?;
+        let all = Progress::load(&vec![1u8; units.len()], units.len());
+        if recheck(all, &units, &file).complete() {
+            let _ = std::fs::remove_file(&record);
+            *done.lock().unwrap_or_else(|p| p.into_inner()) += f.size;
+            return Ok(());
+        }
+        tracing::warn!(path = %final_path.display(), "a copy lost data in a crash; importing it again");
+        if let Some(dir) = partial.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| io_reason(&e, dir))?;
+        }
+        std::fs::rename(&final_path, &partial).map_err(|e| io_reason(&e, &partial))?;
+    }
+    let units = units(f.size, &check_of(f)?)?;
     if let Some(dir) = partial.parent() {
         std::fs::create_dir_all(dir).map_err(|e| io_reason(&e, dir))?;
     }
@@ -138,7 +155,7 @@ async fn import_file(
     if file.metadata().map(|m| m.len()).unwrap_or(0) != f.size {
         file.set_len(f.size).map_err(|e| io_reason(&e, &partial))?;
     }
-    let progress = Progress::load(&std::fs::read(&record).unwrap_or_default(), units.len());
+    let progress = recheck(Progress::load(&std::fs::read(&record).unwrap_or_default(), units.len()), &units, &file);
     let already: u64 = (0..units.len()).filter(|&i| progress.is_done(i)).map(|i| units[i].len()).sum();
     *done.lock().unwrap_or_else(|p| p.into_inner()) += already;
     let queue: VecDeque<usize> = (0..units.len()).filter(|&i| !progress.is_done(i)).collect();
@@ -182,21 +199,45 @@ async fn import_file(
     if !job.progress.lock().unwrap_or_else(|p| p.into_inner()).complete() {
         return Err(format!("{}: not every part could be verified", f.path));
     }
-    job.file.sync_all().map_err(|e| io_reason(&e, &partial))?;
     if let Some(dir) = final_path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| io_reason(&e, dir))?;
     }
     std::fs::rename(&partial, &final_path).map_err(|e| io_reason(&e, &final_path))?;
-    let _ = std::fs::remove_file(&record);
+    // Served from now on; synced in the background, its record kept until then (a machine
+    // that stops first verifies the file again, see above).
+    let job = Arc::clone(&job);
+    tokio::task::spawn_blocking(move || {
+        if job.file.sync_all().is_ok() {
+            let _ = std::fs::remove_file(&record);
+        }
+    });
     Ok(())
 }
 
-/// Saves what is verified: the data first (synced), then the record.
+/// Saves what is verified. The data is not synced first (that would cost a disk flush a
+/// second): after a crash of the machine, parts the record names are hashed again before they
+/// are trusted (see [`recheck`]); the finished file is synced before it is moved into place.
 fn save(job: &Job, record: &Path) -> Result<(), String> {
-    job.file.sync_data().map_err(|e| io_reason(&e, record))?;
     let bytes = job.progress.lock().unwrap_or_else(|p| p.into_inner()).save();
     let tmp = record.with_extension("tmp");
     std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, record)).map_err(|e| io_reason(&e, record))
+}
+
+/// The parts a saved record names as verified, hashed again from the partial file: only those
+/// still right are kept (the record may have been written before the data reached the disk).
+fn recheck(saved: Progress, units: &[Unit], file: &File) -> Progress {
+    let mut kept = Progress::new(units.len());
+    let mut buf = Vec::new();
+    for (i, u) in units.iter().enumerate() {
+        if !saved.is_done(i) {
+            continue;
+        }
+        buf.resize(u.len() as usize, 0);
+        if file.read_exact_at(&mut buf, u.start).is_ok() && u.check(&buf) {
+            kept.mark(i);
+        }
+    }
+    kept
 }
 
 /// A file-system error said for the admin (disk full and read-only named as such).
