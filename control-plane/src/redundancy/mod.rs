@@ -6,5 +6,6 @@
 
 pub mod cache_file;
 pub mod hls;
+pub mod orders;
 pub mod remote_video;
 pub mod strategy;
