@@ -5,7 +5,11 @@
 //! (`cache_file`), and which videos the strategies copy (`strategy`).
 
 pub mod cache_file;
+pub mod config;
 pub mod hls;
 pub mod orders;
+pub mod probe;
 pub mod remote_video;
+pub mod schedule;
+pub mod status;
 pub mod strategy;

@@ -9,11 +9,13 @@
 //! `metadata`, torrent and magnet `Link`s of the same height and fps beside each file, and marks
 //! the kind with a `peertube_format_flag` attachment (`web-video`, `fragmented`).
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use vidseed_shared::InfoHash;
 
 /// A web-video file or an HLS fragmented file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RemoteFile {
     /// Height in pixels (PeerTube's "resolution"); 0 for audio only.
     pub resolution: u32,
@@ -36,7 +38,8 @@ impl RemoteFile {
 }
 
 /// The HLS playlist of a video.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RemoteHls {
     pub master_url: String,
     pub segments_sha256_url: String,
