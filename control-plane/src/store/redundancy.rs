@@ -552,6 +552,21 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Sets which strategy keeps a copy (or [`MANUAL`]) and its expiry; false if it is gone.
+    pub async fn set_copy_strategy(&self, id: &str, strategy: &str, expires_at_ms: Option<i64>, at_ms: i64) -> Result<bool, StoreError> {
+        let n = write_tx!(self, |tx| {
+            sqlx::query("UPDATE redundancy_copies SET strategy = $2, expires_at_ms = $3, updated_at_ms = $4 WHERE id = $1")
+                .bind(id)
+                .bind(strategy)
+                .bind(expires_at_ms)
+                .bind(at_ms)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
     /// Forgets a copy and its nodes' reports; false if it was gone.
     pub async fn remove_copy(&self, id: &str) -> Result<bool, StoreError> {
         let n = write_tx!(self, |tx| {

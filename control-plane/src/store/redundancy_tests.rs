@@ -129,6 +129,13 @@ async fn copies_states_announcements_and_reports(fx: &Fixture) {
     assert_eq!(store.copy(&hls.id).await.unwrap().unwrap().expires_at_ms, Some(5000));
     assert!(store.set_copy_expiry(&hls.id, None, 11).await.unwrap());
     assert_eq!(store.copy(&hls.id).await.unwrap().unwrap().expires_at_ms, None);
+    // A strategy's copy kept by hand.
+    assert!(store.set_copy_strategy(&hls.id, MANUAL, None, 11).await.unwrap());
+    assert_eq!(store.copy(&hls.id).await.unwrap().unwrap().strategy, MANUAL);
+    assert!(store.set_copy_strategy(&hls.id, "trending", Some(9), 12).await.unwrap());
+    let got = store.copy(&hls.id).await.unwrap().unwrap();
+    assert_eq!((got.strategy.as_str(), got.expires_at_ms), ("trending", Some(9)));
+    assert!(!store.set_copy_strategy("https://me.example/none", MANUAL, None, 11).await.unwrap());
 
     // Reports per node, replaced by the next; none kept for an unknown copy.
     let report = |node: &str, state: &str, done: u64| CopyNodeRecord {
