@@ -55,6 +55,8 @@ pub enum RedundancyCommand {
     Orders,
     /// The copies other instances keep of this instance's videos
     Received,
+    /// The followed instances' videos this instance knows (what `add` can copy)
+    Videos,
 }
 
 #[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
@@ -151,6 +153,10 @@ pub async fn run<O: Write, E: Write>(
         R::Received => {
             let a = client.admin(Method::GET, "redundancy/received", None).await?;
             print(out, json, &a, |v| Ok(t::render_received(v)))
+        }
+        R::Videos => {
+            let a = client.admin(Method::GET, "redundancy/videos", None).await?;
+            print(out, json, &a, |v| Ok(t::render_remote_videos(v)))
         }
     }
 }
@@ -292,6 +298,7 @@ mod tests {
         );
         assert_eq!(redundancy(&["accept-from", "followings"]), R::AcceptFrom { value: Some("followings".into()) });
         assert_eq!(redundancy(&["accept-from"]), R::AcceptFrom { value: None });
+        assert_eq!(redundancy(&["videos"]), R::Videos);
         assert!(parse(&["redundancy", "add"]).is_err(), "a video URL is needed");
         assert!(parse(&["redundancy", "strategy", "set", "trending"]).is_err(), "--size and --min-lifetime are needed");
     }

@@ -299,6 +299,37 @@ pub fn render_received(v: &Value) -> Vec<String> {
     render_table(&[("VIDEO", Align::Left), ("COPY", Align::Left), ("EXPIRES", Align::Left), ("CHECKED", Align::Left)], &rows)
 }
 
+/// The followed instances' videos: NAME, HOST, VIEWS, SIZE, FILES, COPIED, and the URL below.
+pub fn render_remote_videos(v: &Value) -> Vec<String> {
+    let list = v.get("videos").and_then(Value::as_array).cloned().unwrap_or_default();
+    if list.is_empty() {
+        return vec!["no video of a followed instance is known yet (they come with its activities and outbox)".to_owned()];
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|x| {
+            let web = x["webVideos"].as_u64().unwrap_or(0);
+            let files = format!("{web} web{}", if x["hls"] == true { " + HLS" } else { "" });
+            vec![
+                x["name"].as_str().unwrap_or("?").to_owned(),
+                x["host"].as_str().unwrap_or("?").to_owned(),
+                x["views"].as_u64().unwrap_or(0).to_string(),
+                human_size(x["size"].as_u64().unwrap_or(0)),
+                files,
+                if x["copied"] == true { "yes" } else { "no" }.to_owned(),
+            ]
+        })
+        .collect();
+    let columns = [("NAME", Align::Left), ("HOST", Align::Left), ("VIEWS", Align::Right), ("SIZE", Align::Right), ("FILES", Align::Left), ("COPIED", Align::Left)];
+    let mut table = render_table(&columns, &rows).into_iter();
+    let mut out: Vec<String> = table.next().into_iter().collect();
+    for (line, x) in table.zip(&list) {
+        out.push(line);
+        out.push(format!("    url  {}", clean(x["url"].as_str().unwrap_or("?"))));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,5 +413,9 @@ mod tests {
         let rec = json!({ "received": [{ "videoUrl": "https://me/videos/watch/ab", "href": "https://c/static/redundancy/a.mp4", "expires": null, "verified": true }] });
         let t = render_received(&rec);
         assert!(t[1].contains("never") && t[1].ends_with("yes"), "{t:?}");
+        let videos = json!({ "videos": [{ "url": "https://o/videos/watch/u", "name": "clip", "host": "o", "views": 7, "size": 2048, "webVideos": 2, "hls": true, "copied": false }] });
+        let t = render_remote_videos(&videos);
+        assert!(t[1].contains("clip") && t[1].contains("2 web + HLS") && t[1].ends_with("no"), "{t:?}");
+        assert_eq!(t[2], "    url  https://o/videos/watch/u");
     }
 }

@@ -290,7 +290,8 @@ impl AdminApi {
             | A::RedundancySettings
             | A::SetRedundancySettings
             | A::FetchOrders
-            | A::ReceivedCopies => self.redundancy(route, &query, &body).await,
+            | A::ReceivedCopies
+            | A::RemoteVideos => self.redundancy(route, &query, &body).await,
         }
     }
 

@@ -2,7 +2,8 @@
 //! `redundancy` (the copies this instance keeps with their progress: list, add `{"videoUrl"}`,
 //! remove `?videoUrl=`), `redundancy/hosts` (allow `{"host"}`, deny `?host=`),
 //! `redundancy/strategies` (the strategies and `acceptFrom`), `redundancy/orders` (the data
-//! nodes' fetch orders) and `redundancy/received` (copies others keep of our videos).
+//! nodes' fetch orders), `redundancy/received` (copies others keep of our videos) and
+//! `redundancy/videos` (the followed instances' videos known here).
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
@@ -12,6 +13,7 @@ use super::{error, json_response, store_error, AdminApi, AdminBody};
 use crate::http::router::AdminRoute;
 use crate::library::urls::query_param;
 use crate::redundancy::config::strategies_to_json;
+use crate::redundancy::schedule::StoredFiles;
 use crate::redundancy::RedundancyError;
 
 fn failed(e: RedundancyError) -> Response<AdminBody> {
@@ -131,6 +133,24 @@ impl AdminApi {
                 }
                 Err(e) => store_error(e),
             },
+            A::RemoteVideos => {
+                let store = self.library.store();
+                match (store.remote_videos().await, store.copies().await) {
+                    (Ok(videos), Ok(copies)) => {
+                        let items: Vec<Value> = videos
+                            .iter()
+                            .map(|v| {
+                                let files = StoredFiles::from_json(&v.files_json).unwrap_or_default();
+                                json!({ "url": v.url, "name": v.name, "host": v.host, "published": v.published, "views": v.views,
+                                        "size": files.total_size(), "webVideos": files.web_videos.len(), "hls": files.hls.is_some(),
+                                        "copied": copies.iter().any(|c| c.video_url == v.url) })
+                            })
+                            .collect();
+                        json_response(StatusCode::OK, &json!({ "videos": items }))
+                    }
+                    (Err(e), _) | (_, Err(e)) => store_error(e),
+                }
+            }
             _ => error(StatusCode::NOT_FOUND, "no such admin endpoint", None),
         }
     }

@@ -75,6 +75,8 @@ pub enum AdminRoute {
     FetchOrders,
     /// `redundancy/received`: copies other instances keep of our videos.
     ReceivedCopies,
+    /// `redundancy/videos`: the followed instances' videos this instance knows.
+    RemoteVideos,
 }
 
 /// Where the admin API lives.
@@ -168,6 +170,7 @@ const ROUTES: &[Route] = &[
     r(PUT, Exact("/api/v1/admin/redundancy/strategies"), H::Admin(A::SetRedundancySettings)),
     r(GET, Exact("/api/v1/admin/redundancy/orders"), H::Admin(A::FetchOrders)),
     r(GET, Exact("/api/v1/admin/redundancy/received"), H::Admin(A::ReceivedCopies)),
+    r(GET, Exact("/api/v1/admin/redundancy/videos"), H::Admin(A::RemoteVideos)),
 ];
 
 /// What a request resolves to.
