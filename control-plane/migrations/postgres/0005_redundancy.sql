@@ -41,6 +41,7 @@ CREATE TABLE redundancy_copies (
     reason          TEXT,
     order_json      TEXT,
     serve_base      TEXT,                                   -- where it is served, once announced
+    activity_suffix TEXT,                                   -- after the Create's id, once announced
     announced_at_ms BIGINT,                                -- when its Create was queued
     expires_at_ms   BIGINT,                                -- NULL: kept until removed (manual)
     created_at_ms   BIGINT  NOT NULL,

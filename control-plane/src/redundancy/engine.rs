@@ -248,14 +248,17 @@ impl RedundancyEngine {
             .map(|n| n.public_url.trim_end_matches('/').to_owned())
             .unwrap_or_else(|| self.library.urls().data_http.clone());
         let store = &self.fed.store;
-        if !store.claim_copy_announcement(&copy.id, &serve_base, timestamp_ms()).await? {
+        let now = timestamp_ms();
+        // The copy was announced (and undone) before: its new Create needs a new id.
+        let suffix = if store.activity_queued(&format!("{}/activity", copy.id)).await? { format!("/{now}") } else { String::new() };
+        if !store.claim_copy_announcement(&copy.id, &serve_base, &suffix, now).await? {
             return Ok(());
         }
         let sent = async {
             let video = store.remote_video(&copy.video_url).await?;
             let (account, inbox) = self.origin_inbox(video.as_ref()).await?;
             let cf = self.cache_file(copy, video.as_ref(), &serve_base);
-            self.fed.send(&cf.create(&self.fed.instance.actor_url(), &account), &[inbox]).await?;
+            self.fed.send(&cf.create_as(&self.fed.instance.actor_url(), &account, &suffix), &[inbox]).await?;
             Ok::<_, RedundancyError>(())
         }
         .await;
@@ -302,7 +305,8 @@ impl RedundancyEngine {
             if let (Some(base), Some(_)) = (c.serve_base.clone(), c.announced_at_ms) {
                 let (account, inbox) = self.origin_inbox(video.as_ref()).await?;
                 let cf = self.cache_file(&c, video.as_ref(), &base);
-                self.fed.send(&cf.undo(&self.fed.instance.actor_url(), &account), &[inbox]).await?;
+                let suffix = c.activity_suffix.as_deref().unwrap_or_default();
+                self.fed.send(&cf.undo_as(&self.fed.instance.actor_url(), &account, suffix), &[inbox]).await?;
             }
             self.sink().discard(&Discard { id: c.id.clone() });
             if store.remove_copy(&c.id).await? {
@@ -332,6 +336,7 @@ impl RedundancyEngine {
             reason: None,
             order_json: None,
             serve_base: None,
+            activity_suffix: None,
             announced_at_ms: None,
             expires_at_ms: expires_ms,
             created_at_ms: now,

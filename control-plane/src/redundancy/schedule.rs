@@ -187,6 +187,7 @@ mod tests {
             reason: None,
             order_json: None,
             serve_base: None,
+            activity_suffix: None,
             announced_at_ms: None,
             expires_at_ms: expires,
             created_at_ms: created,

@@ -83,6 +83,7 @@ mod tests {
             reason: (state == CopyState::Failed).then(|| "the torrent does not match".into()),
             order_json: None,
             serve_base: None,
+            activity_suffix: None,
             announced_at_ms: None,
             expires_at_ms: None,
             created_at_ms: 0,

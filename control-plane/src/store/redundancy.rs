@@ -111,6 +111,9 @@ pub struct CopyRecord {
     pub order_json: Option<String>,
     /// The base URL it is served from, set when it is announced.
     pub serve_base: Option<String>,
+    /// What follows `<id>/activity` and `<id>/undo` in its activities' ids, set when it is
+    /// announced (empty the first time: PeerTube's ids).
+    pub activity_suffix: Option<String>,
     pub announced_at_ms: Option<i64>,
     pub expires_at_ms: Option<i64>,
     pub created_at_ms: i64,
@@ -160,7 +163,8 @@ macro_rules! remote_video_columns {
 macro_rules! copy_columns {
     () => {
         "id, video_url, kind, resolution, fps, media_type, file_name, size, strategy, state, \
-         reason, order_json, serve_base, announced_at_ms, expires_at_ms, created_at_ms, updated_at_ms"
+         reason, order_json, serve_base, activity_suffix, announced_at_ms, expires_at_ms, created_at_ms, \
+         updated_at_ms"
     };
 }
 
@@ -232,6 +236,7 @@ struct CopyRow {
     reason: Option<String>,
     order_json: Option<String>,
     serve_base: Option<String>,
+    activity_suffix: Option<String>,
     announced_at_ms: Option<i64>,
     expires_at_ms: Option<i64>,
     created_at_ms: i64,
@@ -263,6 +268,7 @@ impl CopyRow {
             reason: self.reason,
             order_json: self.order_json,
             serve_base: self.serve_base,
+            activity_suffix: self.activity_suffix,
             announced_at_ms: self.announced_at_ms,
             expires_at_ms: self.expires_at_ms,
             created_at_ms: self.created_at_ms,
@@ -420,7 +426,7 @@ impl Store {
             sqlx::query(concat!(
                 "INSERT INTO redundancy_copies (",
                 copy_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
                  ON CONFLICT (id) DO NOTHING"
             ))
             .bind(&c.id)
@@ -436,6 +442,7 @@ impl Store {
             .bind(&c.reason)
             .bind(&c.order_json)
             .bind(&c.serve_base)
+            .bind(&c.activity_suffix)
             .bind(c.announced_at_ms)
             .bind(c.expires_at_ms)
             .bind(c.created_at_ms)
@@ -509,17 +516,19 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Marks a copy announced (its Create is being queued), served from `serve_base`; false if
-    /// it was announced already or is gone: exactly one caller announces it.
-    pub async fn claim_copy_announcement(&self, id: &str, serve_base: &str, at_ms: i64) -> Result<bool, StoreError> {
+    /// Marks a copy announced (its Create is being queued), served from `serve_base`, its
+    /// activities' ids ending with `suffix`; false if it was announced already or is gone:
+    /// exactly one caller announces it.
+    pub async fn claim_copy_announcement(&self, id: &str, serve_base: &str, suffix: &str, at_ms: i64) -> Result<bool, StoreError> {
         let n = write_tx!(self, |tx| {
             sqlx::query(
-                "UPDATE redundancy_copies SET announced_at_ms = $3, serve_base = $2, updated_at_ms = $3 \
-                 WHERE id = $1 AND announced_at_ms IS NULL",
+                "UPDATE redundancy_copies SET announced_at_ms = $3, serve_base = $2, activity_suffix = $4, \
+                 updated_at_ms = $3 WHERE id = $1 AND announced_at_ms IS NULL",
             )
             .bind(id)
             .bind(serve_base)
             .bind(at_ms)
+            .bind(suffix)
             .execute(&mut *tx)
             .await?
             .rows_affected()

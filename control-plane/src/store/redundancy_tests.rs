@@ -48,6 +48,7 @@ fn copy(id: &str, video_url: &str, created: i64) -> CopyRecord {
         reason: None,
         order_json: None,
         serve_base: None,
+        activity_suffix: None,
         announced_at_ms: None,
         expires_at_ms: None,
         created_at_ms: created,
@@ -117,12 +118,18 @@ async fn copies_states_announcements_and_reports(fx: &Fixture) {
     assert!(!store.set_copy_state("https://me.example/none", CopyState::Ordered, None, None, 5).await.unwrap());
 
     // Announced once, by one caller; taken back when its Create could not be queued.
-    assert!(store.claim_copy_announcement(&web.id, "https://node.example", 7).await.unwrap());
-    assert!(!store.claim_copy_announcement(&web.id, "https://other.example", 8).await.unwrap());
+    assert!(store.claim_copy_announcement(&web.id, "https://node.example", "", 7).await.unwrap());
+    assert!(!store.claim_copy_announcement(&web.id, "https://other.example", "/8", 8).await.unwrap());
     let got = store.copy(&web.id).await.unwrap().unwrap();
-    assert_eq!((got.serve_base.as_deref(), got.announced_at_ms), (Some("https://node.example"), Some(7)));
+    assert_eq!((got.serve_base.as_deref(), got.activity_suffix.as_deref(), got.announced_at_ms), (Some("https://node.example"), Some(""), Some(7)));
     store.unclaim_copy_announcement(&web.id).await.unwrap();
-    assert!(store.claim_copy_announcement(&web.id, "https://node.example", 9).await.unwrap());
+    assert!(store.claim_copy_announcement(&web.id, "https://node.example", "/9", 9).await.unwrap());
+    assert_eq!(store.copy(&web.id).await.unwrap().unwrap().activity_suffix.as_deref(), Some("/9"));
+
+    // Whether an activity id was queued before (a copy announced again needs a new one).
+    assert!(!store.activity_queued(&format!("{}/activity", web.id)).await.unwrap());
+    store.enqueue_deliveries(&format!("{}/activity", web.id), "{}", &[("https://o.example/inbox", "o.example")], 9).await.unwrap();
+    assert!(store.activity_queued(&format!("{}/activity", web.id)).await.unwrap());
 
     // Expiry.
     assert!(store.set_copy_expiry(&hls.id, Some(5000), 10).await.unwrap());
