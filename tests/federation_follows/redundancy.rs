@@ -34,6 +34,11 @@ fn file_named<'a>(order: &'a Value, name: &str) -> &'a Value {
     order["files"].as_array().unwrap().iter().find(|f| f["path"].as_str().unwrap().ends_with(name)).unwrap_or_else(|| panic!("no {name} in {order}"))
 }
 
+/// ISO 8601 (`2026-12-07T03:40:15.000Z`) of a time, as a CacheFile's `expires`.
+fn iso(t: std::time::SystemTime) -> String {
+    vidseed_control_plane::clock::iso_8601(t)
+}
+
 fn sha256_hex(b: &[u8]) -> String {
     hex(&<sha2::Sha256 as sha2::Digest>::digest(b))
 }
@@ -147,6 +152,16 @@ fn a_followed_peertube_instance_s_videos_are_learned_and_copied_by_fetch_orders(
     let (code, out) = a.cli(&["redundancy", "remove", &video.url]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("keeps no copy"), "{out}");
+
+    // Unfollowing the instance denies its redundancy and removes the copies of its videos.
+    let (code, out) = a.cli(&["redundancy", "add", &video.url, "--no-wait"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = a.cli(&["unfollow", &origin.base]);
+    assert_eq!(code, Some(0), "{out}");
+    eventually(WAIT, "the copies removed", || a.admin("GET", "/api/v1/admin/redundancy", None)["copies"].as_array()?.is_empty().then_some(()));
+    assert_eq!(a.admin("GET", "/api/v1/admin/redundancy/orders", None)["orders"], json!([]));
+    let (code, out) = a.cli(&["redundancy", "hosts"]);
+    assert!(code == Some(0) && !out.contains("allowed"), "{out}");
 }
 
 /// Records the orders and discards the engine hands the nodes; for each discard, whether the
@@ -368,6 +383,15 @@ fn a_peertube_copy_of_our_video_is_checked_advertised_and_forgotten() {
     let start = t.windows(6).position(|w| w == b"4:info").unwrap() + 6;
     let end = t.windows(10).rposition(|w| w == b"8:url-list").unwrap();
     assert_eq!(hex(&sha1::Sha1::digest(&t[start..end])), ih, "the info-hash does not change");
+
+    // A copy with an expiry stops being advertised when it expires (not at the next hourly run).
+    let (soon_id, mut soon) = cache_file("3", "v.mp4");
+    let expires = std::time::SystemTime::now() + Duration::from_secs(3);
+    soon["object"]["expires"] = json!(iso(expires));
+    assert_eq!(cache.post(&inbox, &soon).0, 204);
+    eventually(WAIT, "the expiring copy accepted", || received().iter().any(|c| c["id"] == soon_id).then_some(()));
+    eventually(WAIT, "the expired copy dropped", || (!received().iter().any(|c| c["id"] == soon_id)).then_some(()));
+    assert!(received().iter().any(|c| c["id"] == good_id), "the copy without expiry stays");
 
     // With accept-from nobody, a new copy is refused; the Undo of the first forgets it.
     let (code, out) = a.cli(&["redundancy", "accept-from", "nobody"]);

@@ -119,6 +119,9 @@ pub struct RedundancyEngine {
     pub check_interval: Duration,
     /// Copies whose order is being prepared now.
     pub(super) preparing: Mutex<HashSet<String>>,
+    /// When the next copy others keep of our videos expires (ms; `i64::MAX`: none): the
+    /// scheduler wakes then to stop advertising it.
+    pub(super) next_expiry_ms: std::sync::atomic::AtomicI64,
 }
 
 impl RedundancyEngine {
@@ -132,6 +135,7 @@ impl RedundancyEngine {
             wake: Notify::new(),
             check_interval: check_interval.max(Duration::from_secs(1)),
             preparing: Mutex::new(HashSet::new()),
+            next_expiry_ms: std::sync::atomic::AtomicI64::new(i64::MAX),
         });
         fed.attach_redundancy(Arc::downgrade(&r));
         r

@@ -129,12 +129,19 @@ impl RedundancyEngine {
     pub async fn refresh_advertised(&self) -> Result<(), RedundancyError> {
         let now = timestamp_ms();
         let mut by_video: HashMap<vidseed_shared::InfoHash, Vec<String>> = HashMap::new();
+        let mut next = i64::MAX;
         for c in self.fed.store.received_copies().await? {
             if c.verified_at_ms.is_some() && c.expires_at_ms.is_none_or(|e| e > now) {
                 by_video.entry(c.info_hash).or_default().push(c.href);
+                next = next.min(c.expires_at_ms.unwrap_or(i64::MAX));
             }
         }
         self.library.set_copies(by_video);
+        let before = self.next_expiry_ms.swap(next, std::sync::atomic::Ordering::Relaxed);
+        if next < before {
+            // The scheduler may be asleep for longer: let it look at its time again.
+            self.wake();
+        }
         Ok(())
     }
 }

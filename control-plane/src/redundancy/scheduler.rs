@@ -14,7 +14,7 @@ use super::schedule::{candidate, expiry_margin, held, StoredFiles};
 use super::strategy::{decide, Decision};
 use crate::http::inbox::host_of;
 use crate::library::timestamp_ms;
-use crate::store::{CopyState, FollowDirection, FollowState};
+use crate::store::{CopyState, FollowDirection, FollowState, MANUAL};
 
 impl RedundancyEngine {
     /// Starts the scheduler: a run at once (orders left unprepared by a stop, the copies others
@@ -26,8 +26,11 @@ impl RedundancyEngine {
                 if let Err(e) = me.run_once().await {
                     tracing::warn!("redundancy: {e}");
                 }
+                // Until the next check, or until a copy of ours expires, whichever comes first.
+                let until_expiry = me.next_expiry_ms.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(timestamp_ms()).max(0);
+                let sleep = me.check_interval.min(std::time::Duration::from_millis(u64::try_from(until_expiry).unwrap_or(u64::MAX)));
                 tokio::select! {
-                    _ = tokio::time::sleep(me.check_interval) => {}
+                    _ = tokio::time::sleep(sleep) => {}
                     _ = me.woken() => {}
                 }
             }
@@ -82,6 +85,17 @@ impl RedundancyEngine {
                 _ => {}
             }
         }
+
+        // A strategy's copy that failed is dropped after a check interval (the reason stays in
+        // the log); the strategy may choose the video again later.
+        let stale = now.saturating_sub(i64::try_from(self.check_interval.as_millis()).unwrap_or(i64::MAX));
+        for c in copies.iter().filter(|c| c.strategy != MANUAL && c.state == CopyState::Failed && c.updated_at_ms <= stale) {
+            let why = format!("its copy failed: {}", c.reason.as_deref().unwrap_or("unknown"));
+            if let Err(e) = self.remove_video_copies(&c.video_url, &why).await {
+                tracing::warn!("cannot remove the failed copy {}: {e}", c.id);
+            }
+        }
+        let copies = store.copies().await?;
 
         // The strategies.
         let strategies = self.strategies().await?;
