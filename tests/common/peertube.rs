@@ -33,8 +33,10 @@ const KEY_VECTOR: &str = include_str!("../../control-plane/tests-data/rsasig2017
 /// Where the vectors were captured, and the video's uuid there.
 const VECTOR_BASE: &str = "http://127.0.0.1:9011";
 pub const VECTOR_UUID: &str = "202e2a06-b073-46f0-8197-a77a379ce081";
+/// An HLS file: its name, its init section's length and its segments (inclusive ranges).
+type Segmented = (&'static str, u64, &'static [(u64, u64)]);
 /// The segments of the vector's HLS files (the 240p playlist's, and those its hashes give 360p).
-const SEGMENTS: [(&str, u64, &[(u64, u64)]); 2] = [
+const SEGMENTS: [Segmented; 2] = [
     ("f861c810-93c0-4a8f-8894-8aacc213f95f-240-fragmented.mp4", 1377, &[(1377, 61036), (61037, 121540)]),
     ("32a9a9c1-6773-4804-a24b-a446b40f2e4d-360-fragmented.mp4", 1373, &[(1373, 70596), (70597, 141443)]),
 ];

@@ -51,11 +51,7 @@ fn kind_cell(c: &CopyInfo) -> String {
 }
 
 fn percent(done: u64, total: u64) -> u64 {
-    if total == 0 {
-        0
-    } else {
-        (done.min(total) * 100) / total
-    }
+    (done.min(total).saturating_mul(100)).checked_div(total).unwrap_or(0)
 }
 
 fn state_cell(c: &CopyInfo) -> String {

@@ -93,7 +93,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         other => return Err(format!("duration {s:?}: unknown unit {other:?} (use seconds, minutes, hours, days or weeks)")),
     };
     let total = number * secs;
-    if !total.is_finite() || total < 0.0 || total > 1e15 {
+    if !total.is_finite() || !(0.0..=1e15).contains(&total) {
         return Err(format!("duration {s:?} is out of range"));
     }
     Ok(Duration::from_secs_f64(total))
