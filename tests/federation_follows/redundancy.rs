@@ -263,8 +263,18 @@ async fn a_copy_a_node_serves_is_announced_to_its_origin_extended_and_undone() {
         .await
         .unwrap();
     r.allow_host(&origin.host()).await.unwrap();
+    // The 240p file's torrent is broken at first: that copy fails with the reason; added
+    // again once the origin serves it right, it is prepared again.
+    let torrent_240 = video.object["url"].as_array().unwrap().iter().find(|l| l["mediaType"] == "application/x-bittorrent" && l["height"] == 240).unwrap()["href"].as_str().unwrap().to_owned();
+    let torrent_path = torrent_240.split_once(&origin.base).unwrap().1.to_owned();
+    origin.serve(&torrent_path, "application/x-bittorrent", b"<html>oops</html>".to_vec());
     let copies = r.add_manual(&video.url).await.unwrap();
     assert_eq!(copies.len(), 3);
+    let id_240 = format!("{base}/redundancy/videos/{UUID_A}/240-25");
+    let failed = until("the 240p copy failed", async || r.list().await.unwrap().into_iter().find(|c| c.copy.id == id_240 && c.status.state == "failed")).await;
+    assert!(failed.status.reason.as_deref().unwrap_or_default().contains("not a torrent"), "{:?}", failed.status);
+    origin.publish_video(UUID_A, "clip");
+    r.add_manual(&video.url).await.unwrap();
     until("the three orders handed to the nodes", async || (recorder.orders.lock().unwrap().len() == 3).then_some(())).await;
     let web = &video.web[0];
     let id = format!("{base}/redundancy/videos/{UUID_A}/360-25");

@@ -373,7 +373,8 @@ impl RedundancyEngine {
     }
 
     /// Keeps a copy of a video by hand (the admin's `redundancy add`): the video is fetched if
-    /// unknown; its instance must be followed and allow redundancy. Returns its copies.
+    /// unknown; its instance must be followed and allow redundancy. A strategy's copy of it
+    /// becomes manual; a copy whose order failed is prepared again. Returns its copies.
     pub async fn add_manual(self: &Arc<Self>, video_url: &str) -> Result<Vec<CopyRecord>, RedundancyError> {
         let video_url = video_url.trim();
         let host = host_of(video_url).ok_or_else(|| RedundancyError::refused(format!("{video_url:?} is not a video URL"), "give the video's URL at its origin, e.g. https://peertube.example/videos/watch/<uuid>"))?;
@@ -401,10 +402,16 @@ impl RedundancyEngine {
         for c in &copies {
             match existing.iter().find(|o| o.id == c.id) {
                 // A strategy's copy is kept by hand from now on, until removed.
-                Some(old) if old.strategy != MANUAL => {
-                    store.set_copy_strategy(&old.id, MANUAL, None, timestamp_ms()).await?;
+                Some(old) => {
+                    if old.strategy != MANUAL {
+                        store.set_copy_strategy(&old.id, MANUAL, None, timestamp_ms()).await?;
+                    }
+                    // Adding it again retries a copy whose order could not be made.
+                    if old.state == CopyState::Failed {
+                        store.set_copy_state(&old.id, CopyState::Preparing, None, None, timestamp_ms()).await?;
+                        self.spawn_prepare(CopyRecord { state: CopyState::Preparing, ..old.clone() });
+                    }
                 }
-                Some(_) => {}
                 None => {
                     if store.insert_copy(c).await? {
                         self.spawn_prepare(c.clone());
