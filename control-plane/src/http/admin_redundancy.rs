@@ -21,11 +21,11 @@ fn failed(e: RedundancyError) -> Response<AdminBody> {
         RedundancyError::NotFound { .. } => StatusCode::NOT_FOUND,
         RedundancyError::Refused { .. } => StatusCode::BAD_REQUEST,
         RedundancyError::Remote(_) => StatusCode::BAD_GATEWAY,
-        RedundancyError::Store(_) => match e {
-            RedundancyError::Store(s) => return store_error(s),
-            _ => unreachable!("matched above"),
-        },
+        RedundancyError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
+    if let RedundancyError::Store(s) = e {
+        return store_error(s);
+    }
     error(status, &e.to_string(), e.hint().as_deref())
 }
 
