@@ -205,6 +205,9 @@ struct InstanceArgs {
     /// First delay before a failed delivery is retried, in seconds (doubles each attempt).
     #[arg(long, default_value_t = 60)]
     federation_retry_secs: u64,
+    /// Seconds between runs of the redundancy scheduler (PeerTube's check_interval)
+    #[arg(long, default_value_t = 3600)]
+    redundancy_check_secs: u64,
 }
 
 impl InstanceArgs {
@@ -452,6 +455,7 @@ fn serve(args: ServeArgs) -> Result<()> {
                 ready_node: Some(EMBEDDED_NODE.into()),
                 allow_private_fetches: args.instance.allow_private_federation,
                 federation_retry: args.instance.federation_retry(),
+                redundancy_check: Duration::from_secs(args.instance.redundancy_check_secs.max(1)),
             },
             listener,
         )
@@ -528,6 +532,7 @@ fn control(args: ControlArgs) -> Result<()> {
                 ready_node: None,
                 allow_private_fetches: args.instance.allow_private_federation,
                 federation_retry: args.instance.federation_retry(),
+                redundancy_check: Duration::from_secs(args.instance.redundancy_check_secs.max(1)),
             },
             listener,
         )

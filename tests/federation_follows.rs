@@ -1,9 +1,17 @@
 //! Follows between two real instances over loopback (both `vidseed serve`, each with its own
 //! database and keys): Follow → Accept, both sides' state and collections, auto follow-back,
 //! Undo, and refusal when followers are rejected — every activity signed, delivered by the
-//! persistent queue and verified by the receiving instance.
+//! persistent queue and verified by the receiving instance. And redundancy with a
+//! PeerTube-shaped instance served from the test (`common/peertube.rs`): its videos learned
+//! from its outbox and activities, copies and their fetch orders, a copy announced to it once a
+//! node serves it, extended and undone; and vidseed as the origin of a copy it checks,
+//! advertises and forgets.
 
 mod common;
+#[path = "common/peertube.rs"]
+mod peertube;
+#[path = "federation_follows/redundancy.rs"]
+mod redundancy;
 
 use std::time::Duration;
 

@@ -41,11 +41,17 @@ pub struct ControlPlaneConfig {
     pub allow_private_fetches: bool,
     /// First delay before a failed delivery is retried (doubles each attempt).
     pub federation_retry: Duration,
+    /// How often the redundancy scheduler runs (PeerTube's `check_interval`: 1 h).
+    pub redundancy_check: Duration,
 }
 
 /// A running control plane.
 pub struct ControlPlane {
     pub library: Arc<Library>,
+    /// Redundancy: the catalog channel hands it the data nodes' fetch reports
+    /// ([`crate::redundancy::RedundancyEngine::on_report`]) and gives it a sink for the orders
+    /// ([`crate::redundancy::RedundancyEngine::set_sink`]).
+    pub redundancy: Arc<crate::redundancy::RedundancyEngine>,
     api: RunningApi,
     channel: Arc<RunningChannel>,
     pin: String,
@@ -88,14 +94,19 @@ impl ControlPlane {
         let instance = Instance::new(&cfg.library.urls.control_http);
         let fetcher = crate::activitypub::fetch::Fetcher::new(Arc::clone(&keys), instance.clone(), cfg.allow_private_fetches);
         let engine = crate::federation::Engine::new(store.clone(), fetcher.clone(), instance.clone(), cfg.federation_retry, keys.private_pem())?;
-        let engine_tasks = engine.start();
-        let admin = Arc::new(AdminApi::new(Arc::clone(&library), Arc::clone(&channel), channel_public, pin.clone(), Arc::clone(&engine)).await?);
+        let redundancy = crate::redundancy::RedundancyEngine::new(Arc::clone(&engine), Arc::clone(&library), cfg.redundancy_check);
+        let mut engine_tasks = engine.start();
+        engine_tasks.push(redundancy.start());
+        let admin = Arc::new(
+            AdminApi::new(Arc::clone(&library), Arc::clone(&channel), channel_public, pin.clone(), Arc::clone(&engine), Arc::clone(&redundancy)).await?,
+        );
         let federation = Arc::new(Federation {
             instance,
             public_key_pem: keys.public_pem().to_owned(),
             published: keys_published(&store).await?,
             inbox: crate::http::inbox::Inbox { store: store.clone(), fetcher, engine: Arc::clone(&engine) },
             engine,
+            redundancy: Arc::clone(&redundancy),
         });
         let api = ApiServer::start(listener, admin, federation)?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -112,7 +123,7 @@ impl ControlPlane {
         } else {
             None
         };
-        Ok(ControlPlane { library, api, channel, pin, new_admin_token, stop, syncer, engine_tasks })
+        Ok(ControlPlane { library, redundancy, api, channel, pin, new_admin_token, stop, syncer, engine_tasks })
     }
 
     pub fn local_addr(&self) -> SocketAddr {

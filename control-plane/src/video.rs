@@ -17,7 +17,8 @@ pub struct Video {
     pub content_type: String,
     pub info_hash: InfoHash,
     pub piece_length: u64,
-    /// Every WebSeed URL of the file (the torrent's url-list): one per data node serving it.
+    /// Every WebSeed URL of the file (the torrent's url-list): one per data node serving it,
+    /// then one per checked copy another instance keeps (redundancy).
     pub webseeds: Vec<String>,
     pub file_url: String,
     pub torrent_url: String,

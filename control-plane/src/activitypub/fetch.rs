@@ -75,21 +75,37 @@ impl Fetcher {
 
     /// GETs an ActivityPub document, signed.
     pub async fn get_json(&self, url: &str) -> Result<Value, FetchError> {
-        let (status, body) = self.signed(http::Method::GET, url, None).await?;
+        let (status, body) = self.signed(http::Method::GET, url, None, None).await?;
         if !status.is_success() {
             return Err(FetchError::Status(url.to_owned(), status));
         }
         serde_json::from_slice(&body).map_err(|e| FetchError::NotJson(url.to_owned(), e.to_string()))
     }
 
+    /// GETs any document (a torrent, a playlist), signed like every fetch, at most
+    /// [`MAX_DOCUMENT`] bytes.
+    pub async fn get_bytes(&self, url: &str) -> Result<Bytes, FetchError> {
+        let (status, body) = self.signed(http::Method::GET, url, None, None).await?;
+        if !status.is_success() {
+            return Err(FetchError::Status(url.to_owned(), status));
+        }
+        Ok(body)
+    }
+
+    /// GETs the bytes `start..=end` of a file (a `Range` request): the answer's status and
+    /// body, as sent (the caller checks them).
+    pub async fn get_range(&self, url: &str, start: u64, end: u64) -> Result<(StatusCode, Bytes), FetchError> {
+        self.signed(http::Method::GET, url, None, Some((start, end))).await
+    }
+
     /// POSTs an activity to an inbox, signed with its digest; the answer's status.
     pub async fn post_activity(&self, url: &str, body: Bytes) -> Result<StatusCode, FetchError> {
-        self.signed(http::Method::POST, url, Some(body)).await.map(|(status, _)| status)
+        self.signed(http::Method::POST, url, Some(body), None).await.map(|(status, _)| status)
     }
 
     /// One signed request to a checked address, within [`TIMEOUT`], its answer at most
     /// [`MAX_DOCUMENT`] bytes.
-    async fn signed(&self, method: http::Method, url: &str, body: Option<Bytes>) -> Result<(StatusCode, Bytes), FetchError> {
+    async fn signed(&self, method: http::Method, url: &str, body: Option<Bytes>, range: Option<(u64, u64)>) -> Result<(StatusCode, Bytes), FetchError> {
         let t = target(url)?;
         let addr = self.resolve(&t).await?;
         let net = |e: &dyn std::fmt::Display| FetchError::Network(url.to_owned(), e.to_string());
@@ -111,6 +127,9 @@ impl Fetcher {
             .header(http::header::USER_AGENT, concat!("vidseed/", env!("CARGO_PKG_VERSION")));
         if let Some(d) = &digest {
             builder = builder.header("digest", d.as_str()).header(http::header::CONTENT_TYPE, "application/activity+json");
+        }
+        if let Some((start, end)) = range {
+            builder = builder.header(http::header::RANGE, format!("bytes={start}-{end}"));
         }
         let req = builder.body(Full::new(body.unwrap_or_default())).map_err(|e| net(&e))?;
         let work = async {

@@ -74,6 +74,12 @@ pub enum AdminCommand {
     Block { host: String },
     /// Unblock an instance
     Unblock { host: String },
+    /// Copies of followed instances' videos this instance keeps (PeerTube's redundancy), and
+    /// who may keep copies of ours
+    Redundancy {
+        #[command(subcommand)]
+        command: super::redundancy_cli::RedundancyCommand,
+    },
     /// Show or change how followers are answered
     Federation {
         /// Follow back every instance whose follow is accepted
@@ -352,6 +358,7 @@ async fn dispatch<O: Write, E: Write>(
             let answer = client.admin(Method::DELETE, &format!("blocklist?host={}", AdminClient::encode_query(&host)), None).await?;
             show(out, json, &answer, table::render_settings)
         }
+        AdminCommand::Redundancy { command } => super::redundancy_cli::run(&client, command, json, out, err, progress_bar).await,
         AdminCommand::Federation { auto_follow_back, manual_approval, reject_followers } => {
             let mut changes = serde_json::Map::new();
             for (k, v) in [("autoFollowBack", auto_follow_back), ("manualApproval", manual_approval), ("rejectFollowers", reject_followers)] {

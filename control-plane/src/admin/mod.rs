@@ -1,9 +1,12 @@
 //! `vidseed admin …`, the command-line client of the control plane's admin API: `cli` parses
-//! and runs the commands, `client` speaks HTTP to the control plane (both do I/O), `table`
-//! turns the answers into text (pure).
+//! and runs the commands (`redundancy_cli` the `redundancy` ones), `client` speaks HTTP to the
+//! control plane (these do I/O), `table` and `redundancy_table` turn the answers into text
+//! (pure).
 
 pub mod cli;
 pub mod client;
+pub mod redundancy_cli;
+pub mod redundancy_table;
 pub mod table;
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Following and answering instances (does I/O): resolve an instance's server actor, follow and
-//! unfollow it, accept or reject a follower, follow back.
+//! unfollow it (its videos' copies then undone), accept or reject a follower, follow back.
 
 use super::*;
 
@@ -74,7 +74,13 @@ impl Engine {
             let undo = activities::undo_follow(&me, activities::embedded_follow(&f.follow_activity_id, &me, &f.actor_url));
             self.send(&undo, std::slice::from_ref(&f.inbox)).await?;
         }
-        Ok(self.store.remove_follow(FollowDirection::Following, &f.actor_url).await?)
+        let removed = self.store.remove_follow(FollowDirection::Following, &f.actor_url).await?;
+        // As PeerTube does: its videos may no longer be copied, and the copies are undone.
+        self.store.deny_redundancy(&f.host).await?;
+        if let Some(r) = self.redundancy() {
+            r.wake();
+        }
+        Ok(removed)
     }
 
     /// Answers a pending follower (manual approval), or drops an accepted one (Reject).

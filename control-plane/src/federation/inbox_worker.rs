@@ -1,5 +1,8 @@
 //! The inbox worker (does I/O): processes stored activities in order — Follow, Accept, Reject,
-//! Undo — idempotently; a failure that may pass keeps the activity for a later try.
+//! Undo; the followed instances' Create/Update/Delete of videos and Announces (`videos`); the
+//! CacheFiles others send for our videos (handed to the redundancy engine) — idempotently; a
+//! failure that may pass keeps the activity for a later try, a malformed one is recorded as
+//! processed with its reason.
 
 use std::time::Duration;
 
@@ -49,7 +52,7 @@ impl Engine {
     }
 
     /// Processes one stored activity (idempotent: a duplicate changes nothing twice).
-    async fn process(&self, item: &InboxItem) -> Result<(), FederationError> {
+    async fn process(self: &Arc<Self>, item: &InboxItem) -> Result<(), FederationError> {
         let activity: Value = serde_json::from_str(&item.body).map_err(|e| FederationError::Remote(e.to_string()))?;
         let me = self.instance.actor_url();
         let object = activity.get("object").cloned().unwrap_or(Value::Null);
@@ -113,7 +116,28 @@ impl Engine {
                 f.state = if kind == "Accept" { FollowState::Accepted } else { FollowState::Rejected };
                 f.updated_at_ms = timestamp_ms();
                 self.store.upsert_follow(&f).await?;
+                if kind == "Accept" {
+                    // Learn what the instance already has, in the background.
+                    tokio::spawn(Arc::clone(self).walk_outbox(f.actor_url.clone()));
+                }
                 Ok(())
+            }
+            kind @ ("Create" | "Update") => match object.get("type").and_then(Value::as_str) {
+                Some("Video") => self.video_created_or_updated(item, &object).await,
+                Some("CacheFile") => self.cache_file(item, kind, &activity).await,
+                _ => Ok(()),
+            },
+            "Delete" => self.video_deleted(item, &object).await,
+            "Announce" => self.announced(item, &object).await,
+            "Undo" if object.get("type").and_then(Value::as_str) == Some("Create") => {
+                let inner = object.get("object").cloned().unwrap_or(Value::Null);
+                let cache_file = inner.get("type").and_then(Value::as_str) == Some("CacheFile")
+                    || inner.as_str().is_some_and(|id| id.contains("/redundancy/"));
+                if cache_file {
+                    self.cache_file(item, "Undo", &activity).await
+                } else {
+                    Ok(())
+                }
             }
             "Undo" => {
                 if object.get("type").and_then(Value::as_str) == Some("Follow") && object.get("actor").and_then(Value::as_str) == Some(item.actor.as_str()) {

@@ -2,10 +2,11 @@
 //! queued. Its jobs live beside it: `follows` (following and answering instances), `inbox_worker`
 //! (processing stored activities), `delivery` (the worker that posts the queue: signed POSTs, a
 //! bounded number per host, never twice to a host that acknowledged, unreachable hosts' follows
-//! decaying away as PeerTube's scores do) and `policy` (pure: who is accepted, when to retry,
-//! when to give up).
+//! decaying away as PeerTube's scores do), `videos` (the followed instances' videos, from
+//! their activities and outboxes) and `policy` (pure: who is accepted, when to retry, when to
+//! give up).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -29,6 +30,7 @@ mod delivery;
 mod follows;
 mod inbox_worker;
 pub mod policy;
+mod videos;
 
 pub use policy::MAX_ATTEMPTS;
 
@@ -90,6 +92,8 @@ pub struct Engine {
     /// First retry delay (doubles each attempt).
     pub retry_base: Duration,
     wake: Notify,
+    /// The redundancy engine, told of video changes and handed received CacheFiles.
+    redundancy: OnceLock<Weak<crate::redundancy::RedundancyEngine>>,
 }
 
 /// A number from the operating system's random source, for retry jitter.
@@ -100,7 +104,17 @@ fn random() -> u64 {
 impl Engine {
     pub fn new(store: Store, fetcher: Fetcher, instance: Instance, retry_base: Duration, private_pem: &str) -> Result<Arc<Engine>, FederationError> {
         let signer = ld_signature::private_key_from_pem(private_pem).map_err(|e| FederationError::Remote(format!("the instance key: {e}")))?;
-        Ok(Arc::new(Engine { signer, store, fetcher, instance, retry_base, wake: Notify::new() }))
+        Ok(Arc::new(Engine { signer, store, fetcher, instance, retry_base, wake: Notify::new(), redundancy: OnceLock::new() }))
+    }
+
+    /// Attaches the redundancy engine (once).
+    pub(crate) fn attach_redundancy(&self, r: Weak<crate::redundancy::RedundancyEngine>) {
+        let _ = self.redundancy.set(r);
+    }
+
+    /// The redundancy engine, while it runs.
+    pub(crate) fn redundancy(&self) -> Option<Arc<crate::redundancy::RedundancyEngine>> {
+        self.redundancy.get().and_then(Weak::upgrade)
     }
 
     /// Starts the inbox processor and the delivery worker.
@@ -143,7 +157,7 @@ impl Engine {
     }
 
     /// Signs an activity (Linked Data signature) and queues it for these inboxes.
-    async fn send(&self, activity: &Value, inboxes: &[String]) -> Result<(), FederationError> {
+    pub(crate) async fn send(&self, activity: &Value, inboxes: &[String]) -> Result<(), FederationError> {
         let created = crate::clock::iso_8601(std::time::SystemTime::now());
         let activity = ld_signature::sign(activity, &self.instance.actor_url(), &created, &self.signer)
             .map_err(|e| FederationError::Remote(format!("cannot sign the activity: {e}")))?;

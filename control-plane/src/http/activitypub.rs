@@ -1,5 +1,6 @@
 //! The ActivityPub endpoints of the control plane's HTTP server (does I/O): the instance actor
-//! with content negotiation, its collections, WebFinger, host-meta and NodeInfo. Documents come
+//! with content negotiation, its collections, WebFinger, host-meta, NodeInfo, and the CacheFiles
+//! of the copies this instance keeps (at their ids, where PeerTube 6.3 answers 404 or 500). Documents come
 //! from [`crate::activitypub::actor`]. Every URL those documents name answers: the collections
 //! (followers, following, outbox and the always empty video playlists) as paged
 //! `OrderedCollection`s, the inboxes to a GET with 405 (they take signed POSTs).
@@ -25,6 +26,8 @@ pub struct Federation {
     pub published: String,
     pub inbox: crate::http::inbox::Inbox,
     pub engine: std::sync::Arc<crate::federation::Engine>,
+    /// Serves the CacheFiles of the copies this instance keeps.
+    pub redundancy: std::sync::Arc<crate::redundancy::RedundancyEngine>,
 }
 
 
@@ -120,6 +123,11 @@ impl Federation {
                 };
                 json(StatusCode::OK, AP_TYPE, &collection(&id, total, page, &items))
             }
+            Handler::CacheFile => match self.redundancy.cache_file_object(path).await {
+                Ok(Some(object)) => json(StatusCode::OK, AP_TYPE, &object),
+                Ok(None) => error(StatusCode::NOT_FOUND, "this instance keeps no copy with this id"),
+                Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+            },
             _ => error(StatusCode::NOT_FOUND, "no such document"),
         }
     }

@@ -1,7 +1,7 @@
 //! The admin API under `/api/v1/admin/` (does I/O): the library (list, add with streamed hashing
 //! progress, remove), data nodes (add with their token and config, revoke, list with state and
-//! stats) and the instance's settings. Every request needs the admin's bearer token; a missing
-//! or wrong one gets 401 and nothing else.
+//! stats), the instance's settings, federation, and redundancy (`admin_redundancy.rs`). Every
+//! request needs the admin's bearer token; a missing or wrong one gets 401 and nothing else.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -22,6 +22,9 @@ use crate::channel::RunningChannel;
 use crate::library::urls::query_param;
 use crate::library::{timestamp_ms, Library};
 use crate::store::{random_token, sha256_hex, FollowDirection, StoreError};
+
+#[path = "admin_redundancy.rs"]
+mod redundancy;
 
 /// Where the admin API lives.
 pub const PREFIX: &str = super::router::ADMIN_PREFIX;
@@ -58,6 +61,7 @@ pub struct AdminApi {
     channel_public: String,
     pin: String,
     engine: Arc<crate::federation::Engine>,
+    redundancy: Arc<crate::redundancy::RedundancyEngine>,
 }
 
 fn error(status: StatusCode, what: &str, hint: Option<&str>) -> Response<AdminBody> {
@@ -171,9 +175,10 @@ impl AdminApi {
         channel_public: String,
         pin: String,
         engine: Arc<crate::federation::Engine>,
+        redundancy: Arc<crate::redundancy::RedundancyEngine>,
     ) -> Result<AdminApi, StoreError> {
         let token_sha256 = library.store().setting(ADMIN_TOKEN_SETTING).await?.unwrap_or_default();
-        Ok(AdminApi { library, token_sha256, channel, channel_public, pin, engine })
+        Ok(AdminApi { library, token_sha256, channel, channel_public, pin, engine, redundancy })
     }
 
     pub fn library(&self) -> &Library {
@@ -276,6 +281,17 @@ impl AdminApi {
                 Ok(v) => self.set_federation(v).await,
                 Err(res) => *res,
             },
+            A::ListCopies
+            | A::AddCopy
+            | A::RemoveCopy
+            | A::RedundancyHosts
+            | A::AllowRedundancy
+            | A::DenyRedundancy
+            | A::RedundancySettings
+            | A::SetRedundancySettings
+            | A::FetchOrders
+            | A::ReceivedCopies
+            | A::RemoteVideos => self.redundancy(route, &query, &body).await,
         }
     }
 

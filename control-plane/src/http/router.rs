@@ -32,6 +32,8 @@ pub enum Handler {
     Inbox,
     /// Anything but a POST to an inbox: 405 with `Allow: POST`.
     InboxOtherMethod,
+    /// `/redundancy/…`: the CacheFile of a copy this instance keeps, at its id.
+    CacheFile,
     Admin(AdminRoute),
 }
 
@@ -58,6 +60,23 @@ pub enum AdminRoute {
     FederationSettings,
     SetFederationSettings,
     Deliveries,
+    /// `redundancy`: the copies this instance keeps (list, add by video URL, remove).
+    ListCopies,
+    AddCopy,
+    RemoveCopy,
+    /// `redundancy/hosts`: followed hosts and whether their videos may be copied.
+    RedundancyHosts,
+    AllowRedundancy,
+    DenyRedundancy,
+    /// `redundancy/strategies`: the strategies and who may copy our videos.
+    RedundancySettings,
+    SetRedundancySettings,
+    /// `redundancy/orders`: the fetch orders the data nodes get.
+    FetchOrders,
+    /// `redundancy/received`: copies other instances keep of our videos.
+    ReceivedCopies,
+    /// `redundancy/videos`: the followed instances' videos this instance knows.
+    RemoteVideos,
 }
 
 /// Where the admin API lives.
@@ -120,6 +139,7 @@ const ROUTES: &[Route] = &[
     r(POST, Exact("/accounts/peertube/inbox"), H::Inbox),
     r(!POST, Exact("/inbox"), H::InboxOtherMethod),
     r(!POST, Exact("/accounts/peertube/inbox"), H::InboxOtherMethod),
+    r(READ, Prefix("/redundancy/"), H::CacheFile),
     // The admin API.
     r(GET, Exact("/api/v1/admin/videos"), H::Admin(A::ListVideos)),
     r(POST, Exact("/api/v1/admin/videos"), H::Admin(A::AddVideos)),
@@ -140,6 +160,17 @@ const ROUTES: &[Route] = &[
     r(GET, Exact("/api/v1/admin/federation"), H::Admin(A::FederationSettings)),
     r(PUT, Exact("/api/v1/admin/federation"), H::Admin(A::SetFederationSettings)),
     r(GET, Exact("/api/v1/admin/deliveries"), H::Admin(A::Deliveries)),
+    r(GET, Exact("/api/v1/admin/redundancy"), H::Admin(A::ListCopies)),
+    r(POST, Exact("/api/v1/admin/redundancy"), H::Admin(A::AddCopy)),
+    r(DELETE, Exact("/api/v1/admin/redundancy"), H::Admin(A::RemoveCopy)),
+    r(GET, Exact("/api/v1/admin/redundancy/hosts"), H::Admin(A::RedundancyHosts)),
+    r(POST, Exact("/api/v1/admin/redundancy/hosts"), H::Admin(A::AllowRedundancy)),
+    r(DELETE, Exact("/api/v1/admin/redundancy/hosts"), H::Admin(A::DenyRedundancy)),
+    r(GET, Exact("/api/v1/admin/redundancy/strategies"), H::Admin(A::RedundancySettings)),
+    r(PUT, Exact("/api/v1/admin/redundancy/strategies"), H::Admin(A::SetRedundancySettings)),
+    r(GET, Exact("/api/v1/admin/redundancy/orders"), H::Admin(A::FetchOrders)),
+    r(GET, Exact("/api/v1/admin/redundancy/received"), H::Admin(A::ReceivedCopies)),
+    r(GET, Exact("/api/v1/admin/redundancy/videos"), H::Admin(A::RemoteVideos)),
 ];
 
 /// What a request resolves to.
@@ -238,6 +269,8 @@ mod tests {
         assert_eq!(get("/assets/watch.js"), Resolved::Found(H::Asset, "watch.js"));
         assert_eq!(get("/accounts/peertube"), Resolved::Found(H::Actor, ""));
         assert_eq!(get("/accounts/peertube/video-playlists"), Resolved::Found(H::Collection, ""));
+        assert_eq!(get("/redundancy/videos/u/360-25"), Resolved::Found(H::CacheFile, "videos/u/360-25"));
+        assert_eq!(get("/redundancy/"), Resolved::NotFound);
         assert_eq!(resolve(&Method::HEAD, "/nodeinfo/2.0.json"), Resolved::Found(H::NodeInfo, ""));
         assert_eq!(get("/nope"), Resolved::NotFound);
         assert_eq!(get("/accounts/other"), Resolved::NotFound);
@@ -266,6 +299,9 @@ mod tests {
         assert_eq!(resolve(&Method::POST, "/api/v1/admin/videos"), Resolved::Found(H::Admin(A::AddVideos), ""));
         assert_eq!(resolve(&Method::DELETE, "/api/v1/admin/nodes/edge-1"), Resolved::Found(H::Admin(A::RevokeNode), "edge-1"));
         assert_eq!(resolve(&Method::PUT, "/api/v1/admin/federation"), Resolved::Found(H::Admin(A::SetFederationSettings), ""));
+        assert_eq!(resolve(&Method::DELETE, "/api/v1/admin/redundancy"), Resolved::Found(H::Admin(A::RemoveCopy), ""));
+        assert_eq!(resolve(&Method::POST, "/api/v1/admin/redundancy/hosts/"), Resolved::Found(H::Admin(A::AllowRedundancy), ""));
+        assert_eq!(resolve(&Method::PUT, "/api/v1/admin/redundancy/orders"), Resolved::MethodNotAllowed("GET"));
         assert_eq!(resolve(&Method::PUT, "/api/v1/admin/videos"), Resolved::MethodNotAllowed("GET, POST, DELETE"));
         assert_eq!(resolve(&Method::POST, "/api/v1/admin/settings"), Resolved::MethodNotAllowed("GET"));
         assert_eq!(get("/api/v1/admin/nope"), Resolved::NotFound);

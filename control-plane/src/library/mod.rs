@@ -155,6 +155,8 @@ pub struct LibraryState {
     /// The update that last changed each video (0: before this process started).
     seq_of: HashMap<String, u64>,
     pub nodes: Vec<NodeView>,
+    /// Copies other instances keep of our videos, checked: extra WebSeeds, by info-hash.
+    copies: HashMap<InfoHash, Vec<String>>,
 }
 
 impl LibraryState {
@@ -272,8 +274,23 @@ impl Library {
             st.videos.insert(v.path.clone(), Arc::new(v));
         }
         st.nodes = nodes.iter().map(NodeView::from_record).collect();
-        *self.state.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(st);
+        let mut guard = self.state.write().unwrap_or_else(|p| p.into_inner());
+        st.copies = guard.copies.clone();
+        *guard = Arc::new(st);
         Ok(())
+    }
+
+    /// Sets the copies other instances keep of our videos (checked ones only): their URLs are
+    /// advertised beside our nodes' in the API, the magnets (`ws=`) and the torrents' url-list
+    /// (the info dictionary, and so the info-hash, does not change).
+    pub fn set_copies(&self, copies: HashMap<InfoHash, Vec<String>>) {
+        self.change(|st| st.copies = copies);
+    }
+
+    /// The stored video with this info-hash, published or not.
+    pub fn record_by_info_hash(&self, ih: &InfoHash) -> Option<Arc<VideoRecord>> {
+        let st = self.state();
+        st.videos.get(st.by_info_hash.get(ih)?).cloned()
     }
 
     /// Reads the nodes from the store again (after a hello, an ack or a revocation).
@@ -337,7 +354,8 @@ impl Library {
     pub fn view(&self, st: &LibraryState, v: &VideoRecord) -> Video {
         let urls = &self.cfg.urls;
         let nodes: Vec<&NodeView> = st.serving(&v.path).collect();
-        let webseeds: Vec<String> = nodes.iter().map(|n| PublicUrls::webseed_url_at(&n.public_url, &v.path)).collect();
+        let mut webseeds: Vec<String> = nodes.iter().map(|n| PublicUrls::webseed_url_at(&n.public_url, &v.path)).collect();
+        webseeds.extend(st.copies.get(&v.info_hash).into_iter().flatten().cloned());
         let (trackers, tracker_node) = self.trackers_of(&v.info_hash, &nodes);
         let torrent_url = urls.torrent_url(&v.info_hash);
         let magnet = magnet_uri(&MagnetParts { info_hash: &v.info_hash, name: &v.name, trackers: &trackers, webseeds: &webseeds, torrent_url: &torrent_url });

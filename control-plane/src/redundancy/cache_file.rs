@@ -84,9 +84,16 @@ impl Copy {
 
     /// `Create` of the copy, addressed to the origin video's account (unsigned).
     pub fn create(&self, our_actor: &str, origin_account: &str) -> Value {
+        self.create_as(our_actor, origin_account, "")
+    }
+
+    /// `Create` of the copy whose activity id ends with `suffix` (`""`: PeerTube's id). A copy
+    /// made again after it was undone needs a new activity id: delivery queues and inboxes
+    /// take an activity id once.
+    pub fn create_as(&self, our_actor: &str, origin_account: &str, suffix: &str) -> Value {
         let to = [origin_account.to_owned()];
         with_context(json!({
-            "to": to, "cc": [], "type": "Create", "id": format!("{}/activity", self.id()), "actor": our_actor,
+            "to": to, "cc": [], "type": "Create", "id": format!("{}/activity{suffix}", self.id()), "actor": our_actor,
             "object": self.object(&to, &[]),
         }))
     }
@@ -102,14 +109,19 @@ impl Copy {
 
     /// `Undo` of the Create (the copy is gone), the inner Create with the default audience.
     pub fn undo(&self, our_actor: &str, origin_account: &str) -> Value {
+        self.undo_as(our_actor, origin_account, "")
+    }
+
+    /// `Undo` of the Create made by [`Copy::create_as`] with `suffix`.
+    pub fn undo_as(&self, our_actor: &str, origin_account: &str, suffix: &str) -> Value {
         let public = [PUBLIC.to_owned()];
         let followers = [format!("{our_actor}/followers")];
         let inner = json!({
-            "to": public, "cc": followers, "type": "Create", "id": format!("{}/activity", self.id()), "actor": our_actor,
+            "to": public, "cc": followers, "type": "Create", "id": format!("{}/activity{suffix}", self.id()), "actor": our_actor,
             "object": self.object(&public, &followers),
         });
         with_context(json!({
-            "to": [origin_account], "cc": [], "type": "Undo", "id": format!("{}/undo", self.id()), "actor": our_actor,
+            "to": [origin_account], "cc": [], "type": "Undo", "id": format!("{}/undo{suffix}", self.id()), "actor": our_actor,
             "object": inner,
         }))
     }
@@ -218,6 +230,17 @@ mod tests {
         assert_eq!(copy(CopyKind::Hls).create(ACTOR, ORIGIN_ACCOUNT), vector("create-hls"));
         assert_eq!(copy(web360()).create(ACTOR, ORIGIN_ACCOUNT), vector("create-web"));
         assert_eq!(copy(CopyKind::Hls).undo(ACTOR, ORIGIN_ACCOUNT), vector("undo-hls"));
+    }
+
+    #[test]
+    fn a_copy_made_again_gets_new_activity_ids() {
+        let c = copy(web360());
+        let create = c.create_as(ACTOR, ORIGIN_ACCOUNT, "/2");
+        let undo = c.undo_as(ACTOR, ORIGIN_ACCOUNT, "/2");
+        assert_eq!(create["id"], format!("{}/activity/2", c.id()));
+        assert_eq!(undo["id"], format!("{}/undo/2", c.id()));
+        assert_eq!(undo["object"]["id"], create["id"], "the Undo names the Create it undoes");
+        assert_eq!(create["object"], c.create(ACTOR, ORIGIN_ACCOUNT)["object"], "the same CacheFile");
     }
 
     #[test]

@@ -9,11 +9,13 @@
 //! `metadata`, torrent and magnet `Link`s of the same height and fps beside each file, and marks
 //! the kind with a `peertube_format_flag` attachment (`web-video`, `fragmented`).
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use vidseed_shared::InfoHash;
 
 /// A web-video file or an HLS fragmented file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RemoteFile {
     /// Height in pixels (PeerTube's "resolution"); 0 for audio only.
     pub resolution: u32,
@@ -36,7 +38,8 @@ impl RemoteFile {
 }
 
 /// The HLS playlist of a video.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RemoteHls {
     pub master_url: String,
     pub segments_sha256_url: String,
@@ -142,6 +145,17 @@ fn files_of(links: &[Value], want_flag: &str) -> Result<Vec<RemoteFile>, String>
     Ok(files)
 }
 
+/// The account that published a Video (its `attributedTo` of type `Person`, else the first
+/// actor named): where PeerTube addresses the CacheFile activities of the video.
+pub fn account_of(v: &Value) -> Option<String> {
+    let list: Vec<&Value> = match v.get("attributedTo")? {
+        Value::Array(a) => a.iter().collect(),
+        one => vec![one],
+    };
+    let id = |a: &Value| a.as_str().or_else(|| str_of(a, "id")).map(str::to_owned);
+    list.iter().find(|a| str_of(a, "type") == Some("Person")).and_then(|a| id(a)).or_else(|| list.first().and_then(|a| id(a)))
+}
+
 /// Reads a `Video` object; the error says what is missing or malformed.
 pub fn parse_video(v: &Value) -> Result<RemoteVideo, String> {
     if str_of(v, "type") != Some("Video") {
@@ -218,6 +232,15 @@ mod tests {
         assert_eq!(h240.info_hash.unwrap().to_hex(), "78f0f146be1127be778a3b5a4dd45a568bcd84a1");
         assert_eq!(v.total_size(), 142634 + 122411 + 141444 + 121541);
         assert!(!v.attributed_to.is_empty());
+    }
+
+    #[test]
+    fn the_publishing_account_is_the_person() {
+        assert_eq!(account_of(&vector()).as_deref(), Some("http://127.0.0.1:9011/accounts/root"));
+        let v = serde_json::json!({ "attributedTo": ["https://a/video-channels/c", "https://a/accounts/u"] });
+        assert_eq!(account_of(&v).as_deref(), Some("https://a/video-channels/c"), "no types: the first");
+        assert_eq!(account_of(&serde_json::json!({ "attributedTo": "https://a/accounts/u" })).as_deref(), Some("https://a/accounts/u"));
+        assert_eq!(account_of(&serde_json::json!({})), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The control plane's durable state — settings, the video library, the change log the data
-//! nodes follow, the data nodes themselves, and the federation state (remote actors, follows,
-//! blocked hosts, the inbox and the delivery queue) — in SQL: SQLite by default, PostgreSQL
+//! nodes follow, the data nodes themselves, the federation state (remote actors, follows,
+//! blocked hosts, the inbox and the delivery queue) and the redundancy state (remote videos,
+//! copies, received copies) — in SQL: SQLite by default, PostgreSQL
 //! optionally. Does I/O: every method talks to the database, and every method that writes does
 //! so in one transaction, so a crash mid-write never keeps half of a change.
 //!
@@ -31,6 +32,9 @@ pub use database::Database;
 use database::{check_schema_name, redact_url};
 pub use faults::Fault;
 pub use records::{Change, ChangeKind, NodeRecord, VideoRecord};
+pub use redundancy::{
+    CopyFileKind, CopyNodeRecord, CopyRecord, CopyState, ReceivedCopyRecord, RemoteVideoRecord, MANUAL,
+};
 pub use secrets::{random_token, sha256_hex};
 
 
@@ -316,6 +320,7 @@ mod database;
 mod federation;
 mod library;
 mod nodes;
+mod redundancy;
 
 #[cfg(test)]
 mod tests;

@@ -441,3 +441,6 @@ mod federation;
 
 #[path = "fault_tests.rs"]
 mod faults;
+
+#[path = "redundancy_tests.rs"]
+mod redundancy;

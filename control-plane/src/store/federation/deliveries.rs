@@ -40,6 +40,14 @@ impl Store {
         ids.into_iter().map(|id| row_id("deliveries", id)).collect()
     }
 
+    /// Whether an activity with this id was ever queued (delivered or not, until pruned).
+    pub async fn activity_queued(&self, activity_id: &str) -> Result<bool, StoreError> {
+        let n: i64 = read!(self, |db| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE activity_id = $1").bind(activity_id).fetch_one(db).await?
+        });
+        Ok(n > 0)
+    }
+
     /// Claims at most `limit` due rows (not delivered, not given up, next_at_ms ≤ now_ms),
     /// oldest first: each has its attempts counted and its next_at_ms pushed to
     /// now_ms + lease_ms, so no other claim takes it before the lease ends, and it comes back

@@ -1,0 +1,305 @@
+//! `vidseed admin redundancy …`: its subcommands and their running against the admin API's
+//! redundancy endpoints. Does I/O: HTTP through the client, standard output and error, and for
+//! `add` a progress bar fed by polling the copies' state until every copy serves or failed.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Subcommand;
+use http::Method;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+use super::client::{AdminClient, AdminError, Answer};
+use super::redundancy_table::{self as t, CopyList, HostList, RedundancySettings};
+use crate::redundancy::config::{parse_duration, parse_size};
+
+/// How often `add` asks how the download goes.
+const POLL: Duration = Duration::from_millis(500);
+/// After this long with nothing downloaded, `add` says why it may be waiting.
+const QUIET: Duration = Duration::from_secs(30);
+
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum RedundancyCommand {
+    /// Keep a copy of a followed instance's video (give its URL; its host must allow
+    /// redundancy), then show the download's progress until the nodes serve it
+    Add {
+        video_url: String,
+        /// Return once the copy is recorded, without waiting for the download
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// List the copies this instance keeps: video, kind, size, state, nodes serving it, expiry
+    #[command(visible_alias = "copies")]
+    List,
+    /// Stop keeping a video's copies (its origin is told first, then the nodes delete the files)
+    Remove { video_url: String },
+    /// Allow copies of a followed instance's videos (off by default, as in PeerTube)
+    Allow { host: String },
+    /// Stop copying an instance's videos; the copies of them are removed
+    Deny { host: String },
+    /// The followed instances and whether their videos may be copied
+    Hosts,
+    /// Show or change the strategies that choose what to copy (most-views, trending,
+    /// recently-added)
+    Strategy {
+        #[command(subcommand)]
+        command: Option<StrategyCommand>,
+    },
+    /// Show, or set, who may keep copies of this instance's videos: nobody, anybody (the
+    /// default) or followings
+    AcceptFrom { value: Option<String> },
+    /// The fetch orders the data nodes get (files, sources, checks)
+    Orders,
+    /// The copies other instances keep of this instance's videos
+    Received,
+    /// The followed instances' videos this instance knows (what `add` can copy)
+    Videos,
+}
+
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum StrategyCommand {
+    /// List the strategies
+    List,
+    /// Add or change a strategy
+    Set {
+        /// most-views, trending or recently-added
+        name: String,
+        /// What its copies may take together, e.g. 10GB
+        #[arg(long)]
+        size: String,
+        /// How long a copy is kept at least, e.g. "25 hours" or 25h (PeerTube wants 10 h or more)
+        #[arg(long)]
+        min_lifetime: String,
+        /// recently-added only: fewer views and a video is not copied
+        #[arg(long)]
+        min_views: Option<u64>,
+    },
+    /// Remove a strategy (its copies are dropped as they expire)
+    Remove { name: String },
+}
+
+fn typed<T: DeserializeOwned>(raw: &Value) -> Result<T, AdminError> {
+    T::deserialize(raw).map_err(|e| AdminError::Unexpected { reason: e.to_string() })
+}
+
+fn print_lines(out: &mut impl Write, lines: &[String]) {
+    for line in lines {
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+fn print(out: &mut impl Write, json: bool, answer: &Answer<Value>, render: impl FnOnce(&Value) -> Result<Vec<String>, AdminError>) -> Result<ExitCode, AdminError> {
+    if json {
+        let text = serde_json::to_string_pretty(&answer.raw).unwrap_or_else(|_| answer.raw.to_string());
+        let _ = writeln!(out, "{text}");
+    } else {
+        print_lines(out, &render(&answer.data)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn local(what: String, hint: &str) -> AdminError {
+    AdminError::Local { what, hint: Some(hint.to_owned()) }
+}
+
+/// Runs one `redundancy` subcommand.
+pub async fn run<O: Write, E: Write>(
+    client: &AdminClient,
+    command: RedundancyCommand,
+    json: bool,
+    out: &mut O,
+    err: &mut E,
+    progress_bar: bool,
+) -> Result<ExitCode, AdminError> {
+    use RedundancyCommand as R;
+    let q = AdminClient::encode_query;
+    match command {
+        R::Add { video_url, no_wait } => add(client, &video_url, no_wait, json, out, err, progress_bar).await,
+        R::List => {
+            let a = client.admin(Method::GET, "redundancy", None).await?;
+            print(out, json, &a, |v| Ok(t::render_copies(&typed::<CopyList>(v)?.copies)))
+        }
+        R::Remove { video_url } => {
+            let a = client.admin(Method::DELETE, &format!("redundancy?videoUrl={}", q(&video_url)), None).await?;
+            print(out, json, &a, |v| Ok(vec![format!("removed {} cop(ies) of {video_url}; its origin is told", v["removed"])]))
+        }
+        R::Allow { host } => {
+            let a = client.admin(Method::POST, "redundancy/hosts", Some(json!({ "host": host }))).await?;
+            print(out, json, &a, |v| Ok(vec![format!("copies of {}'s videos are allowed", v["host"].as_str().unwrap_or(&host))]))
+        }
+        R::Deny { host } => {
+            let a = client.admin(Method::DELETE, &format!("redundancy/hosts?host={}", q(&host)), None).await?;
+            print(out, json, &a, |v| Ok(vec![format!("copies of {}'s videos are denied; {} cop(ies) removed", v["host"].as_str().unwrap_or(&host), v["removedCopies"])]))
+        }
+        R::Hosts => {
+            let a = client.admin(Method::GET, "redundancy/hosts", None).await?;
+            print(out, json, &a, |v| Ok(t::render_hosts(&typed::<HostList>(v)?)))
+        }
+        R::Strategy { command } => strategy(client, command.unwrap_or(StrategyCommand::List), json, out).await,
+        R::AcceptFrom { value } => {
+            let a = match value {
+                Some(v) => client.admin(Method::PUT, "redundancy/strategies", Some(json!({ "acceptFrom": v }))).await?,
+                None => client.admin(Method::GET, "redundancy/strategies", None).await?,
+            };
+            print(out, json, &a, |v| Ok(vec![format!("copies of this instance's videos accepted from: {}", v["acceptFrom"].as_str().unwrap_or("?"))]))
+        }
+        R::Orders => {
+            let a = client.admin(Method::GET, "redundancy/orders", None).await?;
+            print(out, json, &a, |v| Ok(t::render_orders(v)))
+        }
+        R::Received => {
+            let a = client.admin(Method::GET, "redundancy/received", None).await?;
+            print(out, json, &a, |v| Ok(t::render_received(v)))
+        }
+        R::Videos => {
+            let a = client.admin(Method::GET, "redundancy/videos", None).await?;
+            print(out, json, &a, |v| Ok(t::render_remote_videos(v)))
+        }
+    }
+}
+
+async fn strategy(client: &AdminClient, command: StrategyCommand, json: bool, out: &mut impl Write) -> Result<ExitCode, AdminError> {
+    let render = |v: &Value| Ok(t::render_strategies(&typed::<RedundancySettings>(v)?));
+    let current = client.admin(Method::GET, "redundancy/strategies", None).await?;
+    let list = typed::<RedundancySettings>(&current.raw)?.strategies;
+    let body = match command {
+        StrategyCommand::List => return print(out, json, &current, render),
+        StrategyCommand::Set { name, size, min_lifetime, min_views } => {
+            let size = parse_size(&size).map_err(|e| local(e, "give a size like 10GB or 500MB"))?;
+            let life = parse_duration(&min_lifetime).map_err(|e| local(e, "give a duration like \"25 hours\" or 25h"))?;
+            t::with_strategy(&list, &name, size, life.as_secs(), min_views)
+        }
+        StrategyCommand::Remove { name } => t::without_strategy(&list, &name)
+            .ok_or_else(|| local(format!("there is no {name} strategy"), "list them with `vidseed admin redundancy strategy`"))?,
+    };
+    let a = client.admin(Method::PUT, "redundancy/strategies", Some(json!({ "strategies": body }))).await?;
+    print(out, json, &a, render)
+}
+
+fn new_bar() -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("copying {bytes}/{total_bytes} [{bar:30}] {binary_bytes_per_sec} {wide_msg}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+async fn add<O: Write, E: Write>(
+    client: &AdminClient,
+    video_url: &str,
+    no_wait: bool,
+    json: bool,
+    out: &mut O,
+    err: &mut E,
+    progress_bar: bool,
+) -> Result<ExitCode, AdminError> {
+    let first = client.admin(Method::POST, "redundancy", Some(json!({ "videoUrl": video_url }))).await?;
+    let mut copies = typed::<CopyList>(&first.raw)?.copies;
+    let video = copies.first().map_or_else(|| video_url.to_owned(), |c| c.video_url.clone());
+    let mut last = first;
+    if !no_wait {
+        let bar = progress_bar.then(new_bar);
+        let (start, mut hinted) = (Instant::now(), false);
+        loop {
+            let d = t::download_of(&copies, &video);
+            if let Some(bar) = &bar {
+                bar.set_length(d.total);
+                bar.set_position(d.done);
+                bar.set_message(d.summary.clone());
+            }
+            if d.finished {
+                break;
+            }
+            if !copies.iter().any(|c| c.video_url == video) {
+                if let Some(bar) = &bar {
+                    bar.finish_and_clear();
+                }
+                return Err(local(format!("the copies of {video} were removed meanwhile"), "see `vidseed admin redundancy list`"));
+            }
+            if !hinted && d.done == 0 && start.elapsed() >= QUIET {
+                hinted = true;
+                let text = "no data node has downloaded anything yet: copies are made by data nodes that can fetch \
+                            (see `vidseed admin redundancy orders` and `vidseed admin nodes`); Ctrl-C leaves, the copy goes on";
+                match &bar {
+                    Some(bar) => bar.suspend(|| writeln!(err, "note: {text}")),
+                    None => writeln!(err, "note: {text}"),
+                }
+                .ok();
+            }
+            tokio::time::sleep(POLL).await;
+            last = client.admin(Method::GET, "redundancy", None).await?;
+            copies = typed::<CopyList>(&last.raw)?.copies;
+        }
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+    }
+    let mine: Vec<Value> = last.raw["copies"].as_array().into_iter().flatten().filter(|c| c["videoUrl"] == video.as_str()).cloned().collect();
+    if json {
+        let text = serde_json::to_string_pretty(&json!({ "copies": mine })).unwrap_or_default();
+        let _ = writeln!(out, "{text}");
+    } else {
+        print_lines(out, &t::render_download(&copies, &video));
+    }
+    let failed = t::download_of(&copies, &video).failed;
+    let _ = out.flush();
+    for f in &failed {
+        let _ = writeln!(err, "error: {f}");
+    }
+    Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{RedundancyCommand as R, StrategyCommand};
+    use crate::admin::cli::{AdminArgs, AdminCommand};
+
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        admin: AdminArgs,
+    }
+
+    fn parse(words: &[&str]) -> Result<AdminArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("admin").chain(words.iter().copied())).map(|c| c.admin)
+    }
+
+    fn redundancy(words: &[&str]) -> R {
+        let mut all = vec!["redundancy"];
+        all.extend_from_slice(words);
+        match parse(&all).unwrap().command {
+            AdminCommand::Redundancy { command } => command,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn redundancy_commands_parse() {
+        let url = "https://peertube.example/videos/watch/202e2a06-b073-46f0-8197-a77a379ce081";
+        assert_eq!(redundancy(&["add", url]), R::Add { video_url: url.into(), no_wait: false });
+        assert_eq!(redundancy(&["add", url, "--no-wait"]), R::Add { video_url: url.into(), no_wait: true });
+        assert_eq!(redundancy(&["list"]), R::List);
+        assert_eq!(redundancy(&["copies"]), R::List);
+        assert!(parse(&["redundancy", "list", "--json"]).unwrap().json);
+        assert_eq!(redundancy(&["remove", url]), R::Remove { video_url: url.into() });
+        assert_eq!(redundancy(&["allow", "peertube.example"]), R::Allow { host: "peertube.example".into() });
+        assert_eq!(redundancy(&["deny", "peertube.example"]), R::Deny { host: "peertube.example".into() });
+        assert_eq!(redundancy(&["strategy"]), R::Strategy { command: None });
+        assert_eq!(
+            redundancy(&["strategy", "set", "recently-added", "--size", "10GB", "--min-lifetime", "25 hours", "--min-views", "3"]),
+            R::Strategy {
+                command: Some(StrategyCommand::Set { name: "recently-added".into(), size: "10GB".into(), min_lifetime: "25 hours".into(), min_views: Some(3) })
+            }
+        );
+        assert_eq!(redundancy(&["accept-from", "followings"]), R::AcceptFrom { value: Some("followings".into()) });
+        assert_eq!(redundancy(&["accept-from"]), R::AcceptFrom { value: None });
+        assert_eq!(redundancy(&["videos"]), R::Videos);
+        assert!(parse(&["redundancy", "add"]).is_err(), "a video URL is needed");
+        assert!(parse(&["redundancy", "strategy", "set", "trending"]).is_err(), "--size and --min-lifetime are needed");
+    }
+}

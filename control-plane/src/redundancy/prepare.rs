@@ -1,0 +1,102 @@
+//! Preparing a copy's fetch order (does I/O): the origin's documents are fetched through the
+//! SSRF-guarded, signed fetcher — the web-video file's `.torrent`; for HLS the master and
+//! resolution playlists, the segments-sha256 file and the fragmented files' torrents — then
+//! checked and turned into the order by [`super::orders`] (pure). The order is stored with the
+//! copy and handed to the data nodes; a copy whose order cannot be made is marked failed with
+//! the reason.
+
+use std::sync::Arc;
+
+use vidseed_shared::fetch::FetchOrder;
+
+use super::engine::RedundancyEngine;
+use super::orders::{self, HlsDocuments};
+use super::schedule::StoredFiles;
+use crate::library::timestamp_ms;
+use crate::store::{CopyFileKind, CopyRecord, CopyState};
+
+impl RedundancyEngine {
+    /// Prepares a copy's order in the background (once at a time per copy).
+    pub(super) fn spawn_prepare(self: &Arc<Self>, copy: CopyRecord) {
+        if !self.preparing.lock().unwrap_or_else(|p| p.into_inner()).insert(copy.id.clone()) {
+            return;
+        }
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            let id = copy.id.clone();
+            me.prepare(copy).await;
+            me.preparing.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        });
+    }
+
+    /// Makes the copy's order, stores it and hands it to the nodes; or marks the copy failed.
+    pub async fn prepare(&self, copy: CopyRecord) {
+        let store = &self.fed.store;
+        match self.make_order(&copy).await {
+            Ok(order) => {
+                let json = serde_json::to_string(&order).unwrap_or_default();
+                match store.set_copy_state(&copy.id, CopyState::Ordered, None, Some(&json), timestamp_ms()).await {
+                    Ok(true) => {
+                        tracing::info!("fetch order for {}: {} file(s)", copy.id, order.files.len());
+                        self.sink().order(&order);
+                    }
+                    // Removed meanwhile.
+                    Ok(false) => {}
+                    Err(e) => tracing::error!("cannot keep the fetch order of {}: {e}", copy.id),
+                }
+            }
+            Err(reason) => {
+                tracing::warn!("cannot copy {}: {reason}", copy.id);
+                if let Err(e) = store.set_copy_state(&copy.id, CopyState::Failed, Some(&reason), None, timestamp_ms()).await {
+                    tracing::error!("cannot record why {} failed: {e}", copy.id);
+                }
+            }
+        }
+    }
+
+    async fn text(&self, url: &str) -> Result<String, String> {
+        let bytes = self.fed.fetcher.get_bytes(url).await.map_err(|e| e.to_string())?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| format!("{url} is not UTF-8 text"))
+    }
+
+    /// Fetches what the order needs and makes it.
+    async fn make_order(&self, copy: &CopyRecord) -> Result<FetchOrder, String> {
+        let video = self
+            .fed
+            .store
+            .remote_video(&copy.video_url)
+            .await
+            .map_err(|e| format!("database: {e}"))?
+            .ok_or_else(|| format!("the video {} is not known", copy.video_url))?;
+        let files = StoredFiles::from_json(&video.files_json)?;
+        let fetcher = &self.fed.fetcher;
+        match copy.kind {
+            CopyFileKind::WebVideo => {
+                let file = files
+                    .web_videos
+                    .iter()
+                    .find(|f| Some(f.resolution) == copy.resolution && f.fps == copy.fps)
+                    .ok_or_else(|| format!("the video no longer has a {}p file", copy.resolution.unwrap_or(0)))?;
+                let torrent_url = file.torrent_url.as_deref().ok_or_else(|| format!("the Video gives no torrent for {}", file.url))?;
+                let torrent = fetcher.get_bytes(torrent_url).await.map_err(|e| e.to_string())?;
+                orders::web_video_order(&copy.id, file, &torrent)
+            }
+            CopyFileKind::Hls => {
+                let hls = files.hls.as_ref().ok_or("the video no longer has an HLS playlist")?;
+                let master = self.text(&hls.master_url).await?;
+                let mut docs = HlsDocuments { master: master.clone(), ..HlsDocuments::default() };
+                for (url, uri) in orders::variant_urls(&hls.master_url, &master)? {
+                    docs.media.push((uri, self.text(&url).await?));
+                }
+                docs.segments_sha256 = self.text(&hls.segments_sha256_url).await?;
+                for f in &hls.files {
+                    if let Some(t) = &f.torrent_url {
+                        let bytes = fetcher.get_bytes(t).await.map_err(|e| e.to_string())?;
+                        docs.torrents.push((f.file_name().to_owned(), bytes.to_vec()));
+                    }
+                }
+                orders::hls_order(&copy.id, &video.uuid, hls, &docs)
+            }
+        }
+    }
+}
