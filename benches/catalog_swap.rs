@@ -15,7 +15,7 @@ use std::time::Instant;
 use vidseed_data_plane::control::{FolderMapping, NodeCatalog};
 use vidseed_data_plane::CatalogStore;
 use vidseed_shared::channel::{self, ControlMessage, NodeUpdate, PublishedFile, TrackerSettings};
-use vidseed_shared::{CatalogUpdate, InfoHash};
+use vidseed_shared::InfoHash;
 
 fn main() {
     let (dir, n) = in_process();
@@ -61,10 +61,10 @@ fn in_process() -> (tempfile::TempDir, usize) {
         let Some((ControlMessage::Update { update, .. }, _)) = channel::decode_frame::<ControlMessage>(&frame).unwrap() else { unreachable!() };
         let t2 = Instant::now();
         let mut node = NodeCatalog::default();
-        node.apply(update, &folders, &|folder, file| vidseed_data_plane::control::disk::on_disk(folder, file, false));
+        node.apply(update.try_into().unwrap(), &folders, &|folder, file| vidseed_data_plane::control::disk::on_disk(folder, file, false));
         let (catalog, rejected) = node.catalog(round, &folders);
         let t3 = Instant::now();
-        let ack = store.apply_update(CatalogUpdate::Snapshot { catalog }).unwrap();
+        let ack = store.apply(catalog).unwrap();
         let t4 = Instant::now();
         assert!(rejected.is_empty() && ack.rejected.is_empty() && ack.files_served == n);
         println!(

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use vidseed_data_plane::webseed::plan::{plan, Conditions, Resource};
 use vidseed_data_plane::webseed::serve::respond;
+use vidseed_data_plane::catalog::{Catalog, CatalogFile};
 use vidseed_data_plane::CatalogStore;
-use vidseed_shared::{Catalog, CatalogFile, CatalogUpdate, FileIdentity};
+use vidseed_shared::FileIdentity;
 
 /// Counts heap allocations, to show what one request costs.
 struct Counting;
@@ -59,9 +60,7 @@ fn store_with_file() -> (Arc<CatalogStore>, tempfile::TempDir) {
         info_hash: None,
     };
     let store = Arc::new(CatalogStore::new());
-    store
-        .apply_update(CatalogUpdate::Snapshot { catalog: Catalog { version: 1, files: vec![file], ..Default::default() } })
-        .unwrap();
+    store.apply(Catalog { version: 1, files: vec![file], ..Default::default() }).unwrap();
     (store, dir)
 }
 

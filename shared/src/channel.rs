@@ -11,7 +11,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::RejectedFile;
 use crate::InfoHash;
 
 /// Bumped on every incompatible change of the messages below; checked at hello.
@@ -51,6 +50,15 @@ pub enum NodeMessage {
     Ack { seq: u64, files_served: usize, rejected: Vec<RejectedFile> },
     /// The node's counters (totals since it started) and its disk.
     Stats(NodeStats),
+}
+
+/// A file the node could not serve (missing, replaced or truncated on its disk, or refused), named
+/// in a [`NodeMessage::Ack`]; `url_path` `*` stands for the whole update.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectedFile {
+    pub url_path: String,
+    pub reason: String,
 }
 
 /// A node's position in the control plane's change log.

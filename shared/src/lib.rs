@@ -1,19 +1,19 @@
-//! The contract between vidseed's control plane and data plane: serde types, no I/O.
+//! The contract between vidseed's control plane and its data nodes, and the ids both use: serde
+//! types and pure functions, no I/O.
 //!
-//! The control plane decides *what* is served (the [`catalog::Catalog`]); the data plane serves it.
-//! Everything the two planes exchange is defined here, so that the embedded mode (both planes in
-//! one process) and a later network channel speak exactly the same messages.
+//! The catalog channel's versioned messages and their framing ([`channel`]), the fetch orders it
+//! carries ([`fetch`]), the info-hash, the content type of a file name, a file's identity on
+//! disk, the one retry [`Backoff`] and the one rule for where a plane may fetch from ([`net`]).
+//! Each plane turns the channel's wire types into its own domain types at its edge.
 
 pub mod backoff;
-pub mod catalog;
 pub mod channel;
 pub mod content_type;
 pub mod fetch;
+pub mod file_identity;
 pub mod info_hash;
 pub mod net;
-pub mod protocol;
 
 pub use backoff::Backoff;
-pub use catalog::{Catalog, CatalogFile, FileIdentity};
+pub use file_identity::FileIdentity;
 pub use info_hash::InfoHash;
-pub use protocol::{CatalogAck, CatalogUpdate, DataPlaneLink, RejectedFile, PROTOCOL_VERSION};

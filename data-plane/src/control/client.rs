@@ -13,11 +13,11 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use vidseed_shared::channel::{self, ControlMessage, NodeMessage, NodeStats, NodeUpdate, Resume, CHANNEL_VERSION};
-use vidseed_shared::{CatalogUpdate, RejectedFile};
+use vidseed_shared::channel::{self, ControlMessage, NodeMessage, NodeStats, NodeUpdate, RejectedFile, Resume, CHANNEL_VERSION};
 
 use super::node_catalog::{FolderMapping, NodeCatalog};
 use super::pin::{Pin, PinVerifier};
+use super::update::LibraryUpdate;
 use crate::catalog::CatalogStore;
 
 /// Where the control plane is and who this node is.
@@ -268,27 +268,7 @@ async fn session(
         tokio::select! {
             msg = msgs.recv() => match msg.unwrap_or_else(|| Err(SessionError::Io("the channel ended".into())))? {
                 ControlMessage::Update { seq, update } => {
-                    let snapshot = matches!(update, NodeUpdate::Snapshot { .. });
-                    let started = std::time::Instant::now();
-                    node.apply(update, &cfg.folders, &|folder, file| super::disk::on_disk(folder, file, cfg.follow_symlinks));
-                    let (catalog, mut rejected) = node.catalog(seq, &cfg.folders);
-                    let files_served = match store.apply_update(CatalogUpdate::Snapshot { catalog }) {
-                        Ok(ack) => {
-                            rejected.extend(ack.rejected);
-                            ack.files_served
-                        }
-                        Err(refused) => {
-                            tracing::error!("catalog update {seq} refused, the last good catalog stays: {}", refused.reason);
-                            rejected.push(RejectedFile { url_path: "*".into(), reason: refused.reason });
-                            store.load().len()
-                        }
-                    };
-                    tracing::info!(
-                        "catalog update {seq} ({}) applied in {} ms: {files_served} file(s) served, {} not",
-                        if snapshot { "snapshot" } else { "delta" },
-                        started.elapsed().as_millis(),
-                        rejected.len()
-                    );
+                    let (files_served, rejected) = apply_update(cfg, store, node, seq, update);
                     status.seq.store(seq, Ordering::Relaxed);
                     *position = Some(Resume { log_id: log_id.clone(), seq });
                     send(&mut tx, &NodeMessage::Ack { seq, files_served, rejected }).await?;
@@ -302,4 +282,38 @@ async fn session(
             }
         }
     }
+}
+
+/// Applies update `seq` to the node's view and the served catalog: how many files are served now
+/// and which are not. An update the node cannot take (a field it refuses) or a catalog the store
+/// refuses leaves the last good catalog served, named `*` among the rejected.
+fn apply_update(cfg: &ChannelConfig, store: &CatalogStore, node: &mut NodeCatalog, seq: u64, update: NodeUpdate) -> (usize, Vec<RejectedFile>) {
+    let snapshot = matches!(update, NodeUpdate::Snapshot { .. });
+    let started = std::time::Instant::now();
+    let refused = |reason: String, mut rejected: Vec<RejectedFile>| {
+        tracing::error!("catalog update {seq} refused, the last good catalog stays: {reason}");
+        rejected.push(RejectedFile { url_path: "*".into(), reason });
+        (store.load().len(), rejected)
+    };
+    let (files_served, rejected) = match LibraryUpdate::try_from(update) {
+        Err(invalid) => refused(invalid.to_string(), Vec::new()),
+        Ok(update) => {
+            node.apply(update, &cfg.folders, &|folder, file| super::disk::on_disk(folder, file, cfg.follow_symlinks));
+            let (catalog, mut rejected) = node.catalog(seq, &cfg.folders);
+            match store.apply(catalog) {
+                Ok(ack) => {
+                    rejected.extend(ack.rejected);
+                    (ack.files_served, rejected)
+                }
+                Err(e) => refused(e.reason, rejected),
+            }
+        }
+    };
+    tracing::info!(
+        "catalog update {seq} ({}) applied in {} ms: {files_served} file(s) served, {} not",
+        if snapshot { "snapshot" } else { "delta" },
+        started.elapsed().as_millis(),
+        rejected.len()
+    );
+    (files_served, rejected)
 }

@@ -1,5 +1,5 @@
 //! What a data node knows of the control plane's library, updated by the channel's snapshots and
-//! deltas, and turned into the [`Catalog`] the node serves. Pure except for the `stat` closure
+//! deltas (as [`LibraryUpdate`]s), and turned into the [`Catalog`] the node serves. Pure except for the `stat` closure
 //! the caller passes in (the node's disk, [`super::disk`]), which says where each file really is
 //! (its symbolic links resolved) and whether it may be served; the catalog serves that resolved
 //! file, so a link retargeted later is not followed.
@@ -7,8 +7,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use vidseed_shared::channel::{Change, NodeUpdate, PublishedFile, TrackerSettings};
-use vidseed_shared::{Catalog, CatalogFile, FileIdentity, InfoHash, RejectedFile};
+use vidseed_shared::channel::RejectedFile;
+use vidseed_shared::{FileIdentity, InfoHash};
+
+use super::update::{LibraryChange, LibraryFile, LibraryUpdate, TrackerPolicy};
+use crate::catalog::{Catalog, CatalogFile};
 
 /// A library folder this node holds and where it keeps it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -65,18 +68,18 @@ pub fn link_refusal(folder: &Path, target: &Path, follow_symlinks: bool) -> Opti
 pub struct NodeCatalog {
     /// Files this node holds, by library path, with what its disk said when last checked (or
     /// why it cannot serve them).
-    held: BTreeMap<String, (PublishedFile, Result<OnDisk, String>)>,
+    held: BTreeMap<String, (LibraryFile, Result<OnDisk, String>)>,
     /// Every library video's info-hash, by path (held or not).
     tracked: HashMap<String, InfoHash>,
     extra: BTreeSet<InfoHash>,
-    pub tracker: TrackerSettings,
+    pub tracker: TrackerPolicy,
 }
 
 impl NodeCatalog {
     /// Applies one update. `stat(folder, file)` says where file `file` of `folder` really is and
     /// its identity there, or why it cannot be served.
-    pub fn apply(&mut self, update: NodeUpdate, folders: &[FolderMapping], stat: &dyn Fn(&Path, &Path) -> Result<OnDisk, String>) {
-        let check = |f: &PublishedFile| -> Result<OnDisk, String> {
+    pub fn apply(&mut self, update: LibraryUpdate, folders: &[FolderMapping], stat: &dyn Fn(&Path, &Path) -> Result<OnDisk, String>) {
+        let check = |f: &LibraryFile| -> Result<OnDisk, String> {
             let (folder, p) = local_path_in(folders, &f.path).ok_or("no folder of this node holds it")?;
             let found = stat(&folder.path, &p)?;
             if found.identity.size != f.size {
@@ -85,7 +88,7 @@ impl NodeCatalog {
             Ok(found)
         };
         match update {
-            NodeUpdate::Snapshot { files, tracked, extra_info_hashes, tracker } => {
+            LibraryUpdate::Snapshot { files, tracked, extra_info_hashes, tracker } => {
                 self.held.clear();
                 self.tracked.clear();
                 for f in files {
@@ -99,29 +102,29 @@ impl NodeCatalog {
                 self.extra = extra_info_hashes.into_iter().collect();
                 self.tracker = tracker;
             }
-            NodeUpdate::Delta { changes } => {
+            LibraryUpdate::Delta(changes) => {
                 for c in changes {
                     match c {
-                        Change::Upsert { file } => {
+                        LibraryChange::Upsert(file) => {
                             self.tracked.insert(file.path.clone(), file.info_hash);
                             let id = check(&file);
                             self.held.insert(file.path.clone(), (file, id));
                         }
-                        Change::Track { video } => {
+                        LibraryChange::Track(video) => {
                             self.held.remove(&video.path);
                             self.tracked.insert(video.path, video.info_hash);
                         }
-                        Change::Remove { path } => {
+                        LibraryChange::Remove(path) => {
                             self.held.remove(&path);
                             self.tracked.remove(&path);
                         }
-                        Change::AllowInfoHash { info_hash } => {
+                        LibraryChange::AllowInfoHash(info_hash) => {
                             self.extra.insert(info_hash);
                         }
-                        Change::RevokeInfoHash { info_hash } => {
+                        LibraryChange::RevokeInfoHash(info_hash) => {
                             self.extra.remove(&info_hash);
                         }
-                        Change::Tracker { settings } => self.tracker = settings,
+                        LibraryChange::Tracker(policy) => self.tracker = policy,
                     }
                 }
             }
@@ -151,7 +154,7 @@ impl NodeCatalog {
         let mut info_hashes: Vec<InfoHash> = self.tracked.values().copied().chain(self.extra.iter().copied()).collect();
         info_hashes.sort_unstable();
         info_hashes.dedup();
-        (Catalog { version, files, info_hashes, track_any: self.tracker.open }, rejected)
+        (Catalog { version, files, info_hashes, track_any: self.tracker.track_any }, rejected)
     }
 
     pub fn held(&self) -> usize {

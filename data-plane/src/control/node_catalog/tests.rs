@@ -1,8 +1,8 @@
 use super::*;
-use vidseed_shared::channel::TrackedVideo;
+use crate::control::update::Tracked;
 
-fn pf(path: &str, size: u64, ih: u8) -> PublishedFile {
-    PublishedFile {
+fn pf(path: &str, size: u64, ih: u8) -> LibraryFile {
+    LibraryFile {
         path: path.into(),
         url_path: format!("/static/webseed/{path}"),
         size,
@@ -45,11 +45,11 @@ fn snapshots_and_deltas_build_the_served_catalog() {
     let f = folders();
     let mut c = NodeCatalog::default();
     c.apply(
-        NodeUpdate::Snapshot {
+        LibraryUpdate::Snapshot {
             files: vec![pf("10.mp4", 10, 1), pf("movies/20.mp4", 20, 2), pf("5.mp4", 6, 3)],
-            tracked: vec![TrackedVideo { path: "elsewhere.mp4".into(), info_hash: InfoHash([9; 20]) }],
+            tracked: vec![Tracked { path: "elsewhere.mp4".into(), info_hash: InfoHash([9; 20]) }],
             extra_info_hashes: vec![InfoHash([8; 20])],
-            tracker: TrackerSettings { open: false },
+            tracker: TrackerPolicy { track_any: false },
         },
         &f,
         &disk,
@@ -64,16 +64,14 @@ fn snapshots_and_deltas_build_the_served_catalog() {
     cat.validate().unwrap();
 
     c.apply(
-        NodeUpdate::Delta {
-            changes: vec![
-                Change::Remove { path: "10.mp4".into() },
-                Change::Upsert { file: pf("30.mp4", 30, 4) },
-                Change::Track { video: TrackedVideo { path: "movies/20.mp4".into(), info_hash: InfoHash([2; 20]) } },
-                Change::RevokeInfoHash { info_hash: InfoHash([8; 20]) },
-                Change::AllowInfoHash { info_hash: InfoHash([7; 20]) },
-                Change::Tracker { settings: TrackerSettings { open: true } },
-            ],
-        },
+        LibraryUpdate::Delta(vec![
+            LibraryChange::Remove("10.mp4".into()),
+            LibraryChange::Upsert(pf("30.mp4", 30, 4)),
+            LibraryChange::Track(Tracked { path: "movies/20.mp4".into(), info_hash: InfoHash([2; 20]) }),
+            LibraryChange::RevokeInfoHash(InfoHash([8; 20])),
+            LibraryChange::AllowInfoHash(InfoHash([7; 20])),
+            LibraryChange::Tracker(TrackerPolicy { track_any: true }),
+        ]),
         &f,
         &disk,
     );
@@ -81,17 +79,17 @@ fn snapshots_and_deltas_build_the_served_catalog() {
     let urls: Vec<_> = cat.files.iter().map(|x| x.url_path.as_str()).collect();
     assert_eq!(urls, ["/static/webseed/30.mp4"], "5.mp4 is still of another size; 20 is only tracked now");
     assert_eq!(cat.info_hashes, [2, 3, 4, 7, 9].map(|b| InfoHash([b; 20])));
-    assert!(c.tracker.open && cat.track_any, "the control plane's open-tracker setting reaches the catalog");
+    assert!(c.tracker.track_any && cat.track_any, "the control plane's open-tracker setting reaches the catalog");
 
     // A snapshot replaces everything, including what deltas added.
     c.apply(
-        NodeUpdate::Snapshot { files: vec![], tracked: vec![], extra_info_hashes: vec![], tracker: TrackerSettings::default() },
+        LibraryUpdate::Snapshot { files: vec![], tracked: vec![], extra_info_hashes: vec![], tracker: TrackerPolicy::default() },
         &f,
         &disk,
     );
     let (cat, rejected) = c.catalog(9, &f);
     assert!(cat.files.is_empty() && cat.info_hashes.is_empty() && rejected.is_empty());
-    assert!(!c.tracker.open && !cat.track_any);
+    assert!(!c.tracker.track_any && !cat.track_any);
 }
 
 #[test]
@@ -123,11 +121,11 @@ fn the_catalog_serves_the_resolved_file_and_names_refusals() {
     };
     let mut c = NodeCatalog::default();
     c.apply(
-        NodeUpdate::Snapshot {
+        LibraryUpdate::Snapshot {
             files: vec![pf("in.mp4", 10, 1), pf("out.mp4", 10, 2), pf("plain.mp4", 10, 3)],
             tracked: vec![],
             extra_info_hashes: vec![],
-            tracker: TrackerSettings::default(),
+            tracker: TrackerPolicy::default(),
         },
         &f,
         &stat,

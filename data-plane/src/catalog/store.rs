@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use arc_swap::{ArcSwap, Guard};
 use bytes::Bytes;
 use http::HeaderValue;
-use vidseed_shared::protocol::UpdateRefused;
-use vidseed_shared::{
-    CatalogAck, CatalogFile, CatalogUpdate, DataPlaneLink, FileIdentity, InfoHash, RejectedFile,
-};
+use vidseed_shared::channel::RejectedFile;
+use vidseed_shared::{FileIdentity, InfoHash};
+
+use super::model::{Catalog, CatalogAck, CatalogFile, UpdateRefused};
 
 /// One file ready to serve, with its response headers prepared once.
 #[derive(Debug)]
@@ -142,9 +142,9 @@ impl CatalogStore {
         self.current.load()
     }
 
-    /// Applies an update: the whole new catalog is built first, then swapped in at once.
-    pub fn apply_update(&self, update: CatalogUpdate) -> Result<CatalogAck, UpdateRefused> {
-        let CatalogUpdate::Snapshot { catalog } = update;
+    /// Serves `catalog` instead of the current one: the whole new catalog is built first, then
+    /// swapped in at once. An invalid catalog is refused and the current one stays.
+    pub fn apply(&self, catalog: Catalog) -> Result<CatalogAck, UpdateRefused> {
         catalog.validate().map_err(|e| UpdateRefused { reason: e.to_string() })?;
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let old = self.current.load_full();
@@ -250,17 +250,9 @@ fn check_on_disk(f: &CatalogFile) -> Result<(), String> {
     Ok(())
 }
 
-impl DataPlaneLink for CatalogStore {
-    fn apply(&self, update: CatalogUpdate) -> Result<CatalogAck, UpdateRefused> {
-        self.apply_update(update)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::Write;
-
-    use vidseed_shared::Catalog;
 
     use super::*;
 
@@ -278,9 +270,9 @@ mod tests {
         }
     }
 
-    fn snapshot(version: u64, files: Vec<CatalogFile>) -> CatalogUpdate {
+    fn snapshot(version: u64, files: Vec<CatalogFile>) -> Catalog {
         let info_hashes = files.iter().filter_map(|f| f.info_hash).collect();
-        CatalogUpdate::Snapshot { catalog: Catalog { version, files, info_hashes, track_any: false } }
+        Catalog { version, files, info_hashes, track_any: false }
     }
 
     #[test]
@@ -289,18 +281,18 @@ mod tests {
         let p = dir.path().join("a.mp4");
         std::fs::write(&p, b"hello world").unwrap();
         let store = CatalogStore::new();
-        let ack = store.apply_update(snapshot(1, vec![entry(&p, "/a")])).unwrap();
+        let ack = store.apply(snapshot(1, vec![entry(&p, "/a")])).unwrap();
         assert_eq!((ack.version, ack.files_served), (1, 1));
         let held = store.load_full_for_test();
         let bytes = held.file("/a").unwrap().bytes().unwrap().clone();
         assert_eq!(&bytes[..], b"hello world");
         assert!(held.tracks(&InfoHash([3; 20])));
 
-        store.apply_update(snapshot(2, vec![entry(&p, "/a"), entry(&p, "/b")])).unwrap();
+        store.apply(snapshot(2, vec![entry(&p, "/a"), entry(&p, "/b")])).unwrap();
         let now = store.load();
         assert_eq!(now.version, 2);
         assert!(Arc::ptr_eq(held.file("/a").unwrap(), now.file("/a").unwrap()), "mapping reused");
-        store.apply_update(snapshot(3, vec![])).unwrap();
+        store.apply(snapshot(3, vec![])).unwrap();
         assert!(store.load().file("/a").is_none());
         assert_eq!(held.version, 1, "a holder keeps its version");
         assert_eq!(&bytes[..], b"hello world");
@@ -317,7 +309,7 @@ mod tests {
         let mut missing = entry(&p, "/m");
         missing.fs_path = dir.path().join("nope");
         let store = CatalogStore::new();
-        let ack = store.apply_update(snapshot(1, vec![stale, missing, entry(&p, "/ok")])).unwrap();
+        let ack = store.apply(snapshot(1, vec![stale, missing, entry(&p, "/ok")])).unwrap();
         assert_eq!(ack.files_served, 1);
         assert_eq!(ack.rejected.len(), 2);
         assert!(store.load().file("/ok").is_some());
@@ -329,8 +321,8 @@ mod tests {
         let p = dir.path().join("a.mp4");
         std::fs::write(&p, b"x").unwrap();
         let store = CatalogStore::new();
-        store.apply_update(snapshot(1, vec![entry(&p, "/a")])).unwrap();
-        let err = store.apply_update(snapshot(2, vec![entry(&p, "/a"), entry(&p, "/a")])).unwrap_err();
+        store.apply(snapshot(1, vec![entry(&p, "/a")])).unwrap();
+        let err = store.apply(snapshot(2, vec![entry(&p, "/a"), entry(&p, "/a")])).unwrap_err();
         assert!(err.reason.contains("twice"), "{}", err.reason);
         assert_eq!(store.load().version, 1);
         assert!(store.load().file("/a").is_some());
@@ -344,7 +336,7 @@ mod tests {
         std::fs::write(&p, vec![1u8; 10000]).unwrap();
         std::fs::write(&q, vec![2u8; 10]).unwrap();
         let store = CatalogStore::new();
-        store.apply_update(snapshot(1, vec![entry(&p, "/a"), entry(&q, "/b")])).unwrap();
+        store.apply(snapshot(1, vec![entry(&p, "/a"), entry(&q, "/b")])).unwrap();
         assert!(store.revalidate().is_empty());
         std::fs::OpenOptions::new().write(true).open(&p).unwrap().set_len(100).unwrap();
         let dropped = store.revalidate();

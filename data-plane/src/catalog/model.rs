@@ -1,35 +1,32 @@
-//! The published catalog: which files a data plane serves, at which URL paths, and which
-//! info-hashes its tracker tracks. Pure data with validation; no I/O.
+//! The catalog as the data plane's own types: which files it serves, from where on its disk, at
+//! which URL paths, and which info-hashes its tracker tracks; the whole-catalog checks a swap
+//! relies on; what a swap answers. Pure data with validation; no I/O.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use vidseed_shared::channel::RejectedFile;
+use vidseed_shared::{FileIdentity, InfoHash};
 
-use crate::InfoHash;
-
-/// Everything a data plane serves, as one versioned whole. A data plane swaps it in atomically.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Everything the data plane serves, as one versioned whole, swapped in atomically.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Catalog {
-    /// Increases with every change the control plane publishes.
+    /// Increases with every update the node applies.
     pub version: u64,
     /// The files, each at its own URL path.
     pub files: Vec<CatalogFile>,
     /// Info-hashes the tracker accepts announces for.
     pub info_hashes: Vec<InfoHash>,
     /// The tracker accepts any info-hash (the control plane's "open tracker" setting).
-    #[serde(default)]
     pub track_any: bool,
 }
 
 /// One file the data plane serves as a WebSeed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CatalogFile {
     /// The decoded URL path it is served at, starting with `/` (e.g. `/static/webseed/a b.mp4`).
     pub url_path: String,
-    /// Where the data plane finds the bytes on its disk.
+    /// Where this node finds the bytes on its disk.
     pub fs_path: PathBuf,
     /// Size in bytes when it was published.
     pub size: u64,
@@ -45,33 +42,12 @@ pub struct CatalogFile {
     pub info_hash: Option<InfoHash>,
 }
 
-/// The identity of a file on disk at publication: a data plane refuses to map a file whose
-/// identity changed (replaced or truncated under the control plane's feet).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileIdentity {
-    pub dev: u64,
-    pub inode: u64,
-    pub size: u64,
-    /// Modification time in nanoseconds since the Unix epoch.
-    pub mtime_ns: i128,
-}
+/// The last second an HTTP date can name (9999-12-31 23:59:59 UTC): a `Last-Modified` past it
+/// cannot be written.
+pub const LAST_HTTP_DATE: u64 = 253_402_300_799;
 
-impl FileIdentity {
-    /// The identity of a file as `std::fs::metadata` describes it.
-    pub fn from_metadata(meta: &std::fs::Metadata) -> Self {
-        use std::os::unix::fs::MetadataExt;
-        FileIdentity {
-            dev: meta.dev(),
-            inode: meta.ino(),
-            size: meta.size(),
-            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
-        }
-    }
-}
-
-/// Why a catalog is not acceptable as a whole.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+/// Why a catalog, or one of its files, is not acceptable.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CatalogError {
     #[error("url path {0:?} does not start with '/'")]
     RelativeUrlPath(String),
@@ -81,25 +57,41 @@ pub enum CatalogError {
     UnsafeUrlPath(String),
     #[error("file {url_path:?}: size {size} differs from its identity's {identity_size}")]
     SizeMismatch { url_path: String, size: u64, identity_size: u64 },
+    #[error("last modified {0} s after the epoch is past the last HTTP date (year 9999)")]
+    DateOutOfRange(u64),
+}
+
+/// Checks one URL path: absolute, without `.` or `..` segments, without NUL bytes.
+pub fn check_url_path(url_path: &str) -> Result<(), CatalogError> {
+    if !url_path.starts_with('/') {
+        return Err(CatalogError::RelativeUrlPath(url_path.to_owned()));
+    }
+    if url_path.contains('\0') || url_path.split('/').any(|seg| seg == "." || seg == "..") {
+        return Err(CatalogError::UnsafeUrlPath(url_path.to_owned()));
+    }
+    Ok(())
+}
+
+/// Checks that a modification time can be sent as an HTTP date.
+pub fn check_last_modified(secs: u64) -> Result<(), CatalogError> {
+    if secs > LAST_HTTP_DATE {
+        return Err(CatalogError::DateOutOfRange(secs));
+    }
+    Ok(())
 }
 
 impl Catalog {
-    /// Checks what a data plane relies on: absolute, unique, normalised URL paths and
-    /// consistent sizes. A data plane keeps its last good catalog when this fails.
+    /// Checks what the data plane relies on: absolute, unique, normalised URL paths, dates it
+    /// can write and consistent sizes. The data plane keeps its last good catalog when this
+    /// fails.
     pub fn validate(&self) -> Result<(), CatalogError> {
         let mut seen = HashSet::with_capacity(self.files.len());
         for f in &self.files {
-            if !f.url_path.starts_with('/') {
-                return Err(CatalogError::RelativeUrlPath(f.url_path.clone()));
-            }
-            if f.url_path.contains('\0')
-                || f.url_path.split('/').any(|seg| seg == "." || seg == "..")
-            {
-                return Err(CatalogError::UnsafeUrlPath(f.url_path.clone()));
-            }
+            check_url_path(&f.url_path)?;
             if !seen.insert(f.url_path.as_str()) {
                 return Err(CatalogError::DuplicateUrlPath(f.url_path.clone()));
             }
+            check_last_modified(f.last_modified)?;
             if f.size != f.identity.size {
                 return Err(CatalogError::SizeMismatch {
                     url_path: f.url_path.clone(),
@@ -110,6 +102,24 @@ impl Catalog {
         }
         Ok(())
     }
+}
+
+/// What a swap answers: which version is now served and which files were left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CatalogAck {
+    /// The catalog version now being served.
+    pub version: u64,
+    /// How many files are now served.
+    pub files_served: usize,
+    /// Files left out of this version (missing, replaced or truncated on disk), with the reason.
+    pub rejected: Vec<RejectedFile>,
+}
+
+/// Why a catalog was refused as a whole (the data plane keeps serving its last good catalog).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("catalog update refused: {reason}")]
+pub struct UpdateRefused {
+    pub reason: String,
 }
 
 #[cfg(test)]
@@ -147,14 +157,22 @@ mod tests {
         f.size = 4;
         let c = Catalog { files: vec![f], ..Default::default() };
         assert!(matches!(c.validate(), Err(CatalogError::SizeMismatch { .. })));
+        let mut f = file("/a");
+        f.last_modified = LAST_HTTP_DATE + 1;
+        let c = Catalog { files: vec![f], ..Default::default() };
+        assert_eq!(c.validate(), Err(CatalogError::DateOutOfRange(LAST_HTTP_DATE + 1)));
     }
 
     #[test]
-    fn serde_round_trip_and_unknown_fields_refused() {
-        let c = Catalog { version: 7, files: vec![file("/a")], info_hashes: vec![InfoHash([2; 20])], track_any: false };
-        let json = serde_json::to_string(&c).unwrap();
-        assert_eq!(serde_json::from_str::<Catalog>(&json).unwrap(), c);
-        let bad = json.replacen("\"version\"", "\"surprise\":1,\"version\"", 1);
-        assert!(serde_json::from_str::<Catalog>(&bad).is_err());
+    fn url_paths_and_dates_one_by_one() {
+        assert_eq!(check_url_path("/static/webseed/a b.mp4"), Ok(()));
+        for bad in ["/a/./b", "/a/..", "/a\0b"] {
+            assert_eq!(check_url_path(bad), Err(CatalogError::UnsafeUrlPath(bad.into())), "{bad}");
+        }
+        assert_eq!(check_url_path(""), Err(CatalogError::RelativeUrlPath("".into())));
+        assert_eq!(check_last_modified(LAST_HTTP_DATE), Ok(()));
+        // The last second that can be written is a valid HTTP date.
+        let last = std::time::UNIX_EPOCH + std::time::Duration::from_secs(LAST_HTTP_DATE);
+        assert_eq!(httpdate::fmt_http_date(last), "Fri, 31 Dec 9999 23:59:59 GMT");
     }
 }
