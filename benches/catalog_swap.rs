@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use vidseed_data_plane::control::{FolderMapping, NodeCatalog};
+use vidseed_data_plane::channel::{FolderMapping, NodeCatalog};
 use vidseed_data_plane::CatalogStore;
 use vidseed_shared::channel::{self, ControlMessage, NodeUpdate, PublishedFile, TrackerSettings};
 use vidseed_shared::InfoHash;
@@ -61,7 +61,7 @@ fn in_process() -> (tempfile::TempDir, usize) {
         let Some((ControlMessage::Update { update, .. }, _)) = channel::decode_frame::<ControlMessage>(&frame).unwrap() else { unreachable!() };
         let t2 = Instant::now();
         let mut node = NodeCatalog::default();
-        node.apply(update.try_into().unwrap(), &folders, &|folder, file| vidseed_data_plane::control::disk::on_disk(folder, file, false));
+        node.apply(update.try_into().unwrap(), &folders, &|folder, file| vidseed_data_plane::channel::disk::on_disk(folder, file, false));
         let (catalog, rejected) = node.catalog(round, &folders);
         let t3 = Instant::now();
         let ack = store.apply(catalog).unwrap();
@@ -106,7 +106,7 @@ fn end_to_end(files_dir: &std::path::Path, n: usize) {
     use vidseed_control_plane::library::piece_length::PiecePolicy;
     use vidseed_control_plane::store::{sha256_hex, Database, Store};
     use vidseed_control_plane::{Library, LibraryConfig, PublicUrls};
-    use vidseed_data_plane::control::{ChannelClient, ChannelConfig};
+    use vidseed_data_plane::channel::{ChannelClient, ChannelConfig};
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     // The database on a memory file system when there is one: the bench times the channel, not fsync.

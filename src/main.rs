@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -10,9 +9,10 @@ use clap::{Parser, Subcommand};
 use vidseed_control_plane::library::piece_length::{self, PiecePolicy};
 use vidseed_control_plane::store::Database;
 use vidseed_control_plane::library::TrackerChoice;
-use vidseed_control_plane::{LibraryConfig, ControlPlaneConfig, PublicUrls, ControlPlane};
-use vidseed_data_plane::control::{ChannelClient, ChannelConfig, FolderMapping, Pin, StatsSource};
-use vidseed_data_plane::{CatalogStore, DataPlane, DataPlaneConfig, FileConfig, RunningDataPlane, SendPath, TlsFiles, DEFAULT_CONFIG_TOML};
+use vidseed_control_plane::{ControlPlane, ControlPlaneConfig, LibraryConfig, PublicUrls};
+use vidseed_data_plane::channel::{ChannelConfig, FolderMapping, Pin};
+use vidseed_data_plane::node::warn_plain_url_over_tls;
+use vidseed_data_plane::{DataNode, DataNodeConfig, DataPlaneConfig, FileConfig, SendPath, TlsFiles, DEFAULT_CONFIG_TOML};
 
 /// The tracker allocates a few small buffers per message (parsed offers, reply JSON); glibc's
 /// malloc took a fifth of its CPU under load, mimalloc a fraction of that.
@@ -307,15 +307,6 @@ fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// A public `http://` URL for a port that only speaks TLS is almost always a mistake: every
-/// WebSeed request and tracker connection to it would fail (unless a proxy in front speaks TLS
-/// to the node). Said once at start.
-fn warn_plain_url_over_tls(tls: bool, public_url: Option<&str>, what: &str) {
-    if let Some(url) = public_url.filter(|u| tls && u.starts_with("http://")) {
-        tracing::warn!("{what} is {url}, but this data plane speaks only TLS: torrents will name http:// WebSeeds and a ws:// tracker on a TLS port (use https://, unless a proxy in front speaks TLS to this node)");
-    }
-}
-
 /// A `--stun-server` value: `stun:` or `stuns:`, a host, an optional port.
 fn parse_stun_url(s: &str) -> Result<String, String> {
     let rest = s.strip_prefix("stun:").or_else(|| s.strip_prefix("stuns:")).ok_or("a STUN server URL starts with stun: or stuns: (e.g. stun:stun.example.org:3478)")?;
@@ -343,42 +334,6 @@ fn parse_stun_url(s: &str) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
-/// What a data node reports on the channel: its counters, its tracker's, its disk.
-fn stats_source(data: &RunningDataPlane, disk: PathBuf) -> StatsSource {
-    let counters = data.counters();
-    let tracker = Arc::clone(data.tracker());
-    // The tracker's message count at the previous report, for messages per second.
-    let last = Arc::new(std::sync::Mutex::new(None::<(u64, std::time::Instant)>));
-    Arc::new(move || {
-        let counters = Arc::clone(&counters);
-        let tracker = Arc::clone(&tracker);
-        let disk = disk.clone();
-        let last = Arc::clone(&last);
-        Box::pin(async move {
-            let t = tracker.stats().await;
-            let now = std::time::Instant::now();
-            let messages = t.messages;
-            let previous = last.lock().unwrap_or_else(|p| p.into_inner()).replace((messages, now));
-            let tracker_messages_per_sec = previous.map_or(0, |(n, at)| {
-                let secs = now.duration_since(at).as_secs_f64();
-                if secs > 0.0 { (messages.saturating_sub(n) as f64 / secs).round() as u64 } else { 0 }
-            });
-            let served = vidseed_data_plane::server::ServeTotals::of(&counters);
-            let disk_free_bytes = rustix::fs::statvfs(&disk).map_or(0, |s| s.f_bavail.saturating_mul(s.f_frsize));
-            vidseed_shared::channel::NodeStats {
-                bytes_served: served.bytes,
-                requests: served.requests,
-                errors: served.errors,
-                peers: t.peers as u64,
-                swarms: t.swarms as u64,
-                tracker_messages: messages,
-                tracker_messages_per_sec,
-                disk_free_bytes,
-            }
-        })
-    })
-}
-
 fn serve(args: ServeArgs) -> Result<()> {
     let pieces = piece_policy(args.piece_length, args.min_piece_length)?;
     if !args.media_dir.is_dir() {
@@ -392,10 +347,8 @@ fn serve(args: ServeArgs) -> Result<()> {
     let tls = args.tls.files(file_config.tls)?.map(|f| vidseed_data_plane::tls::server_config(&f)).transpose()?;
     let db = database(args.database.as_deref(), args.database_schema.as_deref(), &args.state)?;
 
-    let store = Arc::new(CatalogStore::new());
-    let data_scheme = if tls.is_some() { "https" } else { "http" };
     warn_plain_url_over_tls(tls.is_some(), args.public_url.as_deref(), "--public-url");
-    let data_cfg = DataPlaneConfig {
+    let servers = DataPlaneConfig {
         listen: args.data_listen,
         workers: args.data_workers.unwrap_or(cpus()),
         send_path: args.send_path,
@@ -404,8 +357,9 @@ fn serve(args: ServeArgs) -> Result<()> {
         tls,
         ..DataPlaneConfig::default()
     };
-    let data = DataPlane::start(&data_cfg, Arc::clone(&store))
+    let mut data = DataNode::start(DataNodeConfig { servers })
         .with_context(|| format!("cannot listen on {} (--data-listen)", args.data_listen))?;
+    let data_scheme = data.scheme();
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -464,27 +418,19 @@ fn serve(args: ServeArgs) -> Result<()> {
             println!("vidseed: admin token (shown only this once; `vidseed admin --token …`): {token}");
         }
         let token = node.embedded_node_token(EMBEDDED_NODE, &data_public).await?;
-        let channel = ChannelClient::start(
-            ChannelConfig {
-                control: node.channel_addr().to_string(),
-                pin: node.pin().parse::<Pin>().map_err(|e| anyhow::anyhow!(e))?,
-                node: EMBEDDED_NODE.into(),
-                token,
-                folders: vec![FolderMapping { library: String::new(), path: media_dir.clone() }],
-                public_url: None,
-                follow_symlinks: args.follow_symlinks,
-            },
-            store,
-            stats_source(&data, media_dir),
-        )?;
+        data.follow(ChannelConfig {
+            control: node.channel_addr().to_string(),
+            pin: node.pin().parse::<Pin>().map_err(|e| anyhow::anyhow!(e))?,
+            node: EMBEDDED_NODE.into(),
+            token,
+            folders: vec![FolderMapping { library: String::new(), path: media_dir }],
+            public_url: None,
+            follow_symlinks: args.follow_symlinks,
+        })?;
         wait_for_stop().await;
         println!("vidseed: stopping");
         node.shutdown().await;
-        tokio::task::spawn_blocking(move || {
-            channel.shutdown();
-            data.shutdown();
-        })
-        .await?;
+        tokio::task::spawn_blocking(move || data.shutdown()).await?;
         Ok(())
     })
 }
@@ -553,17 +499,6 @@ fn control(args: ControlArgs) -> Result<()> {
     })
 }
 
-/// The URL a data node gives when its configuration names none: its own address, `https://`
-/// with TLS (an unspecified listen address is reached on loopback, and a warning says to set
-/// `public_url`).
-fn default_public_url(addr: SocketAddr, scheme: &str) -> String {
-    if addr.ip().is_unspecified() {
-        tracing::warn!("[node] public_url is not set: viewers are told {scheme}://127.0.0.1:{}; set it to this node's public URL", addr.port());
-        return format!("{scheme}://127.0.0.1:{}", addr.port());
-    }
-    format!("{scheme}://{addr}")
-}
-
 fn data_node(args: DataArgs) -> Result<()> {
     let file_config = read_file_config(Some(&args.config))?;
     let Some(section) = file_config.node.clone() else {
@@ -573,17 +508,10 @@ fn data_node(args: DataArgs) -> Result<()> {
     if section.folders.is_empty() {
         bail!("{}: [node] has no folders: add [[node.folders]] with library and path", args.config.display());
     }
-    for f in &section.folders {
-        if !f.path.is_dir() {
-            tracing::warn!("folder {} (library {:?}) is not a folder on this node: its files will be refused", f.path.display(), f.library);
-        }
-    }
     let listen = args.listen.or(section.listen).unwrap_or(vidseed_shared::channel::DEFAULT_NODE_LISTEN);
     let tls = args.tls.files(file_config.tls)?.map(|f| vidseed_data_plane::tls::server_config(&f)).transpose()?;
-    let scheme = if tls.is_some() { "https" } else { "http" };
     warn_plain_url_over_tls(tls.is_some(), section.public_url.as_deref(), "[node] public_url");
-    let store = Arc::new(CatalogStore::new());
-    let data_cfg = DataPlaneConfig {
+    let servers = DataPlaneConfig {
         listen,
         workers: args.data_workers.unwrap_or(cpus()),
         send_path: args.send_path,
@@ -592,31 +520,27 @@ fn data_node(args: DataArgs) -> Result<()> {
         tls,
         ..DataPlaneConfig::default()
     };
-    let data = DataPlane::start(&data_cfg, Arc::clone(&store)).with_context(|| format!("cannot listen on {listen}"))?;
+    let mut data = DataNode::start(DataNodeConfig { servers }).with_context(|| format!("cannot listen on {listen}"))?;
     println!(
-        "vidseed: data node {:?} on {scheme}://{} (files under /static/webseed/), control plane at {}",
+        "vidseed: data node {:?} on {}://{} (files under /static/webseed/), control plane at {}",
         section.name,
+        data.scheme(),
         data.local_addr(),
         section.control
     );
-    let disk = section.folders[0].path.clone();
-    let channel = ChannelClient::start(
-        ChannelConfig {
-            control: section.control.clone(),
-            pin,
-            node: section.name.clone(),
-            token: section.token.clone(),
-            folders: section.folders.clone(),
-            public_url: Some(section.public_url.clone().unwrap_or_else(|| default_public_url(data.local_addr(), scheme))),
-            follow_symlinks: args.follow_symlinks || section.follow_symlinks,
-        },
-        store,
-        stats_source(&data, disk),
-    )?;
+    let public_url = section.public_url.clone().unwrap_or_else(|| data.own_url());
+    data.follow(ChannelConfig {
+        control: section.control.clone(),
+        pin,
+        node: section.name.clone(),
+        token: section.token.clone(),
+        folders: section.folders.clone(),
+        public_url: Some(public_url),
+        follow_symlinks: args.follow_symlinks || section.follow_symlinks,
+    })?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(wait_for_stop());
     println!("vidseed: stopping");
-    channel.shutdown();
     data.shutdown();
     Ok(())
 }

@@ -179,7 +179,7 @@ pub struct NodeSection {
     #[serde(default)]
     pub follow_symlinks: bool,
     /// The library folders this node holds and where.
-    pub folders: Vec<crate::control::FolderMapping>,
+    pub folders: Vec<crate::channel::FolderMapping>,
 }
 
 impl FileConfig {

@@ -1,11 +1,13 @@
 //! vidseed's data plane: serves the catalogued files as WebSeeds (BEP 19) over HTTP/1.1 and
-//! h2c (or, with TLS, https with ALPN h2), straight from mmap'd files, and swaps its catalog
-//! atomically when the control plane publishes a new one.
+//! h2c (or, with TLS, https with ALPN h2), straight from mmap'd files, runs the WebTorrent
+//! tracker on the same port, and swaps its catalog atomically when the control plane it follows
+//! over the catalog channel publishes a new one. [`DataNode`] puts it all together.
 
 pub mod catalog;
+pub mod channel;
 pub mod config;
-pub mod control;
 pub mod import;
+pub mod node;
 pub mod sendfile;
 pub mod server;
 pub mod sigbus;
@@ -15,4 +17,5 @@ pub mod webseed;
 
 pub use catalog::CatalogStore;
 pub use config::{DataPlaneConfig, FileConfig, HttpLimits, SendPath, TlsFiles, DEFAULT_CONFIG_TOML};
+pub use node::{DataNode, DataNodeConfig};
 pub use server::{DataPlane, RunningDataPlane};

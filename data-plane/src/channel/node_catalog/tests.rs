@@ -1,5 +1,5 @@
 use super::*;
-use crate::control::update::Tracked;
+use crate::channel::update::Tracked;
 
 fn pf(path: &str, size: u64, ih: u8) -> LibraryFile {
     LibraryFile {
