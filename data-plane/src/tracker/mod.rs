@@ -1,6 +1,8 @@
-//! The WebTorrent tracker: wire messages (`protocol`) and swarm logic (`swarm`), both pure;
-//! the WebSocket shell that connects them to sockets comes on top.
+//! The WebTorrent tracker: wire messages (`protocol`, `http`, `ws_frames`), swarm logic
+//! (`swarm`), client addresses and per-address limits (`clients`, `rate`), all pure; the shell
+//! that connects them to sockets and shard threads (`socket`) on top.
 
+pub mod clients;
 pub mod http;
 pub mod id_hash;
 pub mod protocol;

@@ -17,6 +17,7 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::{mpsc, oneshot};
 use vidseed_shared::InfoHash;
 
+use super::clients::{client_ip, AnnounceLimit, ConnectionsPerIp, ProxyTrust};
 use super::protocol::{parse_request, Action, Bin20, Counts, ParseLimits, Reply, Request as TrackerRequest};
 use super::rate::TokenBucket;
 use super::swarm::{ConnId, Gates, RandomSource, SwarmConfig, SwarmStats, Swarms};
@@ -88,29 +89,6 @@ impl Default for TrackerConfig {
     }
 }
 
-/// The client's address: the connecting peer's, or, when that is a trusted proxy, the nearest
-/// untrusted address in `X-Forwarded-For` (read right to left, as proxies append). Pure.
-pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, config: &TrackerConfig) -> IpAddr {
-    let trusted = |ip: &IpAddr| (config.trust_loopback_proxy && ip.is_loopback()) || config.trusted_proxies.contains(ip);
-    if !trusted(&peer) {
-        return peer;
-    }
-    let Some(list) = forwarded_for else { return peer };
-    let mut client = peer;
-    for hop in list.rsplit(',') {
-        match hop.trim().parse::<IpAddr>() {
-            Ok(ip) => {
-                client = ip;
-                if !trusted(&ip) {
-                    break;
-                }
-            }
-            Err(_) => break,
-        }
-    }
-    client
-}
-
 /// What a connection's writer sends.
 enum Outgoing {
     Json(String),
@@ -153,7 +131,7 @@ pub struct Tracker {
     connections: AtomicU64,
     messages: AtomicU64,
     rate_limited: AtomicU64,
-    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    per_ip: Mutex<ConnectionsPerIp>,
 }
 
 impl Tracker {
@@ -173,15 +151,14 @@ impl Tracker {
                 swarms: Swarms::new(config.swarm.clone()),
                 store: Arc::clone(&store),
                 open: config.open,
-                max_announces: config.max_announces_per_ip,
-                window: config.announce_window,
+                announces: AnnounceLimit::new(config.max_announces_per_ip, config.announce_window),
                 rng: XorShift(0x9e37_79b9_7f4a_7c15 ^ (i as u64 + 1)),
                 senders: HashMap::default(),
-                rate: HashMap::default(),
                 dropped: 0,
             });
             senders.push(tx);
         }
+        let per_ip = Mutex::new(ConnectionsPerIp::new(config.max_connections_per_ip));
         let tracker = Arc::new(Tracker {
             config,
             shards: senders,
@@ -189,7 +166,7 @@ impl Tracker {
             connections: AtomicU64::new(0),
             messages: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
-            per_ip: Mutex::new(HashMap::new()),
+            per_ip,
         });
         (tracker, shards)
     }
@@ -197,7 +174,8 @@ impl Tracker {
     /// The client's address for a request that came from `peer` (see [`client_ip`]).
     pub fn client_ip_of<B>(&self, req: &Request<B>, peer: IpAddr) -> IpAddr {
         let xff = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
-        client_ip(peer, xff, &self.config)
+        let trust = ProxyTrust { trusted: &self.config.trusted_proxies, loopback: self.config.trust_loopback_proxy };
+        client_ip(peer, xff, trust)
     }
 
     /// Whether this request asks for the tracker's WebSocket.
@@ -207,16 +185,7 @@ impl Tracker {
 
     /// Answers an upgrade request and serves the socket in a new task.
     pub fn upgrade<B>(self: &Arc<Self>, mut req: Request<B>, ip: IpAddr) -> Response<()> {
-        let admitted = {
-            let mut per_ip = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
-            let n = per_ip.entry(ip).or_insert(0);
-            if *n >= self.config.max_connections_per_ip {
-                false
-            } else {
-                *n += 1;
-                true
-            }
-        };
+        let admitted = self.per_ip.lock().unwrap_or_else(|p| p.into_inner()).admit(ip);
         if !admitted {
             return status(StatusCode::TOO_MANY_REQUESTS);
         }
@@ -238,13 +207,7 @@ impl Tracker {
     }
 
     fn release_ip(&self, ip: IpAddr) {
-        let mut per_ip = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = per_ip.get_mut(&ip) {
-            *n -= 1;
-            if *n == 0 {
-                per_ip.remove(&ip);
-            }
-        }
+        self.per_ip.lock().unwrap_or_else(|p| p.into_inner()).release(ip);
     }
 
     fn shard_of(&self, ih: &Bin20) -> &mpsc::Sender<ShardMsg> {
@@ -516,11 +479,9 @@ pub struct Shard {
     swarms: Swarms,
     store: Arc<CatalogStore>,
     open: bool,
-    max_announces: u32,
-    window: Duration,
+    announces: AnnounceLimit,
     rng: XorShift,
     senders: HashMap<ConnId, ConnTx, super::id_hash::IdHash>,
-    rate: HashMap<(IpAddr, Bin20), (Instant, u32), super::id_hash::IdHash>,
     dropped: u64,
 }
 
@@ -555,24 +516,10 @@ impl Shard {
                 _ = tick.tick() => {
                     let now = Instant::now();
                     self.swarms.clean(now);
-                    let window = self.window;
-                    self.rate.retain(|_, (start, _)| now.duration_since(*start) < window);
+                    self.announces.clean(now);
                 }
             }
         }
-    }
-
-    /// Counts one announce from `ip` for `ih`; true when over the limit.
-    fn over_limit(&mut self, now: Instant, ip: IpAddr, ih: Bin20) -> bool {
-        if self.max_announces == 0 {
-            return false;
-        }
-        let e = self.rate.entry((ip, ih)).or_insert((now, 0));
-        if now.duration_since(e.0) >= self.window {
-            *e = (now, 0);
-        }
-        e.1 += 1;
-        e.1 > self.max_announces
     }
 
     fn handle(&mut self, now: Instant, msg: ShardMsg, out: &mut Vec<(ConnId, Reply)>) {
@@ -580,7 +527,7 @@ impl Shard {
             ShardMsg::Announce { conn, ip, tx, req } => {
                 self.senders.entry(conn).or_insert(tx);
                 let ih = req.info_hash;
-                if req.answer.is_none() && self.over_limit(now, ip, ih) {
+                if req.answer.is_none() && self.announces.over(now, ip, ih) {
                     out.push((conn, Reply::Error {
                         action: Some(Action::Announce),
                         info_hash: Some(ih),
@@ -612,7 +559,7 @@ impl Shard {
                 }
             }
             ShardMsg::HttpAnnounce { req, addr, reply } => {
-                let result = if self.over_limit(now, addr.ip(), req.info_hash) {
+                let result = if self.announces.over(now, addr.ip(), req.info_hash) {
                     Err("too many announces from your address, slow down")
                 } else {
                     let catalog = self.store.load();
@@ -645,10 +592,6 @@ pub fn empty_body_response(res: Response<()>) -> Response<crate::webseed::body::
 mod tests {
     use super::*;
 
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
-    }
-
     #[test]
     fn frames_are_appended_unmasked_with_the_shortest_length_field() {
         for (len, head) in [(0usize, 2usize), (125, 2), (126, 4), (65535, 4), (65536, 10)] {
@@ -671,20 +614,5 @@ mod tests {
         let mut buf = Vec::new();
         assert!(append_frame(&mut buf, Outgoing::Control(Frame::close(1003, b"bad"))));
         assert_eq!(&buf[..], &[0x88, 5, 0x03, 0xEB, b'b', b'a', b'd']);
-    }
-
-    #[test]
-    fn forwarded_for_is_believed_only_from_trusted_proxies() {
-        let mut cfg = TrackerConfig::default();
-        assert_eq!(client_ip(ip("127.0.0.1"), Some("203.0.113.7"), &cfg), ip("203.0.113.7"));
-        assert_eq!(client_ip(ip("127.0.0.1"), None, &cfg), ip("127.0.0.1"));
-        assert_eq!(client_ip(ip("198.51.100.1"), Some("203.0.113.7"), &cfg), ip("198.51.100.1"), "not a proxy of ours");
-        // Right to left: a client cannot spoof by prepending.
-        assert_eq!(client_ip(ip("127.0.0.1"), Some("1.2.3.4, 203.0.113.7"), &cfg), ip("203.0.113.7"));
-        cfg.trusted_proxies = vec![ip("10.0.0.2")];
-        assert_eq!(client_ip(ip("127.0.0.1"), Some("203.0.113.7, 10.0.0.2"), &cfg), ip("203.0.113.7"));
-        assert_eq!(client_ip(ip("127.0.0.1"), Some("garbage"), &cfg), ip("127.0.0.1"));
-        cfg.trust_loopback_proxy = false;
-        assert_eq!(client_ip(ip("127.0.0.1"), Some("203.0.113.7"), &cfg), ip("127.0.0.1"));
     }
 }
