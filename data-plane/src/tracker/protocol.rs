@@ -60,40 +60,58 @@ pub fn decode_bin20(s: &str) -> Option<Bin20> {
     (n == 20).then_some(Bin20(out))
 }
 
-/// Writes `b` as a JSON string of 20 binary characters.
-pub fn write_bin20(out: &mut String, b: &Bin20) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+/// A 20-byte id as a JSON string of 20 binary characters, quotes included: one character
+/// U+0000–U+00FF per byte (UTF-8 on the wire, so bytes 0x80–0xFF take two bytes), `"` and `\`
+/// escaped, control characters and DEL as `\u00XX`. Built on the stack: no allocation.
+#[derive(Clone, Copy)]
+pub struct Bin20Json {
     // At most 6 bytes per byte (`\u00XX`) and the quotes.
-    let mut buf = [0u8; 122];
-    buf[0] = b'"';
-    let mut n = 1;
-    for &byte in &b.0 {
-        match byte {
-            b'"' | b'\\' => {
-                buf[n] = b'\\';
-                buf[n + 1] = byte;
-                n += 2;
-            }
-            0..=0x1f | 0x7f => {
-                buf[n..n + 6].copy_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
-                n += 6;
-            }
-            0x20..=0x7e => {
-                buf[n] = byte;
-                n += 1;
-            }
-            _ => {
-                // U+0080..U+00FF in UTF-8.
-                buf[n] = 0xc0 | (byte >> 6);
-                buf[n + 1] = 0x80 | (byte & 0x3f);
-                n += 2;
+    buf: [u8; 122],
+    len: usize,
+}
+
+impl Bin20Json {
+    pub fn new(b: &Bin20) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut buf = [0u8; 122];
+        buf[0] = b'"';
+        let mut n = 1;
+        for &byte in &b.0 {
+            match byte {
+                b'"' | b'\\' => {
+                    buf[n] = b'\\';
+                    buf[n + 1] = byte;
+                    n += 2;
+                }
+                0..=0x1f | 0x7f => {
+                    buf[n..n + 6].copy_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
+                    n += 6;
+                }
+                0x20..=0x7e => {
+                    buf[n] = byte;
+                    n += 1;
+                }
+                _ => {
+                    // U+0080..U+00FF in UTF-8.
+                    buf[n] = 0xc0 | (byte >> 6);
+                    buf[n + 1] = 0x80 | (byte & 0x3f);
+                    n += 2;
+                }
             }
         }
+        buf[n] = b'"';
+        Bin20Json { buf, len: n + 1 }
     }
-    buf[n] = b'"';
-    n += 1;
-    // Everything written above is ASCII or a whole two-byte sequence: always valid UTF-8.
-    if let Ok(text) = simdutf8::basic::from_utf8(&buf[..n]) {
+
+    /// The JSON text's bytes: ASCII and whole two-byte sequences, so always UTF-8.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// Writes `b` as a JSON string of 20 binary characters (see [`Bin20Json`]).
+pub fn write_bin20(out: &mut String, b: &Bin20) {
+    if let Ok(text) = simdutf8::basic::from_utf8(Bin20Json::new(b).as_bytes()) {
         out.push_str(text);
     }
 }

@@ -226,3 +226,12 @@ proptest::proptest! {
         proptest::prop_assert_eq!(back, b);
     }
 }
+
+#[test]
+fn bin20_json_escapes_quotes_backslashes_control_characters_and_del() {
+    let mut b = [b'a'; 20];
+    b[..7].copy_from_slice(&[b'"', b'\\', 0, 0x1f, 0x7f, 0x80, 0xff]);
+    let expected = "\"\\\"\\\\\\u0000\\u001f\\u007f\u{80}\u{ff}aaaaaaaaaaaaa\"";
+    assert_eq!(Bin20Json::new(&Bin20(b)).as_bytes(), expected.as_bytes());
+    assert_eq!(js_bin(&Bin20(b)), expected);
+}
