@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the WebSeed hot path without sockets: planning a request and building the
-//! whole response from a mapped file, with the heap allocations each costs.
+//! whole response from a mapped file, with the heap allocations each costs. No I/O but mapping
+//! one temporary file.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::catalog::CatalogStore;
-use crate::channel::{ChannelClient, ChannelConfig, ChannelStatus};
+use crate::channel::{ChannelClient, ChannelConfig};
 use crate::config::DataPlaneConfig;
 use crate::server::{DataPlane, RunningDataPlane};
 
@@ -80,21 +80,6 @@ impl DataNode {
             return format!("{scheme}://127.0.0.1:{}", addr.port());
         }
         format!("{scheme}://{addr}")
-    }
-
-    /// The catalog being served.
-    pub fn store(&self) -> &Arc<CatalogStore> {
-        &self.store
-    }
-
-    /// The servers, for their counters and tracker.
-    pub fn servers(&self) -> &RunningDataPlane {
-        &self.servers
-    }
-
-    /// What the channel is doing, once the node follows a control plane.
-    pub fn channel_status(&self) -> Option<&Arc<ChannelStatus>> {
-        self.channel.as_ref().map(ChannelClient::status)
     }
 
     /// Stops the channel (the catalog stays as it is), then the servers: no more connections are

@@ -1,5 +1,6 @@
 //! Parsing a load generator's target URL (after its scheme) and refusing anything but loopback:
-//! these tools measure a server on this machine and must never send load elsewhere.
+//! these tools measure a server on this machine and must never send load elsewhere. Does I/O
+//! only to resolve a host name (the system resolver).
 
 use std::net::{SocketAddr, ToSocketAddrs};
 

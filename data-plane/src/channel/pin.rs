@@ -1,5 +1,6 @@
 //! Certificate pinning for the catalog channel: the control plane's self-signed certificate is
 //! trusted when, and only when, its SHA-256 fingerprint is the one in the node's configuration.
+//! Pure: the TLS library calls the verifier during the handshake.
 
 use std::sync::Arc;
 

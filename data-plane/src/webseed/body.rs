@@ -1,6 +1,7 @@
 //! The response body type: slices of a mapped file (and, for multipart responses, the small part
 //! headers between them), handed to hyper without copying. For transports that copy the bytes
-//! in user space (TLS, HTTP/2) it can check, chunk by chunk, that the file still holds them.
+//! in user space (TLS, HTTP/2) it can check, chunk by chunk, that the file still holds them. No
+//! I/O but that check (an `fstat` through `sendfile::still_in_file`).
 
 use std::collections::VecDeque;
 use std::pin::Pin;

@@ -1,6 +1,6 @@
 //! The WebSeed HTTP service: maps a request onto the catalog, plans it (see `plan`) and answers
 //! with slices of the file's mapping. No file system access happens here: a path is only ever
-//! looked up in the catalog.
+//! looked up in the catalog. No I/O of its own: the server's shell writes what it returns.
 
 use std::collections::VecDeque;
 use std::io::Write as _;
