@@ -138,6 +138,8 @@ fn end_to_end(files_dir: &std::path::Path, n: usize) {
                 folders: vec![FolderMapping { library: String::new(), path: files_dir.to_path_buf() }],
                 public_url: None,
                 follow_symlinks: false,
+                cache: None,
+                allow_private_sources: false,
             },
             Arc::clone(&store),
             Arc::new(|| Box::pin(async { vidseed_shared::channel::NodeStats::default() })),

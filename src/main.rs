@@ -426,6 +426,8 @@ fn serve(args: ServeArgs) -> Result<()> {
             folders: vec![FolderMapping { library: String::new(), path: media_dir }],
             public_url: None,
             follow_symlinks: args.follow_symlinks,
+            cache: Some(args.state.join("redundancy")),
+            allow_private_sources: args.instance.allow_private_federation,
         })?;
         wait_for_stop().await;
         println!("vidseed: stopping");
@@ -537,6 +539,8 @@ fn data_node(args: DataArgs) -> Result<()> {
         folders: section.folders.clone(),
         public_url: Some(public_url),
         follow_symlinks: args.follow_symlinks || section.follow_symlinks,
+        cache: section.cache.clone(),
+        allow_private_sources: section.allow_private_sources,
     })?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(wait_for_stop());

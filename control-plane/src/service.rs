@@ -96,6 +96,7 @@ impl ControlPlane {
         let engine = crate::federation::Engine::new(store.clone(), fetcher.clone(), instance.clone(), cfg.federation_retry, keys.private_pem())?;
         let redundancy = crate::redundancy::RedundancyEngine::new(Arc::clone(&engine), Arc::clone(&library), cfg.redundancy_check);
         let mut engine_tasks = engine.start();
+        channel.fetch_hub().attach(Arc::clone(&redundancy));
         engine_tasks.push(redundancy.start());
         let admin = Arc::new(
             AdminApi::new(Arc::clone(&library), Arc::clone(&channel), channel_public, pin.clone(), Arc::clone(&engine), Arc::clone(&redundancy)).await?,

@@ -179,6 +179,13 @@ pub struct NodeSection {
     #[serde(default)]
     pub follow_symlinks: bool,
     /// The library folders this node holds and where.
+    /// Where this node keeps copies of other instances' videos (redundancy): with it, the node
+    /// takes the control plane's fetch orders and serves the copies under /static/redundancy/.
+    #[serde(default)]
+    pub cache: Option<PathBuf>,
+    /// Let copies be downloaded from private, loopback or link-local addresses (closed networks).
+    #[serde(default)]
+    pub allow_private_sources: bool,
     pub folders: Vec<crate::channel::FolderMapping>,
 }
 
@@ -273,6 +280,9 @@ max_scrape = 256
 # public_url = "https://edge-1.example.org"
 # listen = "0.0.0.0:9001"
 # follow_symlinks = false            # serve files that links lead to outside their folder
+# cache = "/srv/vidseed/redundancy"  # copies of other instances' videos (redundancy), served
+#                                    # under /static/redundancy/ once verified
+# allow_private_sources = false      # copies may come from private addresses
 # [[node.folders]]
 # library = ""                       # a library folder ("" is all of it)…
 # path = "/srv/vidseed/media"        # …and where this node keeps it

@@ -45,11 +45,17 @@ pub enum NodeMessage {
         /// Where viewers reach the node, used when the admin registered it without a URL.
         #[serde(default)]
         public_url: Option<String>,
+        /// What the node understands beyond the catalog (e.g. [`crate::fetch::FETCH_CAPABILITY`]:
+        /// it holds a cache folder and takes fetch orders). Absent from older nodes: none.
+        #[serde(default)]
+        capabilities: Vec<String>,
     },
     /// Update `seq` is applied: what the node now serves.
     Ack { seq: u64, files_served: usize, rejected: Vec<RejectedFile> },
     /// The node's counters (totals since it started) and its disk.
     Stats(NodeStats),
+    /// How a copy ordered by [`ControlMessage::Fetch`] is going.
+    FetchReport(crate::fetch::FetchReport),
 }
 
 /// A file the node could not serve (missing, replaced or truncated on its disk, or refused), named
@@ -101,6 +107,10 @@ pub enum ControlMessage {
     Refused { reason: String },
     /// One update, to be applied atomically and acknowledged.
     Update { seq: u64, update: NodeUpdate },
+    /// Make (or resume) a copy and serve it (nodes that named the fetch capability only).
+    Fetch { order: crate::fetch::FetchOrder },
+    /// Stop serving a copy and delete its files.
+    Discard(crate::fetch::Discard),
 }
 
 /// One atomic change of what a node serves.

@@ -129,26 +129,51 @@ fn a_followed_peertube_instance_s_videos_are_learned_and_copied_by_fetch_orders(
         assert!(hls["infoHashes"].as_array().unwrap().contains(&json!(file.info_hash)));
     }
 
-    // Listed with their state: ordered, no node has reported yet.
-    let (code, out) = a.cli(&["redundancy", "list", "--json"]);
-    assert_eq!(code, Some(0), "{out}");
-    let list: Value = serde_json::from_str(&out).unwrap();
-    let copies = list["copies"].as_array().unwrap();
-    assert_eq!(copies.len(), 3, "{list}");
-    for c in copies {
-        assert_eq!((c["state"].as_str(), c["strategy"].as_str(), c["videoName"].as_str()), (Some("downloading"), Some("manual"), Some("first clip")), "{c}");
-        assert_eq!((c["doneBytes"].as_u64(), c["nodes"].as_array().map(Vec::len), &c["expires"]), (Some(0), Some(0), &Value::Null));
+    // The embedded data node holds a cache folder: it downloads each copy, verifies it and
+    // serves it, and the control plane then tells the origin.
+    let copies = eventually(WAIT, "the node to serve the three copies", || {
+        let list = a.admin("GET", "/api/v1/admin/redundancy", None);
+        let copies = list["copies"].as_array()?.clone();
+        (copies.len() == 3 && copies.iter().all(|c| c["state"] == "serving")).then_some(copies)
+    });
+    for c in &copies {
+        assert_eq!((c["strategy"].as_str(), c["videoName"].as_str()), (Some("manual"), Some("first clip")), "{c}");
+        assert_eq!(c["nodes"], json!(["local"]), "{c}");
+        assert_eq!(c["doneBytes"], c["totalBytes"], "{c}");
     }
-    // Not announced (no node serves it): its CacheFile is not served, nothing told the origin.
+    // The origin's bytes, where PeerTube serves its own copies.
+    for file in &video.web {
+        let r = get(a.node.data, &format!("/static/redundancy/{}", file.name), &[]).unwrap();
+        assert_eq!(r.status, 200, "{}", file.name);
+        assert!(r.body == file.bytes, "{}: the origin's bytes", file.name);
+        let r = get(a.node.data, &format!("/static/redundancy/{}", file.name), &[("Range", "bytes=10-19")]).unwrap();
+        assert_eq!((r.status, r.header("access-control-allow-origin")), (206, Some("*")));
+    }
+    for file in &video.hls {
+        let r = get(a.node.data, &format!("/static/redundancy/hls/{UUID_A}/{}", file.name), &[]).unwrap();
+        assert!(r.status == 200 && r.body == file.bytes, "{}", file.name);
+    }
+    let r = get(a.node.data, &format!("/static/redundancy/hls/{UUID_A}/{}", video.master_url.rsplit('/').next().unwrap()), &[]).unwrap();
+    assert!(r.status == 200 && r.body == video.master.as_bytes(), "the master playlist");
+    // Its CacheFile is served at its id, and the origin got a Create for each copy.
     let r = get(a.node.control, &format!("/redundancy/videos/{UUID_A}/360-25"), &[("Accept", "application/activity+json")]).unwrap();
-    assert_eq!(r.status, 404);
+    assert_eq!(r.status, 200);
+    eventually(WAIT, "three Create CacheFile at the origin", || {
+        (origin.received().iter().filter(|(_, v, _)| v["type"] == "Create" && v["object"]["type"] == "CacheFile").count() == 3).then_some(())
+    });
 
-    // Removed: no order left, and no Undo (there was no Create).
+    // Removed: an Undo for each, then the node stops serving and deletes the files.
     let (code, out) = a.cli(&["redundancy", "remove", &video.url]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("removed 3"), "{out}");
     assert_eq!(a.admin("GET", "/api/v1/admin/redundancy/orders", None)["orders"], json!([]));
-    assert!(!origin.received().iter().any(|(_, v, _)| v["type"] == "Create" || v["type"] == "Undo"), "{:?}", origin.received());
+    eventually(WAIT, "three Undo at the origin", || {
+        (origin.received().iter().filter(|(_, v, _)| v["type"] == "Undo").count() == 3).then_some(())
+    });
+    eventually(WAIT, "the copies no longer served", || {
+        let r = get(a.node.data, &format!("/static/redundancy/{}", video.web[0].name), &[]).ok()?;
+        (r.status == 404).then_some(())
+    });
     let (code, out) = a.cli(&["redundancy", "remove", &video.url]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("keeps no copy"), "{out}");

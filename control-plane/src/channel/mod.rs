@@ -2,6 +2,7 @@
 //! gets, and the QUIC server that keeps every node's catalog in step with the library.
 
 pub mod cert;
+pub mod fetch;
 pub mod server;
 pub mod updates;
 

@@ -10,7 +10,10 @@ use std::time::Duration;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use vidseed_shared::channel::{self, ControlMessage, NodeMessage, TrackerSettings, CHANNEL_VERSION};
 
+use vidseed_shared::fetch::FETCH_CAPABILITY;
+
 use super::cert::ChannelIdentity;
+use super::fetch::FetchHub;
 use super::updates;
 use crate::library::{timestamp_ms, Library};
 use crate::store::{random_token, sha256_hex};
@@ -26,6 +29,7 @@ pub struct RunningChannel {
     local_addr: SocketAddr,
     endpoint: quinn::Endpoint,
     live: Arc<Live>,
+    hub: Arc<FetchHub>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -82,19 +86,22 @@ impl ChannelServer {
         let endpoint = quinn::Endpoint::server(config, addr)?;
         let local_addr = endpoint.local_addr()?;
         let live = Arc::new(Live::default());
+        let hub = Arc::new(FetchHub::default());
         let task = {
             let endpoint = endpoint.clone();
             let live = Arc::clone(&live);
+            let hub = Arc::clone(&hub);
             tokio::spawn(async move {
                 while let Some(incoming) = endpoint.accept().await {
                     let library = Arc::clone(&library);
                     let live = Arc::clone(&live);
+                    let hub = Arc::clone(&hub);
                     let log_id = log_id.clone();
                     tokio::spawn(async move {
                         let remote = incoming.remote_address();
                         match incoming.await {
                             Ok(conn) => {
-                                if let Err(e) = serve_node(conn, &library, &live, &log_id).await {
+                                if let Err(e) = serve_node(conn, &library, &live, &hub, &log_id).await {
                                     tracing::info!("catalog channel with {remote}: {e}");
                                 }
                             }
@@ -104,7 +111,7 @@ impl ChannelServer {
                 }
             })
         };
-        Ok(RunningChannel { local_addr, endpoint, live, task })
+        Ok(RunningChannel { local_addr, endpoint, live, hub, task })
     }
 }
 
@@ -118,6 +125,11 @@ impl RunningChannel {
         if let Some((_, conn)) = self.live.conns.lock().unwrap_or_else(|p| p.into_inner()).remove(name) {
             conn.close(quinn::VarInt::from_u32(1), reason.as_bytes());
         }
+    }
+
+    /// Where fetch orders go to the nodes that take them, and their reports come back.
+    pub fn fetch_hub(&self) -> &Arc<FetchHub> {
+        &self.hub
     }
 
     /// Whether a node is connected now.
@@ -166,7 +178,7 @@ async fn refuse(tx: &mut quinn::SendStream, conn: &quinn::Connection, reason: &s
     reason.to_owned()
 }
 
-async fn serve_node(conn: quinn::Connection, library: &Arc<Library>, live: &Live, log_id: &str) -> Result<(), String> {
+async fn serve_node(conn: quinn::Connection, library: &Arc<Library>, live: &Live, hub: &FetchHub, log_id: &str) -> Result<(), String> {
     let remote = conn.remote_address();
     let (mut tx, mut rx) = tokio::time::timeout(Duration::from_secs(10), conn.accept_bi())
         .await
@@ -175,7 +187,7 @@ async fn serve_node(conn: quinn::Connection, library: &Arc<Library>, live: &Live
     let hello = tokio::time::timeout(Duration::from_secs(10), read_frame(&mut rx, MAX_HELLO))
         .await
         .map_err(|_| "no hello within 10 s".to_owned())??;
-    let NodeMessage::Hello { version, node, token, folders, resume, public_url } = hello else {
+    let NodeMessage::Hello { version, node, token, folders, resume, public_url, capabilities } = hello else {
         return Err(refuse(&mut tx, &conn, "the first message must be a hello").await);
     };
     if version != CHANNEL_VERSION {
@@ -210,7 +222,9 @@ async fn serve_node(conn: quinn::Connection, library: &Arc<Library>, live: &Live
     let _ = library.reload_nodes().await;
     tracing::info!("node {node:?} connected from {remote}, holding {folders:?}");
     let resume = resume.filter(|r| r.log_id == log_id && previous_folders == folders).map(|r| r.seq);
-    let session = Session { conn: &conn, library, node: &node, folders: &folders, log_id };
+    let session = Session { conn: &conn, library, node: &node, folders: &folders, log_id, hub };
+    // A node with a cache folder takes fetch orders: every current one now, new ones as they come.
+    let orders = if capabilities.iter().any(|c| c == FETCH_CAPABILITY) { Some(hub.join(&node, id).await) } else { None };
     // Frames are read by a task of their own: a read cut short by `select!` would lose bytes.
     let (msgs_tx, msgs) = tokio::sync::mpsc::channel(4);
     let reader = tokio::spawn(async move {
@@ -222,8 +236,9 @@ async fn serve_node(conn: quinn::Connection, library: &Arc<Library>, live: &Live
             }
         }
     });
-    let result = session.run(&mut tx, msgs, resume).await;
+    let result = session.run(&mut tx, msgs, orders, resume).await;
     reader.abort();
+    hub.leave(&node, id);
     live.remove(&node, id);
     let _ = library.reload_nodes().await;
     tracing::info!("node {node:?} disconnected: {}", result.as_ref().err().map_or("closed", |e| e.as_str()));
@@ -237,6 +252,7 @@ struct Session<'a> {
     node: &'a str,
     folders: &'a [String],
     log_id: &'a str,
+    hub: &'a FetchHub,
 }
 
 impl Session<'_> {
@@ -245,9 +261,10 @@ impl Session<'_> {
         &self,
         tx: &mut quinn::SendStream,
         mut msgs: tokio::sync::mpsc::Receiver<Result<NodeMessage, String>>,
+        mut orders: Option<tokio::sync::mpsc::UnboundedReceiver<ControlMessage>>,
         resume: Option<u64>,
     ) -> Result<(), String> {
-        let Session { conn, library, node, folders, log_id } = *self;
+        let Session { conn, library, node, folders, log_id, hub } = *self;
         let store = library.store();
         let mut changed = library.subscribe();
         send(tx, &ControlMessage::Welcome { version: CHANNEL_VERSION, log_id: log_id.to_owned(), stats_interval_secs: STATS_INTERVAL_SECS }).await?;
@@ -280,8 +297,13 @@ impl Session<'_> {
                         let json = serde_json::to_string(&stats).unwrap_or_default();
                         store.set_node_stats(node, &json, timestamp_ms()).await.map_err(|e| e.to_string())?;
                     }
+                    NodeMessage::FetchReport(report) => hub.report(node, report).await,
                     NodeMessage::Hello { .. } => return Err("a second hello".into()),
                 },
+                // Fetch orders and discards, once the node has its first update.
+                Some(order) = async { match orders.as_mut() { Some(rx) if sent.is_some() => rx.recv().await, _ => std::future::pending().await } } => {
+                    send(tx, &order).await?;
+                }
                 e = conn.closed() => return Err(e.to_string()),
             }
         }

@@ -116,7 +116,12 @@ pub fn node_config_text(name: &str, token: &str, control: &str, pin: &str, publi
          # The address the node listens on, for its WebSeeds and its tracker (`--listen` overrides it).\n\
          # listen = \"{listen}\"\n\
          # Serve files that symbolic links in a folder lead to outside that folder (also `--follow-symlinks`).\n\
-         # follow_symlinks = false\n",
+         # follow_symlinks = false\n\
+         # A folder for copies of other instances' videos (redundancy): with it the node downloads,\n\
+         # verifies and serves the copies the control plane orders, under /static/redundancy/.\n\
+         # cache = \"/srv/vidseed/redundancy\"\n\
+         # Let copies be downloaded from private or loopback addresses (closed networks only).\n\
+         # allow_private_sources = false\n",
         name_value = q(name),
         token = q(token),
         control = q(control),

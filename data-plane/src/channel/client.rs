@@ -15,6 +15,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use vidseed_shared::channel::{self, ControlMessage, NodeMessage, NodeStats, NodeUpdate, RejectedFile, Resume, CHANNEL_VERSION};
 
+use vidseed_shared::fetch::FETCH_CAPABILITY;
+
+use super::copies::{CopyEvent, Copies, Outbox};
 use super::node_catalog::{FolderMapping, NodeCatalog};
 use super::pin::{Pin, PinVerifier};
 use super::update::LibraryUpdate;
@@ -33,6 +36,11 @@ pub struct ChannelConfig {
     pub public_url: Option<String>,
     /// Serve files that symbolic links lead to outside their folder (refused otherwise).
     pub follow_symlinks: bool,
+    /// Where this node keeps copies of other instances' videos (redundancy); with one, the
+    /// node takes fetch orders.
+    pub cache: Option<std::path::PathBuf>,
+    /// Let copies be downloaded from private, loopback or link-local addresses.
+    pub allow_private_sources: bool,
 }
 
 /// Gathers the node's counters for a stats report.
@@ -105,12 +113,13 @@ const BACKOFF_MAX: Duration = Duration::from_secs(8);
 async fn run(cfg: ChannelConfig, store: Arc<CatalogStore>, stats: StatsSource, status: Arc<ChannelStatus>, mut stop: watch::Receiver<bool>) {
     let mut node = NodeCatalog::default();
     let mut position: Option<Resume> = None;
+    let mut copies = cfg.cache.clone().map(|c| Copies::new(c, cfg.allow_private_sources));
     let mut backoff = BACKOFF_MIN;
     let mut rng = seed();
     loop {
         let mut welcomed = false;
         let result = tokio::select! {
-            r = session(&cfg, &store, &stats, &status, &mut node, &mut position, &mut welcomed) => r,
+            r = session(&cfg, &store, &stats, &status, &mut node, &mut position, &mut welcomed, copies.as_mut()) => r,
             _ = stop.changed() => return,
         };
         status.connected.store(false, Ordering::Relaxed);
@@ -208,6 +217,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn session(
     cfg: &ChannelConfig,
     store: &CatalogStore,
@@ -216,7 +226,12 @@ async fn session(
     node: &mut NodeCatalog,
     position: &mut Option<Resume>,
     welcomed: &mut bool,
+    copies: Option<&mut (Arc<Copies>, Outbox)>,
 ) -> Result<(), SessionError> {
+    let (copies, mut outbox) = match copies {
+        Some((c, out)) => (Some(Arc::clone(c)), Some(out)),
+        None => (None, None),
+    };
     let addr = tokio::net::lookup_host(&cfg.control)
         .await?
         .next()
@@ -235,6 +250,7 @@ async fn session(
         folders: cfg.folders.iter().map(|f| f.library.trim_matches('/').to_owned()).collect(),
         resume: position.clone(),
         public_url: cfg.public_url.clone(),
+        capabilities: if copies.is_some() { vec![FETCH_CAPABILITY.to_owned()] } else { Vec::new() },
     };
     send(&mut tx, &hello).await?;
     let (log_id, interval) = match read_frame(&mut rx).await? {
@@ -245,7 +261,7 @@ async fn session(
             (log_id, Duration::from_secs(u64::from(stats_interval_secs.max(1))))
         }
         ControlMessage::Refused { reason } => return Err(SessionError::Refused(reason)),
-        ControlMessage::Update { .. } => return Err(SessionError::Protocol("an update before the welcome".into())),
+        _ => return Err(SessionError::Protocol("a message before the welcome".into())),
     };
     *welcomed = true;
     status.connected.store(true, Ordering::Relaxed);
@@ -268,13 +284,36 @@ async fn session(
         tokio::select! {
             msg = msgs.recv() => match msg.unwrap_or_else(|| Err(SessionError::Io("the channel ended".into())))? {
                 ControlMessage::Update { seq, update } => {
-                    let (files_served, rejected) = apply_update(cfg, store, node, seq, update);
+                    let (files_served, rejected) = apply_update(cfg, store, node, seq, update, copies.as_deref());
                     status.seq.store(seq, Ordering::Relaxed);
                     *position = Some(Resume { log_id: log_id.clone(), seq });
                     send(&mut tx, &NodeMessage::Ack { seq, files_served, rejected }).await?;
                 }
                 ControlMessage::Refused { reason } => return Err(SessionError::Refused(reason)),
                 ControlMessage::Welcome { .. } => return Err(SessionError::Protocol("a second welcome".into())),
+                ControlMessage::Fetch { order } => match &copies {
+                    Some(c) => c.order(order),
+                    None => tracing::warn!("a fetch order, but this node has no cache folder: ignored"),
+                },
+                ControlMessage::Discard(d) => {
+                    if let Some(c) = &copies {
+                        c.discard(&d.id);
+                    }
+                }
+            },
+            Some(event) = async { match outbox.as_deref_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => match event {
+                CopyEvent::Report(report) => send(&mut tx, &NodeMessage::FetchReport(report)).await?,
+                CopyEvent::Changed => {
+                    // A copy started or stopped being served: the catalog again, same library.
+                    let seq = status.seq.load(Ordering::Relaxed);
+                    let (mut catalog, _) = node.catalog(seq, &cfg.folders);
+                    if let Some(c) = &copies {
+                        c.extend(&mut catalog);
+                    }
+                    if let Err(e) = store.apply(catalog) {
+                        tracing::error!("the catalog with the node's copies was refused: {}", e.reason);
+                    }
+                }
             },
             _ = tick.tick() => {
                 let report = stats().await;
@@ -287,7 +326,7 @@ async fn session(
 /// Applies update `seq` to the node's view and the served catalog: how many files are served now
 /// and which are not. An update the node cannot take (a field it refuses) or a catalog the store
 /// refuses leaves the last good catalog served, named `*` among the rejected.
-fn apply_update(cfg: &ChannelConfig, store: &CatalogStore, node: &mut NodeCatalog, seq: u64, update: NodeUpdate) -> (usize, Vec<RejectedFile>) {
+fn apply_update(cfg: &ChannelConfig, store: &CatalogStore, node: &mut NodeCatalog, seq: u64, update: NodeUpdate, copies: Option<&Copies>) -> (usize, Vec<RejectedFile>) {
     let snapshot = matches!(update, NodeUpdate::Snapshot { .. });
     let started = std::time::Instant::now();
     let refused = |reason: String, mut rejected: Vec<RejectedFile>| {
@@ -299,7 +338,10 @@ fn apply_update(cfg: &ChannelConfig, store: &CatalogStore, node: &mut NodeCatalo
         Err(invalid) => refused(invalid.to_string(), Vec::new()),
         Ok(update) => {
             node.apply(update, &cfg.folders, &|folder, file| super::disk::on_disk(folder, file, cfg.follow_symlinks));
-            let (catalog, mut rejected) = node.catalog(seq, &cfg.folders);
+            let (mut catalog, mut rejected) = node.catalog(seq, &cfg.folders);
+            if let Some(c) = copies {
+                c.extend(&mut catalog);
+            }
             match store.apply(catalog) {
                 Ok(ack) => {
                     rejected.extend(ack.rejected);

@@ -22,7 +22,15 @@ fn every_message_round_trips_through_a_frame() {
             folders: vec!["".into(), "movies".into()],
             resume: Some(Resume { log_id: "L".into(), seq: 9 }),
             public_url: Some("https://edge-1.example.org".into()),
+            capabilities: vec![crate::fetch::FETCH_CAPABILITY.into()],
         },
+        NodeMessage::FetchReport(crate::fetch::FetchReport {
+            id: "c".into(),
+            state: crate::fetch::FetchState::Downloading,
+            done_bytes: 1,
+            total_bytes: 2,
+            reason: None,
+        }),
         NodeMessage::Ack { seq: 3, files_served: 2, rejected: vec![RejectedFile { url_path: "/a".into(), reason: "missing".into() }] },
         NodeMessage::Stats(NodeStats { bytes_served: 1, requests: 2, errors: 3, peers: 4, swarms: 5, tracker_messages: 7, tracker_messages_per_sec: 8, disk_free_bytes: 6 }),
     ];
@@ -33,6 +41,7 @@ fn every_message_round_trips_through_a_frame() {
     }
     let control_msgs = vec![
         ControlMessage::Welcome { version: 1, log_id: "L".into(), stats_interval_secs: 10 },
+        ControlMessage::Discard(crate::fetch::Discard { id: "c".into() }),
         ControlMessage::Refused { reason: "no".into() },
         ControlMessage::Update {
             seq: 1,
@@ -109,4 +118,13 @@ fn fuzz_entry_survives_arbitrary_bytes() {
         fuzz_one(&data);
     }
     fuzz_one(&encode(&ControlMessage::Welcome { version: 1, log_id: "x".into(), stats_interval_secs: 1 }));
+}
+
+#[test]
+fn an_older_nodes_hello_without_capabilities_is_read() {
+    let old = r#"{"type":"hello","version":1,"node":"n","token":"t","folders":[],"resume":null}"#;
+    match decode::<NodeMessage>(old.as_bytes()).unwrap() {
+        NodeMessage::Hello { capabilities, public_url, .. } => assert!(capabilities.is_empty() && public_url.is_none()),
+        other => panic!("{other:?}"),
+    }
 }

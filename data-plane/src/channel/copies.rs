@@ -1,0 +1,141 @@
+//! The copies of other instances' videos this node keeps in its cache folder (does I/O): fetch
+//! orders start imports (`crate::import`), a finished copy joins the served catalog under
+//! `/static/redundancy/…` with its info-hashes tracked, a discard stops the import and deletes
+//! the files. Reports and catalog changes go out through channels the session drains.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+use vidseed_shared::fetch::{FetchOrder, FetchReport};
+use vidseed_shared::{FileIdentity, InfoHash};
+
+use crate::catalog::{Catalog, CatalogFile};
+use crate::import::download::{import, partial_dir, safe_relative, Reporter};
+
+/// What the session drains.
+pub enum CopyEvent {
+    /// A report to send to the control plane.
+    Report(FetchReport),
+    /// The served copies changed: the catalog must be rebuilt.
+    Changed,
+}
+
+pub type Outbox = mpsc::UnboundedReceiver<CopyEvent>;
+
+/// A served copy's catalog entries and the info-hashes its swarms use.
+type Served = (Vec<CatalogFile>, Vec<InfoHash>);
+
+/// The node's copies.
+pub struct Copies {
+    cache: PathBuf,
+    allow_private: bool,
+    serving: Mutex<BTreeMap<String, Served>>,
+    running: Mutex<HashMap<String, (FetchOrder, tokio::task::AbortHandle)>>,
+    events: mpsc::UnboundedSender<CopyEvent>,
+}
+
+impl Copies {
+    pub fn new(cache: PathBuf, allow_private: bool) -> (Arc<Copies>, Outbox) {
+        let (events, rx) = mpsc::unbounded_channel();
+        let copies = Arc::new(Copies { cache, allow_private, serving: Mutex::default(), running: Mutex::default(), events });
+        (copies, rx)
+    }
+
+    /// Makes (or resumes) a copy; an order the node is already carrying out is left running.
+    pub fn order(self: &Arc<Self>, order: FetchOrder) {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        if running.get(&order.id).is_some_and(|(o, h)| *o == order && !h.is_finished()) {
+            return;
+        }
+        if let Some((_, old)) = running.remove(&order.id) {
+            old.abort();
+        }
+        let this = Arc::clone(self);
+        let id = order.id.clone();
+        let task_order = order.clone();
+        let handle = tokio::spawn(async move {
+            let events = this.events.clone();
+            let reporter: Reporter = Arc::new(move |r| {
+                let _ = events.send(CopyEvent::Report(r));
+            });
+            match import(&task_order, &this.cache, this.allow_private, reporter).await {
+                Ok(()) => match this.served_files(&task_order) {
+                    Ok(files) => {
+                        this.serving.lock().unwrap_or_else(|p| p.into_inner()).insert(task_order.id.clone(), (files, task_order.info_hashes.clone()));
+                        let _ = this.events.send(CopyEvent::Changed);
+                        tracing::info!(copy = %task_order.id, "copy verified and served");
+                    }
+                    Err(e) => tracing::warn!(copy = %task_order.id, "copy imported but not servable: {e}"),
+                },
+                Err(e) => tracing::warn!(copy = %task_order.id, "copy failed: {e}"),
+            }
+        });
+        running.insert(id, (order, handle.abort_handle()));
+    }
+
+    /// Stops serving a copy and deletes its files, finished or partial.
+    pub fn discard(&self, id: &str) {
+        let order = self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(id).map(|(o, h)| {
+            h.abort();
+            o
+        });
+        let was_served = self.serving.lock().unwrap_or_else(|p| p.into_inner()).remove(id).is_some();
+        if let Some(order) = order {
+            for f in &order.files {
+                if let Some(rel) = safe_relative(&f.path) {
+                    let partial = partial_dir(&self.cache).join(&rel);
+                    for p in [self.cache.join(&rel), partial.clone(), record_of(&partial)] {
+                        let _ = std::fs::remove_file(p);
+                    }
+                }
+            }
+        }
+        if was_served {
+            let _ = self.events.send(CopyEvent::Changed);
+        }
+        tracing::info!(copy = %id, "copy discarded");
+    }
+
+    /// The catalog entries of a finished copy.
+    fn served_files(&self, order: &FetchOrder) -> Result<Vec<CatalogFile>, String> {
+        order
+            .files
+            .iter()
+            .map(|f| {
+                let rel = safe_relative(&f.path).ok_or_else(|| format!("refused path {:?}", f.path))?;
+                let fs_path = self.cache.join(rel);
+                let meta = std::fs::metadata(&fs_path).map_err(|e| format!("{}: {e}", fs_path.display()))?;
+                let identity = FileIdentity::from_metadata(&meta);
+                let last_modified = u64::try_from(identity.mtime_ns.div_euclid(1_000_000_000)).unwrap_or(0);
+                Ok(CatalogFile {
+                    url_path: f.url_path.clone(),
+                    fs_path,
+                    size: f.size,
+                    etag: format!("\"{:x}-{:x}\"", f.size, identity.mtime_ns),
+                    last_modified,
+                    content_type: f.content_type.clone(),
+                    identity,
+                    info_hash: None,
+                })
+            })
+            .collect()
+    }
+
+    /// Adds the served copies to a catalog built from the library.
+    pub fn extend(&self, catalog: &mut Catalog) {
+        for (files, hashes) in self.serving.lock().unwrap_or_else(|p| p.into_inner()).values() {
+            catalog.files.extend(files.iter().cloned());
+            catalog.info_hashes.extend(hashes.iter().copied());
+        }
+    }
+
+    pub fn cache(&self) -> &Path {
+        &self.cache
+    }
+}
+
+fn record_of(partial: &Path) -> PathBuf {
+    partial.with_extension(format!("{}.progress", partial.extension().and_then(|e| e.to_str()).unwrap_or("")))
+}
