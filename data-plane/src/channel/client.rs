@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use vidseed_shared::channel::{self, ControlMessage, NodeMessage, NodeStats, NodeUpdate, RejectedFile, Resume, CHANNEL_VERSION};
 
 use vidseed_shared::fetch::FETCH_CAPABILITY;
+use vidseed_shared::Backoff;
 
 use super::copies::{CopyEvent, Copies, Outbox};
 use super::node_catalog::{FolderMapping, NodeCatalog};
@@ -107,15 +108,15 @@ impl From<std::io::Error> for SessionError {
     }
 }
 
-const BACKOFF_MIN: Duration = Duration::from_millis(250);
-const BACKOFF_MAX: Duration = Duration::from_secs(8);
+/// Reconnection delays: 250 ms doubling to 8 s, each spread ±50 % so that nodes do not
+/// reconnect in step.
+const RECONNECT: Backoff = Backoff { base: Duration::from_millis(250), max: Duration::from_secs(8), spread_percent: 50 };
 
 async fn run(cfg: ChannelConfig, store: Arc<CatalogStore>, stats: StatsSource, status: Arc<ChannelStatus>, mut stop: watch::Receiver<bool>) {
     let mut node = NodeCatalog::default();
     let mut position: Option<Resume> = None;
     let mut copies = cfg.cache.clone().map(|c| Copies::new(c, cfg.allow_private_sources));
-    let mut backoff = BACKOFF_MIN;
-    let mut rng = seed();
+    let mut failures = 0u32;
     loop {
         let mut welcomed = false;
         let result = tokio::select! {
@@ -124,17 +125,13 @@ async fn run(cfg: ChannelConfig, store: Arc<CatalogStore>, stats: StatsSource, s
         };
         status.connected.store(false, Ordering::Relaxed);
         if welcomed {
-            backoff = BACKOFF_MIN;
+            failures = 0;
         }
         let why = match result {
             Ok(()) => "the control plane closed the channel".to_owned(),
             Err(e) => e.to_string(),
         };
-        // Jitter: somewhere between half and all of the backoff, so nodes do not reconnect in step.
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        let delay = backoff / 2 + Duration::from_millis(rng % (backoff.as_millis() as u64 / 2 + 1));
+        let delay = RECONNECT.delay(failures, getrandom::u64().unwrap_or(0));
         tracing::warn!(
             "catalog channel to {}: {why}; serving the last catalog (update {}), retrying in {} ms",
             cfg.control,
@@ -142,18 +139,12 @@ async fn run(cfg: ChannelConfig, store: Arc<CatalogStore>, stats: StatsSource, s
             delay.as_millis()
         );
         *status.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
-        backoff = (backoff * 2).min(BACKOFF_MAX);
+        failures = failures.saturating_add(1);
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = stop.changed() => return,
         }
     }
-}
-
-fn seed() -> u64 {
-    let mut b = [0u8; 8];
-    let _ = getrandom::fill(&mut b);
-    u64::from_le_bytes(b) | 1
 }
 
 fn endpoint_for(addr: SocketAddr, cfg: &ChannelConfig) -> Result<quinn::Endpoint, SessionError> {
