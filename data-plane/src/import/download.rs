@@ -249,23 +249,44 @@ fn io_reason(e: &std::io::Error, path: &Path) -> String {
     }
 }
 
-/// Takes units off the queue until it is empty or the copy failed.
+/// Consecutive units fetched by one range request (fewer requests; each unit still checked on
+/// its own).
+const BATCH_BYTES: u64 = 4 << 20;
+
+/// Takes runs of consecutive units off the queue until it is empty or the copy failed.
 async fn worker(job: Arc<Job>, size: u64, allow_private: bool, done: Arc<Mutex<u64>>, limiter: Arc<super::rate::ByteRate>) {
     let mut connections: Vec<Option<Source>> = Vec::new();
     loop {
         if job.failure.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
             return;
         }
-        let Some(i) = job.queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front() else { return };
-        let unit = job.units[i];
-        match fetch_unit(&job, unit, size, allow_private, &mut connections, &limiter).await {
-            Ok(bytes) => {
-                if let Err(e) = job.file.write_all_at(&bytes, unit.start) {
-                    *job.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(io_reason(&e, Path::new("the partial file")));
-                    return;
+        let batch: Vec<(usize, Unit)> = {
+            let mut queue = job.queue.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(first) = queue.pop_front() else { return };
+            let mut batch = vec![(first, job.units[first])];
+            let mut bytes = job.units[first].len();
+            while let Some(&next) = queue.front() {
+                let last = batch[batch.len() - 1].0;
+                if next != last + 1 || bytes + job.units[next].len() > BATCH_BYTES {
+                    break;
                 }
-                job.progress.lock().unwrap_or_else(|p| p.into_inner()).mark(i);
-                *done.lock().unwrap_or_else(|p| p.into_inner()) += unit.len();
+                queue.pop_front();
+                bytes += job.units[next].len();
+                batch.push((next, job.units[next]));
+            }
+            batch
+        };
+        match fetch_batch(&job, &batch, size, allow_private, &mut connections, &limiter).await {
+            Ok(good) => {
+                for (i, bytes) in good {
+                    let unit = job.units[i];
+                    if let Err(e) = job.file.write_all_at(&bytes, unit.start) {
+                        *job.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(io_reason(&e, Path::new("the partial file")));
+                        return;
+                    }
+                    job.progress.lock().unwrap_or_else(|p| p.into_inner()).mark(i);
+                    *done.lock().unwrap_or_else(|p| p.into_inner()) += unit.len();
+                }
             }
             Err(reason) => {
                 let mut failure = job.failure.lock().unwrap_or_else(|p| p.into_inner());
@@ -276,10 +297,20 @@ async fn worker(job: Arc<Job>, size: u64, allow_private: bool, done: Arc<Mutex<u
     }
 }
 
-/// One unit, verified: from the first source still usable, the next on repeated failures or
-/// bad data.
-async fn fetch_unit(job: &Job, unit: Unit, size: u64, allow_private: bool, connections: &mut Vec<Option<Source>>, limiter: &super::rate::ByteRate) -> Result<bytes::Bytes, String> {
-    loop {
+/// A run of units, each verified: one range covering them from the first source still usable;
+/// units that fail their hash are fetched again, the source dropped for the next when it keeps
+/// sending bad data or refuses.
+async fn fetch_batch(
+    job: &Job,
+    batch: &[(usize, Unit)],
+    size: u64,
+    allow_private: bool,
+    connections: &mut Vec<Option<Source>>,
+    limiter: &super::rate::ByteRate,
+) -> Result<Vec<(usize, bytes::Bytes)>, String> {
+    let mut pending: Vec<(usize, Unit)> = batch.to_vec();
+    let mut good = Vec::with_capacity(batch.len());
+    while !pending.is_empty() {
         let (index, url) = {
             let sources = job.sources.lock().await;
             match sources.iter().enumerate().find(|(_, s)| s.gone.is_none()) {
@@ -302,34 +333,45 @@ async fn fetch_unit(job: &Job, unit: Unit, size: u64, allow_private: bool, conne
                 }
             }
         }
-        let mut verdict = None;
+        let start = pending.iter().map(|(_, u)| u.start).min().unwrap_or(0);
+        let end = pending.iter().map(|(_, u)| u.end).max().unwrap_or(0);
         for attempt in 0..TRIES_PER_SOURCE {
-            limiter.take(unit.len()).await;
+            limiter.take(end - start + 1).await;
             let Some(source) = connections[index].as_mut() else { break };
-            match source.range(unit.start, unit.end).await {
-                Ok(bytes) if unit.check(&bytes) => return Ok(bytes),
-                Ok(_) => {
-                    let mut sources = job.sources.lock().await;
-                    let slot = &mut sources[index];
-                    slot.bad += 1;
-                    tracing::warn!(source = %url, start = unit.start, end = unit.end, "a part failed its hash; fetching it again");
-                    if slot.bad >= MAX_BAD_FROM_SOURCE {
-                        slot.gone = Some(format!("{url} kept sending bad data ({} parts failed their hash)", slot.bad));
+            match source.range(start, end).await {
+                Ok(bytes) => {
+                    let mut failed = 0;
+                    pending.retain(|(i, u)| {
+                        let part = bytes.slice((u.start - start) as usize..=(u.end - start) as usize);
+                        if u.check(&part) {
+                            good.push((*i, part));
+                            false
+                        } else {
+                            failed += 1;
+                            true
+                        }
+                    });
+                    if failed > 0 {
+                        let mut sources = job.sources.lock().await;
+                        let slot = &mut sources[index];
+                        slot.bad += 1;
+                        tracing::warn!(source = %url, start, end, failed, "parts failed their hash; fetching them again");
+                        if slot.bad >= MAX_BAD_FROM_SOURCE {
+                            slot.gone = Some(format!("{url} kept sending bad data ({} ranges had parts that failed their hash)", slot.bad));
+                        }
                     }
-                    verdict = Some(());
                     break;
                 }
                 Err(SourceError::Refused(e)) => {
                     job.sources.lock().await[index].gone = Some(e);
-                    verdict = Some(());
                     break;
                 }
                 Err(SourceError::Passing(e)) => {
                     tracing::debug!(source = %url, "range failed ({e}); retrying");
                     if attempt + 1 == TRIES_PER_SOURCE {
                         let mut sources = job.sources.lock().await;
-                        // Another source may do better; with none, this one stays and the unit
-                        // fails the copy only when every source is gone.
+                        // Another source may do better; with none, this one stays and the copy
+                        // fails only when every source is gone.
                         if sources.iter().filter(|s| s.gone.is_none()).count() > 1 {
                             sources[index].gone = Some(format!("{url}: {e}"));
                         } else {
@@ -340,8 +382,8 @@ async fn fetch_unit(job: &Job, unit: Unit, size: u64, allow_private: bool, conne
                 }
             }
         }
-        let _ = verdict;
     }
+    Ok(good)
 }
 
 #[cfg(test)]

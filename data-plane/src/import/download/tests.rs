@@ -21,7 +21,7 @@ fn order_paths_are_kept_inside_the_cache() {
 struct Faults {
     /// Answer 500 to this many requests first.
     errors: AtomicU32,
-    /// Flip a byte in the range that starts here, this many times.
+    /// Flip the byte at this offset in the ranges that hold it, this many times.
     corrupt_at: AtomicU64,
     corrupt_times: AtomicU32,
     /// Close the connection without an answer this many times.
@@ -56,9 +56,10 @@ async fn origin(data: Arc<Vec<u8>>, faults: Arc<Faults>) -> String {
                         let (a, b) = range.split_once('-').unwrap();
                         let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse::<usize>().unwrap().min(data.len() - 1));
                         let mut body = data[a..=b].to_vec();
-                        if faults.corrupt_at.load(Ordering::SeqCst) == a as u64 && faults.corrupt_times.load(Ordering::SeqCst) > 0 {
+                        let at = faults.corrupt_at.load(Ordering::SeqCst) as usize;
+                        if (a..=b).contains(&at) && faults.corrupt_times.load(Ordering::SeqCst) > 0 {
                             faults.corrupt_times.fetch_sub(1, Ordering::SeqCst);
-                            body[0] ^= 0xff;
+                            body[at - a] ^= 0xff;
                         }
                         faults.served.fetch_add(body.len() as u64, Ordering::SeqCst);
                         Ok(http::Response::builder()
