@@ -17,7 +17,7 @@ use tokio::sync::Mutex as AsyncMutex;
 use vidseed_shared::fetch::{FetchFile, FetchOrder, FetchReport, FetchState, FileCheck};
 
 use super::progress::Progress;
-use super::source::{Source, SourceError};
+use super::source::{Frames, Source, SourceError};
 use super::units::{units, Check, Unit};
 
 /// Bad units from one source before it is dropped.
@@ -278,11 +278,13 @@ async fn worker(job: Arc<Job>, size: u64, allow_private: bool, done: Arc<Mutex<u
         };
         match fetch_batch(&job, &batch, size, allow_private, &mut connections, &limiter).await {
             Ok(good) => {
-                for (i, bytes) in good {
+                for (i, frames) in good {
                     let unit = job.units[i];
-                    if let Err(e) = job.file.write_all_at(&bytes, unit.start) {
-                        *job.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(io_reason(&e, Path::new("the partial file")));
-                        return;
+                    for (at, part) in frames.slices(unit.start, unit.end) {
+                        if let Err(e) = job.file.write_all_at(part, at) {
+                            *job.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(io_reason(&e, Path::new("the partial file")));
+                            return;
+                        }
                     }
                     job.progress.lock().unwrap_or_else(|p| p.into_inner()).mark(i);
                     *done.lock().unwrap_or_else(|p| p.into_inner()) += unit.len();
@@ -307,7 +309,7 @@ async fn fetch_batch(
     allow_private: bool,
     connections: &mut Vec<Option<Source>>,
     limiter: &super::rate::ByteRate,
-) -> Result<Vec<(usize, bytes::Bytes)>, String> {
+) -> Result<Vec<(usize, Arc<Frames>)>, String> {
     let mut pending: Vec<(usize, Unit)> = batch.to_vec();
     let mut good = Vec::with_capacity(batch.len());
     while !pending.is_empty() {
@@ -339,12 +341,12 @@ async fn fetch_batch(
             limiter.take(end - start + 1).await;
             let Some(source) = connections[index].as_mut() else { break };
             match source.range(start, end).await {
-                Ok(bytes) => {
+                Ok(frames) => {
+                    let frames = Arc::new(frames);
                     let mut failed = 0;
                     pending.retain(|(i, u)| {
-                        let part = bytes.slice((u.start - start) as usize..=(u.end - start) as usize);
-                        if u.check(&part) {
-                            good.push((*i, part));
+                        if u.check_parts(frames.slices(u.start, u.end).map(|(_, p)| p)) {
+                            good.push((*i, Arc::clone(&frames)));
                             false
                         } else {
                             failed += 1;

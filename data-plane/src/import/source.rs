@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::SendRequest;
@@ -70,8 +70,8 @@ impl Source {
         Ok(sender)
     }
 
-    /// Bytes `start..=end` of the file.
-    pub async fn range(&mut self, start: u64, end: u64) -> Result<Bytes, SourceError> {
+    /// Bytes `start..=end` of the file, as the frames they arrived in (not gathered).
+    pub async fn range(&mut self, start: u64, end: u64) -> Result<Frames, SourceError> {
         let mut sender = match self.conn.take() {
             Some(s) if s.is_ready() => s,
             _ => self.connect().await?,
@@ -98,24 +98,46 @@ impl Source {
                 return Err(SourceError::Refused(format!("{url}: the file is not the one ordered (asked bytes {start}-{end} of {expected_size}, got Content-Range {range:?})")));
             }
             let mut body = res.into_body();
-            let mut buf = BytesMut::with_capacity(want as usize);
+            let mut frames = Frames { start, parts: Vec::new(), len: 0 };
             while let Some(frame) = body.frame().await {
                 let frame = frame.map_err(|e| SourceError::Passing(format!("{url}: {e}")))?;
                 if let Ok(data) = frame.into_data() {
-                    if buf.len() as u64 + data.len() as u64 > want {
+                    if frames.len + data.len() as u64 > want {
                         return Err(SourceError::Refused(format!("{url} sent more than the range")));
                     }
-                    buf.extend_from_slice(&data);
+                    frames.len += data.len() as u64;
+                    frames.parts.push(data);
                 }
             }
-            if buf.len() as u64 != want {
-                return Err(SourceError::Passing(format!("{url}: the range was cut after {} of {want} bytes", buf.len())));
+            if frames.len != want {
+                return Err(SourceError::Passing(format!("{url}: the range was cut after {} of {want} bytes", frames.len)));
             }
-            Ok((buf.freeze(), sender))
+            Ok((frames, sender))
         };
         let (bytes, sender) = tokio::time::timeout(RANGE_TIMEOUT, work).await.map_err(|_| SourceError::Passing(format!("{}: a range timed out", self.url)))??;
         self.conn = Some(sender);
         Ok(bytes)
+    }
+}
+
+/// A range's body as it arrived: the frames, in order, from file offset `start`.
+pub struct Frames {
+    pub start: u64,
+    parts: Vec<Bytes>,
+    len: u64,
+}
+
+impl Frames {
+    /// The pieces of memory that hold file bytes `from..=to` (inside the range), with the file
+    /// offset each starts at.
+    pub fn slices(&self, from: u64, to: u64) -> impl Iterator<Item = (u64, &[u8])> {
+        let mut at = self.start;
+        self.parts.iter().filter_map(move |p| {
+            let (p_start, p_end) = (at, at + p.len() as u64); // [p_start, p_end)
+            at = p_end;
+            let (a, b) = (from.max(p_start), (to + 1).min(p_end));
+            (a < b).then(|| (a, &p[(a - p_start) as usize..(b - p_start) as usize]))
+        })
     }
 }
 
@@ -141,4 +163,20 @@ fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
             .map_err(|e| e.to_string())
     });
     config.as_ref().map(|c| tokio_rustls::TlsConnector::from(Arc::clone(c))).map_err(Clone::clone)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_give_the_slices_of_any_span_inside_them() {
+        let parts = vec![Bytes::from_static(b"abcd"), Bytes::from_static(b"ef"), Bytes::from_static(b"ghij")];
+        let frames = Frames { start: 100, parts, len: 10 };
+        let got = |a, b| frames.slices(a, b).map(|(at, p)| (at, String::from_utf8(p.to_vec()).unwrap())).collect::<Vec<_>>();
+        assert_eq!(got(100, 109), vec![(100, "abcd".into()), (104, "ef".into()), (106, "ghij".into())]);
+        assert_eq!(got(102, 106), vec![(102, "cd".into()), (104, "ef".into()), (106, "g".into())]);
+        assert_eq!(got(105, 105), vec![(105, "f".into())]);
+        assert_eq!(got(107, 109), vec![(107, "hij".into())]);
+    }
 }

@@ -34,12 +34,30 @@ impl Unit {
 
     /// Whether `bytes` are this unit's.
     pub fn check(&self, bytes: &[u8]) -> bool {
-        if bytes.len() as u64 != self.len() {
-            return false;
-        }
+        self.check_parts(std::iter::once(bytes))
+    }
+
+    /// Whether these pieces of memory, one after the other, are this unit's bytes (a range's
+    /// body as it arrived, without gathering it first).
+    pub fn check_parts<'a>(&self, parts: impl Iterator<Item = &'a [u8]>) -> bool {
+        let mut len = 0u64;
         match self.digest {
-            Digest::Sha1(want) => Sha1::digest(bytes).as_slice() == want,
-            Digest::Sha256(want) => Sha256::digest(bytes).as_slice() == want,
+            Digest::Sha1(want) => {
+                let mut h = Sha1::new();
+                parts.for_each(|p| {
+                    len += p.len() as u64;
+                    h.update(p);
+                });
+                len == self.len() && h.finalize().as_slice() == want
+            }
+            Digest::Sha256(want) => {
+                let mut h = Sha256::new();
+                parts.for_each(|p| {
+                    len += p.len() as u64;
+                    h.update(p);
+                });
+                len == self.len() && h.finalize().as_slice() == want
+            }
         }
     }
 }
