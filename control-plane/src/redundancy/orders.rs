@@ -193,6 +193,15 @@ pub fn hls_order(copy_id: &str, uuid: &str, hls: &RemoteHls, docs: &HlsDocuments
     if let Some(dup) = files.iter().find(|f| !seen.insert(f.path.clone())) {
         return Err(format!("two files of the playlist would be kept as {}", dup.path));
     }
+    // PeerTube's HLS player announces the playlist's swarm ids (its `Infohash` tags): the
+    // copy's node tracks them too.
+    for id in &hls.swarm_ids {
+        if let Ok(ih) = id.parse::<vidseed_shared::InfoHash>() {
+            if !info_hashes.contains(&ih) {
+                info_hashes.push(ih);
+            }
+        }
+    }
     Ok(FetchOrder { id: copy_id.to_owned(), files, info_hashes, max_bytes_per_sec: 0, parallel: PARALLEL })
 }
 
@@ -310,6 +319,10 @@ mod tests {
         assert_eq!((segments[0].start, segments[0].end), (1377, 61036));
         assert_eq!((*piece_length, sha1.len()), (None, 0), "no torrent given: segments only");
         assert!(h240.sources[0].ends_with("-240-fragmented.mp4"));
+        // The player's swarm ids are tracked with the copy.
+        for id in &hls.swarm_ids {
+            assert!(order.info_hashes.iter().any(|ih| ih.to_hex() == *id), "{id}");
+        }
 
         // A playlist naming a file the Video does not list, a segment without a hash, a
         // missing playlist: refused.
