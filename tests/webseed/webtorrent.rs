@@ -2,12 +2,11 @@
 //! `tests/interop/node_modules`): parse-torrent reads our torrents and magnets, and a WebTorrent
 //! client downloads a video from our WebSeed and gets the file's exact bytes.
 
-mod common;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use sha1::{Digest, Sha1};
 
 fn peer(args: &[&str]) -> serde_json::Value {

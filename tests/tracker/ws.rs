@@ -1,12 +1,11 @@
 //! The WebTorrent tracker over real WebSockets on the data plane's port: offers, answers,
 //! counts, scrape, refusals and malformed input.
 
-mod common;
 
 use std::time::Duration;
 
-use common::ws::*;
-use common::{get, pseudo_random, Node};
+use crate::common::ws::*;
+use crate::common::{get, pseudo_random, Node};
 use fastwebsockets::{Frame, OpCode, Payload};
 use serde_json::{json, Value};
 
@@ -191,7 +190,7 @@ fn many_peers_offers_fan_out_and_answers_return() {
 #[test]
 fn tracker_stats_reach_the_control_plane() {
     let node = Node::start(&[("v.mp4", &pseudo_random(100_000, 9))], &[]);
-    let token = common::admin_token(&node);
+    let token = crate::common::admin_token(&node);
     let ih = hex_to_bin(node.videos()[0]["infoHash"].as_str().unwrap());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let _ws = rt.block_on(async {
@@ -202,8 +201,8 @@ fn tracker_stats_reach_the_control_plane() {
         }
         ws
     });
-    let stats = common::eventually(Duration::from_secs(30), "the node's stats with its tracker peer", || {
-        let v = common::admin_json(node.control, &token, "GET", "/api/v1/admin/nodes", None);
+    let stats = crate::common::eventually(Duration::from_secs(30), "the node's stats with its tracker peer", || {
+        let v = crate::common::admin_json(node.control, &token, "GET", "/api/v1/admin/nodes", None);
         let s = v["nodes"][0]["stats"].clone();
         (s["peers"] == 1 && s["trackerMessages"].as_u64() >= Some(3)).then_some(s)
     });

@@ -2,12 +2,11 @@
 //! the npm `bittorrent-tracker` server (what PeerTube runs) and against vidseed by
 //! `tests/interop/tracker_diff.mjs`; every reply must agree field by field (error texts aside).
 
-mod common;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn replies_agree_with_bittorrent_tracker() {

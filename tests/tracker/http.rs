@@ -1,11 +1,10 @@
 //! The classic HTTP tracker (bencoded announce and scrape, compact peers) on the data plane's
 //! port, sharing swarms with the WebSocket tracker.
 
-mod common;
 
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::common::*;
 use serde::Deserialize;
 
 fn pct(b: &[u8]) -> String {

@@ -1,11 +1,10 @@
 //! The torrents and magnet URIs `vidseed serve` hands out, read back by an independent bencode
 //! decoder: info-hash, piece hashes of the file, url-list, announce-list.
 
-mod common;
 
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::common::*;
 use serde::Deserialize;
 use sha1::{Digest, Sha1};
 

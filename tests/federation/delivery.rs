@@ -3,11 +3,10 @@
 //! (same address, same database), and a restart of the sender in between loses nothing; a
 //! Follow sent while its target is down completes when the target is back.
 
-mod common;
 
 use std::time::Duration;
 
-use common::{admin_json, admin_token, eventually, Node};
+use crate::common::{admin_json, admin_token, eventually, Node};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(60);

@@ -3,9 +3,8 @@
 //! paged collections; and every URL those documents advertise answers (PeerTube fetches them
 //! when it meets us, and records a failed job for each that does not).
 
-mod common;
 
-use common::{get, Node};
+use crate::common::{get, Node};
 use serde_json::Value;
 
 fn json_of(node: &Node, target: &str, accept: &str) -> (u16, Option<String>, Value) {

@@ -1,12 +1,11 @@
 //! Every tracker limit, set small in a configuration file, enforced over real WebSockets; and
 //! the switch that opens the tracker to any info-hash.
 
-mod common;
 
 use std::time::Duration;
 
-use common::ws::*;
-use common::{get, pseudo_random, Node};
+use crate::common::ws::*;
+use crate::common::{get, pseudo_random, Node};
 use fastwebsockets::{Frame, Payload};
 use serde_json::json;
 
@@ -77,7 +76,7 @@ fn idle_connections_are_closed_and_peers_removed() {
         assert_eq!(stats(&node)["peers"], 1);
         assert!(closed_by_server(&mut a, Duration::from_secs(10)).await, "an idle socket is closed");
     });
-    common::eventually(Duration::from_secs(10), "the idle peer to leave", || (stats(&node)["peers"] == 0).then_some(()));
+    crate::common::eventually(Duration::from_secs(10), "the idle peer to leave", || (stats(&node)["peers"] == 0).then_some(()));
 }
 
 #[test]
@@ -155,7 +154,7 @@ fn open_tracker_tracks_any_info_hash() {
         assert_eq!(s["connections"], 1);
     });
     // The socket is gone: so is its peer.
-    common::eventually(Duration::from_secs(10), "the peer to leave", || (stats(&node)["peers"] == 0).then_some(()));
+    crate::common::eventually(Duration::from_secs(10), "the peer to leave", || (stats(&node)["peers"] == 0).then_some(()));
 }
 
 #[test]
@@ -253,7 +252,7 @@ fn close_code(s: &mut std::net::TcpStream) -> Option<u16> {
 fn a_message_in_endless_fragments_is_refused_at_the_limit_with_1009() {
     use std::io::Write;
     let (node, _, _d) = node_with("", &[]);
-    let before = common::rss_anon_kib(node.pid());
+    let before = crate::common::rss_anon_kib(node.pid());
     let mut s = raw_socket(&node);
     // A text frame without FIN, then continuations of 60 KB: the attack that grew the node from
     // 49 MB to 3 GB in seconds. The whole message may not pass 64 KiB (the default).
@@ -268,7 +267,7 @@ fn a_message_in_endless_fragments_is_refused_at_the_limit_with_1009() {
     }
     assert!(sent < 300_000_000, "the server took {sent} bytes of one message without closing");
     assert_eq!(close_code(&mut s), Some(1009), "closed with 'message too big'");
-    let after = common::rss_anon_kib(node.pid());
+    let after = crate::common::rss_anon_kib(node.pid());
     assert!(after < before + 32 * 1024, "resident memory grew from {before} KiB to {after} KiB");
     // The node still serves others.
     let s2 = raw_socket(&node);

@@ -3,9 +3,8 @@
 //! have their types, unknown videos get a 404 page, and the API's video objects carry `watchUrl`.
 //! (The page playing in a real browser: tests/browser.rs.)
 
-mod common;
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn index_watch_page_and_assets() {

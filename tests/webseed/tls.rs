@@ -2,7 +2,6 @@
 //! here: https WebSeeds over HTTP/1.1 and HTTP/2 (by ALPN), the tracker over wss://, plain text
 //! and stalled handshakes harming no one, and startup errors that name the file at fault.
 
-mod common;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -10,8 +9,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::ws::{hex_to_bin, id, recv, send, upgrade_request, Exec, Ws};
-use common::*;
+use crate::common::ws::{hex_to_bin, id, recv, send, upgrade_request, Exec, Ws};
+use crate::common::*;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use serde_json::json;

@@ -3,11 +3,10 @@
 //! inboxes — valid ones must be accepted, tampered, stale, wrongly keyed and unsigned ones refused
 //! with a reason — and checks the signature of every fetch our instance makes of its actor.
 
-mod common;
 
 use std::process::Command;
 
-use common::Node;
+use crate::common::Node;
 use serde_json::Value;
 
 #[test]

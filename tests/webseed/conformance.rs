@@ -1,11 +1,10 @@
 //! WebSeed conformance over loopback against the real binary: every rule of range serving,
 //! conditional requests, CORS, methods and path safety, bodies compared with the file's bytes.
 
-mod common;
 
 use std::io::{BufReader, Write};
 
-use common::*;
+use crate::common::*;
 
 const SIZE: usize = 3 * 1024 * 1024 + 12345;
 
