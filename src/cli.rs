@@ -199,11 +199,31 @@ pub(crate) struct InstanceArgs {
     /// Seconds between runs of the redundancy scheduler (PeerTube's check_interval)
     #[arg(long, default_value_t = 3600)]
     pub(crate) redundancy_check_secs: u64,
+    /// Bytes per second one copy's download may take on a data node, e.g. 50MB (sizes as in
+    /// PeerTube's configuration: 1MB = 1024 × 1024 bytes; 0: no cap).
+    #[arg(long, default_value = "0", value_parser = parse_rate)]
+    pub(crate) redundancy_bandwidth: u64,
+    /// Ranges a data node fetches at once for one copy (1 to 16).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub(crate) redundancy_parallel: u32,
+}
+
+/// A size per second as `50MB`, `1GiB` or bytes.
+fn parse_rate(s: &str) -> Result<u64, String> {
+    if s.trim() == "0" {
+        return Ok(0);
+    }
+    vidseed_control_plane::redundancy::config::parse_size(s)
 }
 
 impl InstanceArgs {
     pub(crate) fn federation_retry(&self) -> Duration {
         Duration::from_secs(self.federation_retry_secs.max(1))
+    }
+
+    /// What each copy's download may take on a data node.
+    pub(crate) fn import_limits(&self) -> vidseed_control_plane::redundancy::ImportLimits {
+        vidseed_control_plane::redundancy::ImportLimits { max_bytes_per_sec: self.redundancy_bandwidth, parallel: self.redundancy_parallel }
     }
 }
 

@@ -135,6 +135,7 @@ fn serve(args: ServeArgs) -> Result<()> {
             listener,
         )
         .await?;
+        node.redundancy.set_import_limits(args.instance.import_limits());
         if let Some(token) = &node.new_admin_token {
             println!("vidseed: admin token (shown only this once; `vidseed admin --token …`): {token}");
         }
@@ -212,6 +213,7 @@ fn control(args: ControlArgs) -> Result<()> {
             node.channel_addr(),
             node.pin()
         );
+        node.redundancy.set_import_limits(args.instance.import_limits());
         if let Some(token) = &node.new_admin_token {
             println!("vidseed: admin token (shown only this once; `vidseed admin --token …`): {token}");
         }

@@ -27,7 +27,13 @@ struct Instance {
 
 impl Instance {
     fn start() -> Instance {
-        let node = Node::start(&[("v.mp4", b"video")], &["--allow-private-federation"]);
+        Instance::start_with(&[])
+    }
+
+    fn start_with(extra: &[&str]) -> Instance {
+        let mut args = vec!["--allow-private-federation"];
+        args.extend_from_slice(extra);
+        let node = Node::start(&[("v.mp4", b"video")], &args);
         let token = admin_token(&node);
         Instance { node, token }
     }

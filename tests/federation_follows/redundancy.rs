@@ -52,7 +52,8 @@ fn a_followed_peertube_instance_s_videos_are_learned_and_copied_by_fetch_orders(
         "type": "Create", "id": format!("{}/activity", video.url), "actor": format!("{}/video-channels/root_channel", origin.base),
         "to": ["https://www.w3.org/ns/activitystreams#Public"], "object": video.object,
     })]);
-    let a = Instance::start();
+    // The admin's caps on each copy's download reach the nodes in every order.
+    let a = Instance::start_with(&["--redundancy-bandwidth", "50MB", "--redundancy-parallel", "2"]);
 
     // Following it: Follow, its Accept, then its outbox is walked.
     let (code, out) = a.cli(&["follow", &origin.base]);
@@ -102,6 +103,7 @@ fn a_followed_peertube_instance_s_videos_are_learned_and_copied_by_fetch_orders(
     for (res, file) in [("360-25", &video.web[0]), ("240-25", &video.web[1])] {
         assert!(file.name.contains(&format!("-{}.mp4", &res[..3])), "{}", file.name);
         let o = order_for(&orders, &format!("{}/redundancy/videos/{UUID_A}/{res}", a.base()));
+        assert_eq!((o["maxBytesPerSec"].as_u64(), o["parallel"].as_u64()), (Some(50 * 1024 * 1024), Some(2)), "{o}");
         assert_eq!(o["infoHashes"], json!([file.info_hash]));
         let f = &o["files"][0];
         assert_eq!(o["files"].as_array().unwrap().len(), 1);

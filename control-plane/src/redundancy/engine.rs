@@ -122,6 +122,33 @@ pub struct RedundancyEngine {
     /// When the next copy others keep of our videos expires (ms; `i64::MAX`: none): the
     /// scheduler wakes then to stop advertising it.
     pub(super) next_expiry_ms: std::sync::atomic::AtomicI64,
+    /// What each copy's download may take on a node.
+    limits: std::sync::RwLock<ImportLimits>,
+}
+
+/// What a copy's download may take on a data node, set by the admin (`--redundancy-bandwidth`,
+/// `--redundancy-parallel`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImportLimits {
+    /// Bytes per second for one copy's ranges together (0: no cap).
+    pub max_bytes_per_sec: u64,
+    /// Ranges fetched at once for one copy.
+    pub parallel: u32,
+}
+
+impl Default for ImportLimits {
+    fn default() -> Self {
+        ImportLimits { max_bytes_per_sec: 0, parallel: super::orders::PARALLEL }
+    }
+}
+
+impl ImportLimits {
+    /// The order with these limits (orders stored before a change get them when sent again).
+    pub fn apply(&self, mut order: FetchOrder) -> FetchOrder {
+        order.max_bytes_per_sec = self.max_bytes_per_sec;
+        order.parallel = self.parallel.clamp(1, 16);
+        order
+    }
 }
 
 impl RedundancyEngine {
@@ -136,6 +163,7 @@ impl RedundancyEngine {
             check_interval: check_interval.max(Duration::from_secs(1)),
             preparing: Mutex::new(HashSet::new()),
             next_expiry_ms: std::sync::atomic::AtomicI64::new(i64::MAX),
+            limits: std::sync::RwLock::new(ImportLimits::default()),
         });
         fed.attach_redundancy(Arc::downgrade(&r));
         r
@@ -159,6 +187,16 @@ impl RedundancyEngine {
         self.wake.notified().await;
     }
 
+    /// Sets what each copy's download may take (applies to orders sent from now on).
+    pub fn set_import_limits(&self, limits: ImportLimits) {
+        *self.limits.write().unwrap_or_else(|p| p.into_inner()) = limits;
+    }
+
+    /// An order with the current limits.
+    pub(super) fn limited(&self, order: FetchOrder) -> FetchOrder {
+        self.limits.read().unwrap_or_else(|p| p.into_inner()).apply(order)
+    }
+
     /// The orders the data nodes should be working on or serving: every copy whose order is
     /// made. A node that connects gets them all.
     pub async fn orders(&self) -> Result<Vec<FetchOrder>, RedundancyError> {
@@ -167,6 +205,7 @@ impl RedundancyEngine {
             .iter()
             .filter(|c| c.state == CopyState::Ordered)
             .filter_map(|c| serde_json::from_str(c.order_json.as_deref()?).ok())
+            .map(|o| self.limited(o))
             .collect())
     }
 
@@ -542,5 +581,21 @@ mod tests {
         assert_eq!(uuid_in_id(&format!("https://me/redundancy/videos/{u}/360-25")), u);
         assert_eq!(uuid_in_id(&format!("https://me/redundancy/streaming-playlists/hls/{u}")), u);
         assert_eq!(uuid_in_id("https://me/redundancy/videos/x/1"), "");
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use vidseed_shared::fetch::FetchOrder;
+
+    use super::ImportLimits;
+
+    #[test]
+    fn limits_are_written_into_orders() {
+        let order = FetchOrder { id: "c".into(), files: vec![], info_hashes: vec![], max_bytes_per_sec: 0, parallel: 4 };
+        let o = ImportLimits { max_bytes_per_sec: 5_000_000, parallel: 2 }.apply(order.clone());
+        assert_eq!((o.max_bytes_per_sec, o.parallel), (5_000_000, 2));
+        let o = ImportLimits { max_bytes_per_sec: 0, parallel: 0 }.apply(order);
+        assert_eq!((o.max_bytes_per_sec, o.parallel), (0, 1), "at least one range at a time");
     }
 }

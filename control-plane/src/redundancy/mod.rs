@@ -24,4 +24,4 @@ mod scheduler;
 pub mod status;
 pub mod strategy;
 
-pub use engine::{CopyView, FetchSink, RedundancyEngine, RedundancyError};
+pub use engine::{CopyView, FetchSink, ImportLimits, RedundancyEngine, RedundancyError};

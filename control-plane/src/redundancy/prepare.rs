@@ -32,7 +32,7 @@ impl RedundancyEngine {
     /// Makes the copy's order, stores it and hands it to the nodes; or marks the copy failed.
     pub async fn prepare(&self, copy: CopyRecord) {
         let store = &self.fed.store;
-        match self.make_order(&copy).await {
+        match self.make_order(&copy).await.map(|o| self.limited(o)) {
             Ok(order) => {
                 let json = serde_json::to_string(&order).unwrap_or_default();
                 match store.set_copy_state(&copy.id, CopyState::Ordered, None, Some(&json), timestamp_ms()).await {
