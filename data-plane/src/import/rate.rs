@@ -50,7 +50,9 @@ mod tests {
         }
         // One second's burst (1 MB), then half a second for the other 0.5 MB.
         let took = start.elapsed();
-        assert!(took >= Duration::from_millis(450) && took <= Duration::from_millis(1500), "{took:?}");
+        // At least the half second the rate owes; the upper bound only catches a cap that never
+        // lets go (a loaded machine sleeps longer than asked).
+        assert!(took >= Duration::from_millis(450) && took <= Duration::from_secs(10), "{took:?}");
         let free = ByteRate::new(0);
         let start = Instant::now();
         free.take(u64::MAX).await;
