@@ -70,6 +70,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         workers: args.data_workers.unwrap_or(cpus()),
         send_path: args.send_path,
         http: file_config.http,
+        metrics: file_config.metrics,
         tracker: file_config.tracker,
         tls,
         ..DataPlaneConfig::default()
@@ -237,6 +238,7 @@ fn data_node(args: DataArgs) -> Result<()> {
         workers: args.data_workers.unwrap_or(cpus()),
         send_path: args.send_path,
         http: file_config.http,
+        metrics: file_config.metrics,
         tracker: file_config.tracker,
         tls,
         ..DataPlaneConfig::default()
