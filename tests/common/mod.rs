@@ -2,7 +2,6 @@
 //! small blocking HTTP/1.1 client that shows exactly what the server sent.
 #![allow(dead_code)]
 
-pub mod prometheus;
 pub mod ws;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -8,3 +8,4 @@ mod cluster;
 
 mod logs;
 mod metrics;
+mod prometheus;

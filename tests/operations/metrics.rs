@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::cluster::{free_tcp_port, free_udp_port, Proc};
-use crate::common::prometheus::{parse, Scrape};
+use crate::prometheus::{parse, Scrape};
 use crate::common::{admin, admin_token, eventually, file_path, get, pseudo_random, send, Node};
 
 fn scrape_data(addr: std::net::SocketAddr, path: &str) -> Scrape {
