@@ -37,6 +37,12 @@ pub(crate) enum Command {
     Admin(vidseed_control_plane::admin::AdminArgs),
     /// Print the default configuration file, commented.
     PrintConfig,
+    /// Print a hardened systemd unit for `serve`, `control` or `data` (dedicated user,
+    /// read-only system, no capabilities).
+    PrintSystemd {
+        #[arg(value_enum)]
+        unit: crate::systemd::Unit,
+    },
 }
 
 #[derive(Parser, Debug)]

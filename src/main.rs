@@ -4,6 +4,7 @@
 mod cli;
 mod configs;
 mod logging;
+mod systemd;
 
 use cli::{Cli, Command, ControlArgs, DataArgs, ServeArgs};
 use configs::{cpus, database, piece_policy, read_file_config};
@@ -39,6 +40,10 @@ fn main() -> std::process::ExitCode {
         Command::Data(args) => data_node(*args),
         Command::PrintConfig => {
             print!("{DEFAULT_CONFIG_TOML}");
+            Ok(())
+        }
+        Command::PrintSystemd { unit } => {
+            print!("{}", systemd::unit(unit));
             Ok(())
         }
     };

@@ -9,3 +9,4 @@ mod cluster;
 mod logs;
 mod metrics;
 mod prometheus;
+mod systemd;
