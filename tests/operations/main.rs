@@ -9,4 +9,5 @@ mod cluster;
 mod logs;
 mod metrics;
 mod prometheus;
+mod status_page;
 mod systemd;

@@ -75,12 +75,12 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
     let mut labels = BTreeMap::new();
     if let Some(after) = rest.strip_prefix('{') {
         let mut chars = after.char_indices().peekable();
-        let mut end = None;
+        let end: usize;
         loop {
             // label name
             let start = match chars.peek() {
                 Some((_, '}')) => {
-                    end = Some(chars.next().unwrap().0);
+                    end = chars.next().unwrap().0;
                     break;
                 }
                 Some((i, _)) => *i,
@@ -121,13 +121,13 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
             match chars.next() {
                 Some((_, ',')) => continue,
                 Some((i, '}')) => {
-                    end = Some(i);
+                    end = i;
                     break;
                 }
                 other => return Err(format!("expected ',' or '}}', got {other:?} in {line:?}")),
             }
         }
-        rest = &after[end.unwrap() + 1..];
+        rest = &after[end + 1..];
     }
     let rest = rest.strip_prefix(' ').ok_or_else(|| format!("no space before the value: {line:?}"))?;
     let mut parts = rest.split(' ');
@@ -169,10 +169,8 @@ pub fn parse(text: &str) -> Result<Scrape, String> {
         if let Some(comment) = line.strip_prefix('#') {
             let mut words = comment.trim_start().splitn(3, ' ');
             match (words.next(), words.next(), words.next()) {
-                (Some("HELP"), Some(name), Some(_)) => {
-                    if !valid_metric_name(name) || !helps.insert(name.to_owned()) {
-                        return Err(format!("bad or repeated HELP for {name}"));
-                    }
+                (Some("HELP"), Some(name), Some(_)) if !valid_metric_name(name) || !helps.insert(name.to_owned()) => {
+                    return Err(format!("bad or repeated HELP for {name}"));
                 }
                 (Some("TYPE"), Some(name), Some(kind)) => {
                     if !["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind) {
@@ -203,7 +201,7 @@ pub fn parse(text: &str) -> Result<Scrape, String> {
                 seen_families.push(family.clone());
             }
         }
-        if scrape.types.get(&family).map(String::as_str) == Some("counter") && !(sample.value >= 0.0) {
+        if scrape.types.get(&family).map(String::as_str) == Some("counter") && (sample.value.is_nan() || sample.value < 0.0) {
             return Err(format!("negative counter: {line}"));
         }
         if !series.insert((sample.name.clone(), sample.labels.clone())) {
