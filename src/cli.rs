@@ -16,6 +16,11 @@ use vidseed_data_plane::{SendPath, TlsFiles};
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
+    /// How log lines (stderr) are written: `text`, or `json` (one object per line with the
+    /// fields `timestamp`, `level`, `target`, `message` and the event's own). Which lines: the
+    /// `RUST_LOG` filter (default `info`; e.g. `RUST_LOG=warn,vidseed_data_plane=debug`).
+    #[arg(long, global = true, value_enum, default_value = "text", env = "VIDSEED_LOG_FORMAT")]
+    pub(crate) log_format: crate::logging::LogFormat,
 }
 
 #[derive(Subcommand, Debug)]
@@ -32,6 +37,12 @@ pub(crate) enum Command {
     Admin(vidseed_control_plane::admin::AdminArgs),
     /// Print the default configuration file, commented.
     PrintConfig,
+    /// Print a hardened systemd unit for `serve`, `control` or `data` (dedicated user,
+    /// read-only system, no capabilities).
+    PrintSystemd {
+        #[arg(value_enum)]
+        unit: crate::systemd::Unit,
+    },
 }
 
 #[derive(Parser, Debug)]

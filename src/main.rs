@@ -3,6 +3,8 @@
 
 mod cli;
 mod configs;
+mod logging;
+mod systemd;
 
 use cli::{Cli, Command, ControlArgs, DataArgs, ServeArgs};
 use configs::{cpus, database, piece_policy, read_file_config};
@@ -23,14 +25,9 @@ use vidseed_data_plane::{DataNode, DataNodeConfig, DataPlaneConfig, DEFAULT_CONF
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let command = Cli::parse().command;
+    let cli = Cli::parse();
+    logging::init(cli.log_format);
+    let command = cli.command;
     if matches!(command, Command::Serve(_) | Command::Control(_) | Command::Data(_)) {
         // Servers hold a descriptor per connection: take all the system allows.
         let limit = vidseed_conn_guard::raise_nofile_limit();
@@ -43,6 +40,10 @@ fn main() -> std::process::ExitCode {
         Command::Data(args) => data_node(*args),
         Command::PrintConfig => {
             print!("{DEFAULT_CONFIG_TOML}");
+            Ok(())
+        }
+        Command::PrintSystemd { unit } => {
+            print!("{}", systemd::unit(unit));
             Ok(())
         }
     };
@@ -74,6 +75,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         workers: args.data_workers.unwrap_or(cpus()),
         send_path: args.send_path,
         http: file_config.http,
+        metrics: file_config.metrics,
         tracker: file_config.tracker,
         tls,
         ..DataPlaneConfig::default()
@@ -241,6 +243,7 @@ fn data_node(args: DataArgs) -> Result<()> {
         workers: args.data_workers.unwrap_or(cpus()),
         send_path: args.send_path,
         http: file_config.http,
+        metrics: file_config.metrics,
         tracker: file_config.tracker,
         tls,
         ..DataPlaneConfig::default()

@@ -109,7 +109,9 @@ impl ControlPlane {
             engine,
             redundancy: Arc::clone(&redundancy),
         });
-        let api = ApiServer::start(listener, admin, federation)?;
+        let ops = crate::ops::ControlOps::new(Arc::clone(&library), Arc::clone(&channel));
+        engine_tasks.push(ops.start());
+        let api = ApiServer::start(listener, admin, federation, ops)?;
         let stop = Arc::new(AtomicBool::new(false));
         let syncer = if cfg.follow {
             let library = Arc::clone(&library);

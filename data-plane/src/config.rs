@@ -31,6 +31,8 @@ pub struct DataPlaneConfig {
     /// made from a [`TlsFiles`] by [`crate::tls::server_config`]. File bytes are then written
     /// from user space (encrypted), never with `sendfile`.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// `/metrics` (and the health paths) on the public port or a listener of their own.
+    pub metrics: crate::ops::MetricsConfig,
 }
 
 /// `[http]`: how long a connection may take at each step, and how many one address or the
@@ -130,6 +132,7 @@ impl Default for DataPlaneConfig {
             send_path: SendPath::Sendfile { min_chunk: crate::sendfile::DEFAULT_MIN_SENDFILE },
             tracker: crate::tracker::socket::TrackerConfig::default(),
             tls: None,
+            metrics: crate::ops::MetricsConfig::default(),
         }
     }
 }
@@ -154,6 +157,7 @@ pub struct FileConfig {
     pub tracker: crate::tracker::socket::TrackerConfig,
     /// Both keys or no section: one without the other is refused.
     pub tls: Option<TlsFiles>,
+    pub metrics: crate::ops::MetricsConfig,
     pub node: Option<NodeSection>,
 }
 
@@ -262,6 +266,14 @@ max_offers = 10
 # Info-hashes in one scrape.
 max_scrape = 256
 
+[metrics]
+# Prometheus metrics (text format) at this path on the public port; "" for none there. /healthz
+# (alive) and /readyz (a catalog from the control plane is served) are always answered.
+path = "/metrics"
+# A port of their own for the metrics, /healthz and /readyz (e.g. "127.0.0.1:9101", reachable
+# by Prometheus only); with it, the public port no longer answers `path`. Off by default:
+# listen = "127.0.0.1:9101"
+
 # Serve the data plane (WebSeeds and tracker) over TLS: https:// and wss:// on its port, without
 # a reverse proxy in front. Both keys or neither; `--tls-certificate` and `--tls-private-key`
 # override them. Paths are relative to the working directory. Files are then encrypted in user
@@ -297,6 +309,9 @@ mod tests {
         let parsed = FileConfig::parse(DEFAULT_CONFIG_TOML).unwrap();
         assert_eq!(format!("{:?}", parsed.tracker), format!("{:?}", crate::tracker::socket::TrackerConfig::default()));
         assert_eq!(parsed.http, HttpLimits::default());
+        assert_eq!(parsed.metrics, crate::ops::MetricsConfig::default());
+        let c = FileConfig::parse("[metrics]\nlisten = \"127.0.0.1:9101\"\n").unwrap();
+        assert_eq!((c.metrics.listen, c.metrics.path.as_str()), (Some("127.0.0.1:9101".parse().unwrap()), "/metrics"));
         let c = FileConfig::parse("[http]\nkeepalive_timeout_secs = 5\nmax_connections_per_ip = 3\n").unwrap();
         assert_eq!((c.http.keepalive_timeout, c.http.max_connections_per_ip), (Duration::from_secs(5), 3));
         assert!(FileConfig::parse("[http]\nkeepalive = 5\n").unwrap_err().contains("keepalive"));

@@ -7,8 +7,10 @@
 pub mod catalog;
 pub mod channel;
 pub mod config;
+pub mod counters;
 pub mod import;
 pub mod node;
+pub mod ops;
 pub mod sendfile;
 pub mod server;
 pub mod sigbus;

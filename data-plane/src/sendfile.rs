@@ -23,6 +23,8 @@ use rustix::net::{SendAncillaryBuffer, SendFlags};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
+use crate::counters::{Sent, WorkerCounters};
+
 /// Chunks shorter than this are written from the mapping instead: for a 16 KiB WebTorrent piece
 /// one `writev` (headers and body together) costs less than `sendmsg` + `sendfile`, and
 /// measured here the two-call path also left the worker idle between corked segments
@@ -89,12 +91,26 @@ fn lookup(ptr: usize, len: usize) -> Option<(i32, u64)> {
 pub struct SendfileStream {
     inner: TcpStream,
     min_sendfile: usize,
+    /// Where the bytes sent are counted, by path: a worker's counters.
+    counters: Option<(Arc<[WorkerCounters]>, usize)>,
 }
 
 impl SendfileStream {
     /// `min_sendfile`: chunks shorter than this are copied.
     pub fn new(inner: TcpStream, min_sendfile: usize) -> Self {
-        SendfileStream { inner, min_sendfile: min_sendfile.max(1) }
+        SendfileStream { inner, min_sendfile: min_sendfile.max(1), counters: None }
+    }
+
+    /// Counts the bytes sent in worker `worker`'s counters (`sendfile` or `write`).
+    pub fn counted(mut self, counters: Arc<[WorkerCounters]>, worker: usize) -> Self {
+        self.counters = Some((counters, worker));
+        self
+    }
+
+    fn count(&self, path: Sent, n: usize) {
+        if let Some((counters, worker)) = &self.counters {
+            counters[*worker].sent(path, n as u64);
+        }
     }
 
     fn file_chunk(&self, b: &IoSlice<'_>) -> Option<(i32, u64)> {
@@ -121,7 +137,10 @@ impl SendfileStream {
                     Ok(0) => {
                         return Err(shrank(io::Error::new(io::ErrorKind::UnexpectedEof, "the file shrank under its mapping")))
                     }
-                    Ok(n) => (n, want),
+                    Ok(n) => {
+                        self.count(Sent::Sendfile, n);
+                        (n, want)
+                    }
                     Err(e) => return finish(total, e.into()),
                 }
             } else {
@@ -132,7 +151,10 @@ impl SendfileStream {
                 let flags = if j < bufs.len() { SendFlags::MORE | SendFlags::NOSIGNAL } else { SendFlags::NOSIGNAL };
                 i = j;
                 match rustix::net::sendmsg(sock, run, &mut SendAncillaryBuffer::default(), flags) {
-                    Ok(n) => (n, want),
+                    Ok(n) => {
+                        self.count(Sent::Write, n);
+                        (n, want)
+                    }
                     Err(e) => return finish(total, e.into()),
                 }
             };

@@ -4,10 +4,10 @@
 //! and wss); plus the revalidation thread that watches the disk.
 
 use std::net::{SocketAddr, TcpListener as StdListener};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -21,6 +21,9 @@ use tokio_util::either::Either;
 
 use crate::catalog::CatalogStore;
 use crate::config::{DataPlaneConfig, SendPath};
+use crate::counters::{Counted, Refusal, Sent};
+use crate::ops::listener::OpsListener;
+use crate::ops::Ops;
 use crate::sendfile::SendfileStream;
 use crate::tracker::socket::{empty_body_response, Shard, Tracker};
 use crate::webseed::body::FileBody;
@@ -30,45 +33,15 @@ use vidseed_conn_guard::{guard, Activity, ConnBudget, PerIp, Places, Watched};
 /// Entry point: starts a data plane serving `store`.
 pub struct DataPlane;
 
-/// One worker's request counters, on a cache line of its own (workers never share one).
-#[derive(Debug, Default)]
-#[repr(align(128))]
-pub struct WorkerCounters {
-    pub requests: AtomicU64,
-    /// Body bytes of the responses (what was planned; a client may close before the end).
-    pub bytes: AtomicU64,
-    /// Responses with a 5xx status.
-    pub errors: AtomicU64,
-    /// Connections refused at accept (per-address cap or the node's connection budget).
-    pub refused: AtomicU64,
-}
-
-/// Totals over the workers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ServeTotals {
-    pub requests: u64,
-    pub bytes: u64,
-    pub errors: u64,
-    pub refused: u64,
-}
-
-impl ServeTotals {
-    /// The sum over the workers' counters.
-    pub fn of(counters: &[WorkerCounters]) -> ServeTotals {
-        counters.iter().fold(ServeTotals::default(), |t, c| ServeTotals {
-            requests: t.requests + c.requests.load(Ordering::Relaxed),
-            bytes: t.bytes + c.bytes.load(Ordering::Relaxed),
-            errors: t.errors + c.errors.load(Ordering::Relaxed),
-            refused: t.refused + c.refused.load(Ordering::Relaxed),
-        })
-    }
-}
+pub use crate::counters::{ServeTotals, WorkerCounters};
 
 /// A started data plane; dropping it does not stop it, [`RunningDataPlane::shutdown`] does.
 pub struct RunningDataPlane {
     local_addr: SocketAddr,
     counters: Arc<[WorkerCounters]>,
     tracker: Arc<Tracker>,
+    ops: Arc<Ops>,
+    ops_listener: Option<OpsListener>,
     stop: watch::Sender<bool>,
     stop_revalidate: Arc<AtomicBool>,
     workers: Vec<JoinHandle<()>>,
@@ -98,6 +71,14 @@ impl DataPlane {
         };
         tracing::info!("data plane: at most {} connections, {} per client address", budget.max(), config.http.max_connections_per_ip);
         let per_ip = PerIp::new(config.http.max_connections_per_ip);
+        let ops = Arc::new(Ops::new(Arc::clone(&store), Arc::clone(&tracker), Arc::clone(&counters), Arc::clone(&budget), &config.metrics));
+        let ops_listener = match config.metrics.listen {
+            Some(addr) => {
+                let path = if config.metrics.path.is_empty() { "/metrics".to_owned() } else { config.metrics.path.clone() };
+                Some(OpsListener::start(addr, path, Arc::clone(&ops))?)
+            }
+            None => None,
+        };
         let mut handles = Vec::with_capacity(workers);
         for (i, (listener, shards)) in listeners.into_iter().zip(per_worker).enumerate() {
             let ctx = WorkerContext {
@@ -110,6 +91,7 @@ impl DataPlane {
                 index: i,
                 budget: Arc::clone(&budget),
                 per_ip: Arc::clone(&per_ip),
+                ops: Arc::clone(&ops),
             };
             let handle = std::thread::Builder::new()
                 .name(format!("vidseed-data-{i}"))
@@ -128,6 +110,8 @@ impl DataPlane {
             local_addr,
             counters,
             tracker,
+            ops,
+            ops_listener,
             stop,
             stop_revalidate,
             workers: handles,
@@ -157,10 +141,23 @@ impl RunningDataPlane {
         &self.tracker
     }
 
+    /// `/metrics`, `/healthz` and `/readyz`.
+    pub fn ops(&self) -> &Arc<Ops> {
+        &self.ops
+    }
+
+    /// Where `[metrics] listen` bound, if set.
+    pub fn ops_addr(&self) -> Option<SocketAddr> {
+        self.ops_listener.as_ref().map(OpsListener::local_addr)
+    }
+
     /// Stops accepting, lets requests in flight finish (up to the configured grace), and joins
     /// every thread.
     pub fn shutdown(mut self) {
         let _ = self.stop.send(true);
+        if let Some(l) = self.ops_listener.take() {
+            l.shutdown();
+        }
         self.stop_revalidate.store(true, Ordering::Relaxed);
         for w in self.workers.drain(..) {
             let _ = w.join();
@@ -182,6 +179,7 @@ struct WorkerContext {
     index: usize,
     budget: Arc<ConnBudget>,
     per_ip: Arc<PerIp>,
+    ops: Arc<Ops>,
 }
 
 fn bind(addr: SocketAddr) -> std::io::Result<StdListener> {
@@ -272,16 +270,17 @@ async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
                 let counters = Arc::clone(&ctx.counters);
                 let index = ctx.index;
                 let Some(conn_slot) = ctx.budget.admit() else {
-                    refuse(&stream, "the node holds as many connections as it may; retry later", &counters[index]);
+                    refuse(&stream, "the node holds as many connections as it may; retry later", &counters[index], Refusal::NodeFull);
                     continue;
                 };
                 let Some(ip_slot) = ctx.per_ip.admit(peer.ip()) else {
-                    refuse(&stream, "too many connections from your address", &counters[index]);
+                    refuse(&stream, "too many connections from your address", &counters[index], Refusal::PerIp);
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
                 let store = Arc::clone(&store);
                 let tracker = Arc::clone(&tracker);
+                let ops = Arc::clone(&ctx.ops);
                 let activity = Activity::new();
                 let places = Places { conn: Some(conn_slot), ip: Some(ip_slot) };
                 let requests = Arc::clone(&activity);
@@ -301,6 +300,14 @@ async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
                             requests.request_done();
                             Ok::<_, std::convert::Infallible>(res)
                         }) as BoxedResponse);
+                    } else if let Some(route) = ops.route(path) {
+                        let ops = Arc::clone(&ops);
+                        let requests = Arc::clone(&requests);
+                        return Either::Right(Box::pin(async move {
+                            let res = ops.answer(route).await;
+                            requests.request_done();
+                            Ok::<_, std::convert::Infallible>(res)
+                        }) as BoxedResponse);
                     } else if path == "/tracker/announce" || path == "/tracker/scrape" {
                         // The only path that waits on another thread: boxed, off the WebSeed path.
                         let tracker = Arc::clone(&tracker);
@@ -313,20 +320,15 @@ async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
                             Ok::<_, std::convert::Infallible>(res)
                         }) as BoxedResponse);
                     } else {
+                        let started = Instant::now();
                         let mut res = respond(&store, max_target, &req);
                         // TLS and HTTP/2 copy file bytes in user space: check each chunk is
                         // still in the file first, so a truncated file never sends zeros.
                         if copies || req.version() == http::Version::HTTP_2 {
                             res.body_mut().check_before_copy();
                         }
-                        let c = &counters[index];
-                        c.requests.fetch_add(1, Ordering::Relaxed);
-                        if let Some(n) = http_body::Body::size_hint(res.body()).exact() {
-                            c.bytes.fetch_add(n, Ordering::Relaxed);
-                        }
-                        if res.status().is_server_error() {
-                            c.errors.fetch_add(1, Ordering::Relaxed);
-                        }
+                        let body = http_body::Body::size_hint(res.body()).exact();
+                        counters[index].response(req.method(), res.status(), body, started.elapsed());
                         res
                     };
                     requests.request_done();
@@ -341,23 +343,30 @@ async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
                     let builder = Arc::clone(&builder);
                     let watcher = graceful.watcher();
                     let mut stop = ctx.stop.clone();
+                    let sent = Arc::clone(&ctx.counters);
                     tokio::spawn(async move {
-                        let io = Watched::new(stream, Arc::clone(&activity), places);
+                        let io = Watched::new(Counted::new(stream, Arc::clone(&sent), index, Sent::Tls), Arc::clone(&activity), places);
+                        let handshaken = AtomicBool::new(false);
                         let served = async {
                             let tls = tokio::select! {
                                 done = acceptor.accept(io) => match done {
                                     Ok(tls) => tls,
                                     Err(e) => {
+                                        sent[index].refused(Refusal::TlsHandshake);
                                         tracing::debug!("TLS handshake with {peer} failed: {e}");
                                         return;
                                     }
                                 },
                                 _ = stop.changed() => return,
                             };
+                            handshaken.store(true, Ordering::Relaxed);
                             let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
                             let _ = watcher.watch(conn).await;
                         };
                         if let Some(v) = guard(served, Arc::clone(&activity), timeouts).await {
+                            if !handshaken.load(Ordering::Relaxed) {
+                                sent[index].refused(Refusal::TlsHandshake);
+                            }
                             tracing::debug!("closed the TLS connection from {peer}: {}", v.reason());
                         }
                     });
@@ -369,7 +378,7 @@ async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
                     SendPath::Sendfile { min_chunk } => min_chunk,
                     SendPath::Write => usize::MAX,
                 };
-                let io = SendfileStream::new(stream, min_chunk);
+                let io = SendfileStream::new(stream, min_chunk).counted(Arc::clone(&ctx.counters), index);
                 let io = Watched::new(io, Arc::clone(&activity), places);
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
                 let conn = graceful.watch(conn.into_owned());
@@ -390,9 +399,9 @@ async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
 
 /// Answers a connection it will not serve with a 503 saying why (one non-blocking write into an
 /// empty socket buffer, never a wait), then closes it.
-fn refuse(stream: &tokio::net::TcpStream, reason: &str, counters: &WorkerCounters) {
+fn refuse(stream: &tokio::net::TcpStream, reason: &str, counters: &WorkerCounters, why: Refusal) {
     let _ = stream.try_write(vidseed_conn_guard::refusal(reason).as_bytes());
-    counters.refused.fetch_add(1, Ordering::Relaxed);
+    counters.refused(why);
 }
 
 /// Failed accepts in a row: the back-off before the next attempt and a log line a second.

@@ -36,6 +36,13 @@ pub const ADMIN_TOKEN_SETTING: &str = "admin_token_sha256";
 pub type AdminBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
 /// A whole body.
+/// 401 with `WWW-Authenticate: Bearer`: the token is missing or wrong.
+pub fn unauthorized() -> Response<AdminBody> {
+    let mut res = error(StatusCode::UNAUTHORIZED, "unauthorized", None);
+    res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    res
+}
+
 pub fn full(body: Full<Bytes>) -> AdminBody {
     body.boxed()
 }
@@ -194,6 +201,15 @@ impl AdminApi {
         &self.channel
     }
 
+    /// Whether a request carries the admin's bearer token.
+    pub fn authorized<B>(&self, req: &Request<B>) -> bool {
+        req.headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|t| !self.token_sha256.is_empty() && same(&sha256_hex(t.trim().as_bytes()), &self.token_sha256))
+    }
+
     /// Answers one admin request, resolved by the route table; the bearer token is checked first
     /// (a missing or wrong one gets 401 and nothing else).
     pub async fn handle<B>(&self, req: Request<B>, resolved: Resolved<'_>) -> Response<AdminBody>
@@ -201,16 +217,8 @@ impl AdminApi {
         B: http_body::Body,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let authorized = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|t| !self.token_sha256.is_empty() && same(&sha256_hex(t.trim().as_bytes()), &self.token_sha256));
-        if !authorized {
-            let mut res = error(StatusCode::UNAUTHORIZED, "unauthorized", None);
-            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            return res;
+        if !self.authorized(&req) {
+            return unauthorized();
         }
         let (route, rest) = match resolved {
             Resolved::Found(Handler::Admin(route), rest) => (route, rest.to_owned()),

@@ -30,7 +30,8 @@ use vidseed_conn_guard::{guard, Activity, Answering, ConnBudget, PerIp, Places, 
 
 use crate::http::admin::{AdminApi, AdminBody};
 use crate::http::error::ApiError;
-use crate::http::router::{resolve, Handler, Resolved};
+use crate::http::router::{resolve, Handler, OpsRoute, Resolved};
+use crate::ops::ControlOps;
 use crate::http::activitypub::Federation;
 
 /// Starts the API server.
@@ -45,7 +46,7 @@ pub struct RunningApi {
 
 impl ApiServer {
     /// Serves the API on `listener` until [`RunningApi::shutdown`].
-    pub fn start(listener: TcpListener, admin: Arc<AdminApi>, federation: Arc<Federation>) -> std::io::Result<RunningApi> {
+    pub fn start(listener: TcpListener, admin: Arc<AdminApi>, federation: Arc<Federation>, ops: Arc<ControlOps>) -> std::io::Result<RunningApi> {
         let local_addr = listener.local_addr()?;
         let (stop, mut stop_rx) = watch::channel(false);
         let task = tokio::spawn(async move {
@@ -69,15 +70,17 @@ impl ApiServer {
                         };
                         let admin = Arc::clone(&admin);
                         let federation = Arc::clone(&federation);
+                        let ops = Arc::clone(&ops);
                         let activity = Activity::new();
                         let requests = Arc::clone(&activity);
                         let service = service_fn(move |req: Request<hyper::body::Incoming>| {
                             let admin = Arc::clone(&admin);
                             let federation = Arc::clone(&federation);
+                            let ops = Arc::clone(&ops);
                             let requests = Arc::clone(&requests);
                             requests.request_started();
                             async move {
-                                let res = answer(&admin, &federation, req).await;
+                                let res = answer(&admin, &federation, &ops, req).await;
                                 Ok::<_, Infallible>(res.map(|body| Answering::new(body, requests)))
                             }
                         });
@@ -126,9 +129,16 @@ impl ApiLimits {
 }
 
 /// Answers one request: resolved by the route table (`router`), then answered by its handler.
-async fn answer(admin: &AdminApi, federation: &Federation, req: Request<hyper::body::Incoming>) -> Response<AdminBody> {
+async fn answer(admin: &AdminApi, federation: &Federation, ops: &ControlOps, req: Request<hyper::body::Incoming>) -> Response<AdminBody> {
     let path = req.uri().path().to_owned();
     let resolved = resolve(req.method(), &path);
+    if let Resolved::Found(Handler::Ops(route), _) = resolved {
+        // Metrics and traffic need the admin token (Prometheus sends it as a bearer token).
+        if matches!(route, OpsRoute::Metrics | OpsRoute::Traffic) && !admin.authorized(&req) {
+            return admin::unauthorized();
+        }
+        return ops.answer(route).await.map(admin::full);
+    }
     if path.starts_with(router::ADMIN_PREFIX) {
         // The token is checked before anything about the admin API is told.
         return admin.handle(req, resolved).await;

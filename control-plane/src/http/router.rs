@@ -35,6 +35,21 @@ pub enum Handler {
     /// `/redundancy/…`: the CacheFile of a copy this instance keeps, at its id.
     CacheFile,
     Admin(AdminRoute),
+    /// What the people running the instance look at (`crate::ops`).
+    Ops(OpsRoute),
+}
+
+/// `/healthz`, `/readyz`, `/metrics` (admin token), the status page and its traffic (admin
+/// token).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpsRoute {
+    Alive,
+    Ready,
+    Metrics,
+    StatusPage,
+    StatusScript,
+    /// `GET /api/v1/admin/traffic`: the last hour of the nodes' traffic.
+    Traffic,
 }
 
 /// The admin API's endpoints (under [`ADMIN_PREFIX`], bearer token first).
@@ -140,6 +155,14 @@ const ROUTES: &[Route] = &[
     r(!POST, Exact("/inbox"), H::InboxOtherMethod),
     r(!POST, Exact("/accounts/peertube/inbox"), H::InboxOtherMethod),
     r(READ, Prefix("/redundancy/"), H::CacheFile),
+    // Operations: health, metrics, the status page.
+    r(READ, Exact("/healthz"), H::Ops(OpsRoute::Alive)),
+    r(READ, Exact("/readyz"), H::Ops(OpsRoute::Ready)),
+    r(READ, Exact("/metrics"), H::Ops(OpsRoute::Metrics)),
+    r(READ, Exact("/admin"), H::Ops(OpsRoute::StatusPage)),
+    r(READ, Exact("/admin/"), H::Ops(OpsRoute::StatusPage)),
+    r(READ, Exact("/admin/status.js"), H::Ops(OpsRoute::StatusScript)),
+    r(GET, Exact("/api/v1/admin/traffic"), H::Ops(OpsRoute::Traffic)),
     // The admin API.
     r(GET, Exact("/api/v1/admin/videos"), H::Admin(A::ListVideos)),
     r(POST, Exact("/api/v1/admin/videos"), H::Admin(A::AddVideos)),
@@ -274,6 +297,10 @@ mod tests {
         assert_eq!(resolve(&Method::HEAD, "/nodeinfo/2.0.json"), Resolved::Found(H::NodeInfo, ""));
         assert_eq!(get("/nope"), Resolved::NotFound);
         assert_eq!(get("/accounts/other"), Resolved::NotFound);
+        assert_eq!(get("/healthz"), Resolved::Found(H::Ops(OpsRoute::Alive), ""));
+        assert_eq!(get("/metrics"), Resolved::Found(H::Ops(OpsRoute::Metrics), ""));
+        assert_eq!(get("/admin/"), Resolved::Found(H::Ops(OpsRoute::StatusPage), ""));
+        assert_eq!(get("/api/v1/admin/traffic"), Resolved::Found(H::Ops(OpsRoute::Traffic), ""));
     }
 
     #[test]

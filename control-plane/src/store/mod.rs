@@ -31,6 +31,7 @@ pub use federation::{
 pub use database::Database;
 use database::{check_schema_name, redact_url};
 pub use faults::Fault;
+pub use ops::{database_errors, DeliveryCount, OpsCounts, FAULT_LABELS};
 pub use records::{Change, ChangeKind, NodeRecord, VideoRecord};
 pub use redundancy::{
     CopyFileKind, CopyNodeRecord, CopyRecord, CopyState, ReceivedCopyRecord, RemoteVideoRecord, MANUAL,
@@ -61,7 +62,7 @@ pub enum StoreError {
     #[error("cannot open the database {target}: {}", faults::describe(.source, || .source.to_string()))]
     Open { target: String, source: sqlx::Error },
     #[error("{}", faults::describe(.0, || format!("database error: {}", .0)))]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("cannot bring the database schema up to date: {}", describe_migrate(.0))]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the database holds a row that cannot be decoded: {0}")]
@@ -320,6 +321,7 @@ mod database;
 mod federation;
 mod library;
 mod nodes;
+mod ops;
 mod redundancy;
 
 #[cfg(test)]

@@ -444,3 +444,6 @@ mod faults;
 
 #[path = "redundancy_tests.rs"]
 mod redundancy;
+
+#[path = "ops_tests.rs"]
+mod ops;

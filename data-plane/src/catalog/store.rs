@@ -130,6 +130,20 @@ pub struct CatalogStore {
     current: ArcSwap<ServedCatalog>,
     /// Serialises writers (updates and revalidation); readers never take it.
     writer: Mutex<()>,
+    applies: ApplyCounters,
+}
+
+/// How the catalog updates went, for health and metrics.
+#[derive(Debug, Default)]
+pub struct ApplyCounters {
+    /// Updates applied (the first one makes the node ready).
+    pub applied: std::sync::atomic::AtomicU64,
+    /// Updates refused whole (the last good catalog stayed).
+    pub refused: std::sync::atomic::AtomicU64,
+    /// How long the last applied update took (validation, disk checks, mappings, swap), ns.
+    pub last_apply_ns: std::sync::atomic::AtomicU64,
+    /// Files of the last applied update that could not be served.
+    pub last_rejected: std::sync::atomic::AtomicU64,
 }
 
 impl CatalogStore {
@@ -145,6 +159,33 @@ impl CatalogStore {
     /// Serves `catalog` instead of the current one: the whole new catalog is built first, then
     /// swapped in at once. An invalid catalog is refused and the current one stays.
     pub fn apply(&self, catalog: Catalog) -> Result<CatalogAck, UpdateRefused> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let started = std::time::Instant::now();
+        let result = self.swap_in(catalog);
+        match &result {
+            Ok(ack) => {
+                self.applies.last_apply_ns.store(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX), Relaxed);
+                self.applies.last_rejected.store(ack.rejected.len() as u64, Relaxed);
+                self.applies.applied.fetch_add(1, Relaxed);
+            }
+            Err(_) => {
+                self.applies.refused.fetch_add(1, Relaxed);
+            }
+        }
+        result
+    }
+
+    /// How the updates went so far.
+    pub fn applies(&self) -> &ApplyCounters {
+        &self.applies
+    }
+
+    /// Whether a catalog from the control plane has been applied (the node is ready to serve).
+    pub fn received(&self) -> bool {
+        self.applies.applied.load(std::sync::atomic::Ordering::Relaxed) > 0
+    }
+
+    fn swap_in(&self, catalog: Catalog) -> Result<CatalogAck, UpdateRefused> {
         catalog.validate().map_err(|e| UpdateRefused { reason: e.to_string() })?;
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let old = self.current.load_full();

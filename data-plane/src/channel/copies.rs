@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
@@ -13,6 +14,43 @@ use vidseed_shared::{FileIdentity, InfoHash};
 
 use crate::catalog::{Catalog, CatalogFile};
 use crate::import::download::{import, partial_dir, safe_relative, Reporter};
+
+/// Copies this process started, finished and lost, for `/metrics` (one node per process).
+pub static COUNTS: CopyCounts = CopyCounts {
+    started: AtomicU64::new(0),
+    running: AtomicU64::new(0),
+    served: AtomicU64::new(0),
+    failed: AtomicU64::new(0),
+};
+
+/// See [`COUNTS`].
+#[derive(Debug)]
+pub struct CopyCounts {
+    pub started: AtomicU64,
+    /// Imports under way now.
+    pub running: AtomicU64,
+    /// Imports verified and served.
+    pub served: AtomicU64,
+    /// Imports that failed (bad data, the origin gone, the disk full, …).
+    pub failed: AtomicU64,
+}
+
+/// Counts an import as running for as long as its task lives (an aborted task included).
+struct Running;
+
+impl Running {
+    fn start() -> Running {
+        COUNTS.started.fetch_add(1, Relaxed);
+        COUNTS.running.fetch_add(1, Relaxed);
+        Running
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        COUNTS.running.fetch_sub(1, Relaxed);
+    }
+}
 
 /// What the session drains.
 pub enum CopyEvent {
@@ -55,7 +93,9 @@ impl Copies {
         let this = Arc::clone(self);
         let id = order.id.clone();
         let task_order = order.clone();
+        let counted = Running::start();
         let handle = tokio::spawn(async move {
+            let _counted = counted;
             let events = this.events.clone();
             let reporter: Reporter = Arc::new(move |r| {
                 let _ = events.send(CopyEvent::Report(r));
@@ -65,11 +105,18 @@ impl Copies {
                     Ok(files) => {
                         this.serving.lock().unwrap_or_else(|p| p.into_inner()).insert(task_order.id.clone(), (files, task_order.info_hashes.clone()));
                         let _ = this.events.send(CopyEvent::Changed);
+                        COUNTS.served.fetch_add(1, Relaxed);
                         tracing::info!(copy = %task_order.id, "copy verified and served");
                     }
-                    Err(e) => tracing::warn!(copy = %task_order.id, "copy imported but not servable: {e}"),
+                    Err(e) => {
+                        COUNTS.failed.fetch_add(1, Relaxed);
+                        tracing::warn!(copy = %task_order.id, "copy imported but not servable: {e}")
+                    }
                 },
-                Err(e) => tracing::warn!(copy = %task_order.id, "copy failed: {e}"),
+                Err(e) => {
+                    COUNTS.failed.fetch_add(1, Relaxed);
+                    tracing::warn!(copy = %task_order.id, "copy failed: {e}")
+                }
             }
         });
         running.insert(id, (order, handle.abort_handle()));

@@ -95,7 +95,7 @@ mod tests {
     #[test]
     fn a_report_holds_every_count() {
         let served = ServeTotals { requests: 2, bytes: 1, errors: 3, refused: 9 };
-        let tracker = TrackerStats { connections: 7, messages: 70, swarms: 5, peers: 4, seeders: 1, dropped: 0, rate_limited: 0 };
+        let tracker = TrackerStats { connections: 7, messages: 70, swarms: 5, peers: 4, seeders: 1, ..Default::default() };
         assert_eq!(
             report(served, &tracker, 8, 6),
             NodeStats { bytes_served: 1, requests: 2, errors: 3, peers: 4, swarms: 5, tracker_messages: 70, tracker_messages_per_sec: 8, disk_free_bytes: 6 }

@@ -106,7 +106,8 @@ enum ShardMsg {
     },
     Scrape { hashes: Vec<Bin20>, reply: oneshot::Sender<Vec<Counts>> },
     Closed { conn: ConnId },
-    Stats { reply: oneshot::Sender<(SwarmStats, u64)> },
+    /// Swarm counts, replies dropped, announces refused for the per-address limit.
+    Stats { reply: oneshot::Sender<(SwarmStats, u64, u64)> },
 }
 
 /// Counters the control plane can read.
@@ -121,7 +122,33 @@ pub struct TrackerStats {
     pub dropped: u64,
     /// Messages refused because their connection was over `max_messages_per_sec`.
     pub rate_limited: u64,
+    /// Messages sent to WebSocket clients (replies, relayed offers and answers, errors).
+    pub sent: u64,
+    /// Other refusals and errors, by reason.
+    pub errors: TrackerErrors,
 }
+
+/// What the tracker refused or failed, by reason (besides `rate_limited` and `dropped`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrackerErrors {
+    /// Messages (WebSocket or HTTP) that did not parse: answered with a failure reason, or the
+    /// socket closed when they were not JSON at all.
+    pub invalid: u64,
+    /// Requests refused because a swarm shard's queue was full.
+    pub overloaded: u64,
+    /// Announces refused for `max_announces_per_ip`.
+    pub announce_limited: u64,
+    /// WebSockets closed for breaking RFC 6455 or the message-size limit.
+    pub protocol: u64,
+    /// WebSocket upgrades refused (429) for `max_connections_per_ip`.
+    pub connection_cap: u64,
+}
+
+/// Indexes of [`Tracker`]'s own error counters.
+const INVALID: usize = 0;
+const OVERLOADED: usize = 1;
+const PROTOCOL: usize = 2;
+const CONNECTION_CAP: usize = 3;
 
 /// The running tracker: shard threads and connection bookkeeping.
 pub struct Tracker {
@@ -131,6 +158,9 @@ pub struct Tracker {
     connections: AtomicU64,
     messages: AtomicU64,
     rate_limited: AtomicU64,
+    /// Messages written to WebSocket clients.
+    sent: Arc<AtomicU64>,
+    errors: [AtomicU64; 4],
     per_ip: Mutex<ConnectionsPerIp>,
 }
 
@@ -155,6 +185,7 @@ impl Tracker {
                 rng: XorShift(0x9e37_79b9_7f4a_7c15 ^ (i as u64 + 1)),
                 senders: HashMap::default(),
                 dropped: 0,
+                announce_limited: 0,
             });
             senders.push(tx);
         }
@@ -166,6 +197,8 @@ impl Tracker {
             connections: AtomicU64::new(0),
             messages: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
+            sent: Arc::default(),
+            errors: Default::default(),
             per_ip,
         });
         (tracker, shards)
@@ -187,6 +220,7 @@ impl Tracker {
     pub fn upgrade<B>(self: &Arc<Self>, mut req: Request<B>, ip: IpAddr) -> Response<()> {
         let admitted = self.per_ip.lock().unwrap_or_else(|p| p.into_inner()).admit(ip);
         if !admitted {
+            self.error(CONNECTION_CAP);
             return status(StatusCode::TOO_MANY_REQUESTS);
         }
         let (res, fut) = match fastwebsockets::upgrade::upgrade(&mut req) {
@@ -206,6 +240,10 @@ impl Tracker {
         res.map(|_| ())
     }
 
+    fn error(&self, which: usize) {
+        self.errors[which].fetch_add(1, Ordering::Relaxed);
+    }
+
     fn release_ip(&self, ip: IpAddr) {
         self.per_ip.lock().unwrap_or_else(|p| p.into_inner()).release(ip);
     }
@@ -223,7 +261,7 @@ impl Tracker {
         // puts every reply queued for this connection into one buffer and one write.
         let (mut read, write) = tokio::io::split(ws.into_inner());
         let (tx, rx) = mpsc::channel::<Outgoing>(self.config.send_queue);
-        let writer = tokio::spawn(write_replies(write, rx));
+        let writer = tokio::spawn(write_replies(write, rx, Arc::clone(&self.sent)));
         let mut decoder = Decoder::new(self.config.max_message_size);
         let mut budget = TokenBucket::new(self.config.max_messages_per_sec, Instant::now());
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
@@ -240,6 +278,7 @@ impl Tracker {
                     }
                 }
                 Err(v) => {
+                    self.error(PROTOCOL);
                     tracing::debug!("tracker connection from {ip} closed: {v}");
                     let _ = tx.send(Outgoing::Control(Frame::close(v.code, v.reason.as_bytes()))).await;
                     break;
@@ -295,6 +334,7 @@ impl Tracker {
         let reply = |r: Reply| Outgoing::Json(r.to_json());
         match parse_request(payload, &self.config.limits) {
             Err(e) => {
+                self.error(INVALID);
                 let garbage = e.action.is_none() && e.reason.starts_with("invalid JSON");
                 let _ = tx.try_send(reply(e.into()));
                 !garbage
@@ -303,6 +343,7 @@ impl Tracker {
                 let ih = req.info_hash;
                 let msg = ShardMsg::Announce { conn, ip, tx: tx.clone(), req };
                 if self.shard_of(&ih).try_send(msg).is_err() {
+                    self.error(OVERLOADED);
                     let _ = tx.try_send(reply(Reply::Error {
                         action: Some(Action::Announce),
                         info_hash: Some(ih),
@@ -335,13 +376,17 @@ impl Tracker {
         let interval = self.config.swarm.interval;
         let body = if path == "/tracker/announce" {
             match parse_announce(query) {
-                Err(reason) => failure(reason),
+                Err(reason) => {
+                    self.error(INVALID);
+                    failure(reason)
+                }
                 Ok(req) => {
                     self.messages.fetch_add(1, Ordering::Relaxed);
                     let (compact, addr) = (req.compact, std::net::SocketAddr::new(peer.ip(), req.port));
                     let (reply, rx) = oneshot::channel();
                     let shard = self.shard_of(&req.info_hash);
                     if shard.try_send(ShardMsg::HttpAnnounce { req, addr, reply }).is_err() {
+                        self.error(OVERLOADED);
                         failure("the tracker is overloaded, retry later")
                     } else {
                         match rx.await {
@@ -354,7 +399,10 @@ impl Tracker {
             }
         } else {
             match parse_scrape(query, self.config.limits.max_scrape) {
-                Err(reason) => failure(reason),
+                Err(reason) => {
+                    self.error(INVALID);
+                    failure(reason)
+                }
                 Ok(hashes) => {
                     let counts = self.scrape(&hashes).await;
                     let files: Vec<(Bin20, Counts)> = hashes.into_iter().zip(counts).collect();
@@ -396,12 +444,21 @@ impl Tracker {
             connections: self.connections.load(Ordering::Relaxed),
             messages: self.messages.load(Ordering::Relaxed),
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
+            sent: self.sent.load(Ordering::Relaxed),
+            errors: TrackerErrors {
+                invalid: self.errors[INVALID].load(Ordering::Relaxed),
+                overloaded: self.errors[OVERLOADED].load(Ordering::Relaxed),
+                protocol: self.errors[PROTOCOL].load(Ordering::Relaxed),
+                connection_cap: self.errors[CONNECTION_CAP].load(Ordering::Relaxed),
+                announce_limited: 0,
+            },
             ..Default::default()
         };
         for shard in &self.shards {
             let (reply, rx) = oneshot::channel();
             if shard.try_send(ShardMsg::Stats { reply }).is_ok() {
-                if let Ok((st, dropped)) = rx.await {
+                if let Ok((st, dropped, announce_limited)) = rx.await {
+                    s.errors.announce_limited += announce_limited;
                     s.swarms += st.swarms;
                     s.peers += st.peers;
                     s.seeders += st.seeders;
@@ -423,18 +480,25 @@ const WRITE_BATCH: usize = 64 * 1024;
 /// A connection's writer: waits for a reply, takes every other one already queued (up to
 /// [`WRITE_BATCH`] bytes), frames them all into one buffer and writes it at once. Under load a
 /// peer gets many replies per system call (and reads them with one); an idle one holds no buffer.
-async fn write_replies<W: tokio::io::AsyncWrite + Unpin>(mut write: W, mut rx: mpsc::Receiver<Outgoing>) {
+async fn write_replies<W: tokio::io::AsyncWrite + Unpin>(mut write: W, mut rx: mpsc::Receiver<Outgoing>, written: Arc<AtomicU64>) {
     use tokio::io::AsyncWriteExt;
     while let Some(first) = rx.recv().await {
         let mut buf = Vec::with_capacity(1024);
+        let mut messages = u64::from(matches!(first, Outgoing::Json(_)));
         let mut closing = append_frame(&mut buf, first);
         while !closing && buf.len() < WRITE_BATCH {
             match rx.try_recv() {
-                Ok(next) => closing = append_frame(&mut buf, next),
+                Ok(next) => {
+                    messages += u64::from(matches!(next, Outgoing::Json(_)));
+                    closing = append_frame(&mut buf, next)
+                }
                 Err(_) => break,
             }
         }
         let sent = tokio::time::timeout(Duration::from_secs(10), write.write_all(&buf)).await;
+        if matches!(sent, Ok(Ok(()))) {
+            written.fetch_add(messages, Ordering::Relaxed);
+        }
         if !matches!(sent, Ok(Ok(()))) || closing {
             let _ = tokio::time::timeout(Duration::from_secs(1), write.shutdown()).await;
             break;
@@ -483,6 +547,7 @@ pub struct Shard {
     rng: XorShift,
     senders: HashMap<ConnId, ConnTx, super::id_hash::IdHash>,
     dropped: u64,
+    announce_limited: u64,
 }
 
 const CLEAN_EVERY: Duration = Duration::from_secs(10);
@@ -528,6 +593,7 @@ impl Shard {
                 self.senders.entry(conn).or_insert(tx);
                 let ih = req.info_hash;
                 if req.answer.is_none() && self.announces.over(now, ip, ih) {
+                    self.announce_limited += 1;
                     out.push((conn, Reply::Error {
                         action: Some(Action::Announce),
                         info_hash: Some(ih),
@@ -560,6 +626,7 @@ impl Shard {
             }
             ShardMsg::HttpAnnounce { req, addr, reply } => {
                 let result = if self.announces.over(now, addr.ip(), req.info_hash) {
+                    self.announce_limited += 1;
                     Err("too many announces from your address, slow down")
                 } else {
                     let catalog = self.store.load();
@@ -577,7 +644,7 @@ impl Shard {
                 self.senders.remove(&conn);
             }
             ShardMsg::Stats { reply } => {
-                let _ = reply.send((self.swarms.stats(), self.dropped));
+                let _ = reply.send((self.swarms.stats(), self.dropped, self.announce_limited));
             }
         }
     }
