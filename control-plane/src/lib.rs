@@ -9,6 +9,7 @@ pub mod clock;
 pub mod federation;
 pub mod http;
 pub mod library;
+pub mod publish;
 pub mod redundancy;
 pub mod service;
 pub mod store;
