@@ -35,6 +35,7 @@ pub use records::{Change, ChangeKind, NodeRecord, VideoRecord};
 pub use redundancy::{
     CopyFileKind, CopyNodeRecord, CopyRecord, CopyState, ReceivedCopyRecord, RemoteVideoRecord, MANUAL,
 };
+pub use published::{LocalFollower, PublishedVideo, VideoImage};
 pub use secrets::{random_token, sha256_hex};
 
 
@@ -320,6 +321,7 @@ mod database;
 mod federation;
 mod library;
 mod nodes;
+mod published;
 mod redundancy;
 
 #[cfg(test)]

@@ -444,3 +444,6 @@ mod faults;
 
 #[path = "redundancy_tests.rs"]
 mod redundancy;
+
+#[path = "published_tests.rs"]
+mod published;
