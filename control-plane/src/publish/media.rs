@@ -208,7 +208,7 @@ mod tests {
     use super::*;
 
     fn facts(name: &str) -> Result<MediaFacts, MediaError> {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests-data/media").join(name);
         probe(&mut std::fs::File::open(path).unwrap())
     }
 
@@ -226,7 +226,7 @@ mod tests {
 
     #[test]
     fn broken_files_are_errors_not_panics() {
-        let mp4 = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/clip-320x180-25fps-3s.mp4")).unwrap();
+        let mp4 = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests-data/media/clip-320x180-25fps-3s.mp4")).unwrap();
         assert_eq!(probe(&mut std::io::Cursor::new(b"hello world, not a video".to_vec())), Err(MediaError::Unknown));
         // Cut in the middle of the moov box.
         let cut = &mp4[..2000];
@@ -240,7 +240,7 @@ mod tests {
             bent[i] ^= 0x5a;
             fuzz_one(&bent);
         }
-        let webm = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/clip-256x144-24fps-2s.webm")).unwrap();
+        let webm = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests-data/media/clip-256x144-24fps-2s.webm")).unwrap();
         for n in (0..webm.len()).step_by(211) {
             fuzz_one(&webm[..n]);
         }
