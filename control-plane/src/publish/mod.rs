@@ -4,6 +4,10 @@
 //! Create, Announce, Update, Delete). The shell: `images` (thumbnail and preview with ffmpeg),
 //! `engine` (the publisher following the library and federating its changes).
 pub mod actors;
+pub mod engine;
+pub mod images;
 pub mod media;
 pub mod metadata;
 pub mod video_object;
+
+pub use engine::{PublishConfig, PublishError, Publisher};
