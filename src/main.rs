@@ -131,6 +131,7 @@ fn serve(args: ServeArgs) -> Result<()> {
                 allow_private_fetches: args.instance.allow_private_federation,
                 federation_retry: args.instance.federation_retry(),
                 redundancy_check: Duration::from_secs(args.instance.redundancy_check_secs.max(1)),
+                publish: args.instance.publish(),
             },
             listener,
         )
@@ -203,6 +204,7 @@ fn control(args: ControlArgs) -> Result<()> {
                 allow_private_fetches: args.instance.allow_private_federation,
                 federation_retry: args.instance.federation_retry(),
                 redundancy_check: Duration::from_secs(args.instance.redundancy_check_secs.max(1)),
+                publish: args.instance.publish(),
             },
             listener,
         )

@@ -34,6 +34,13 @@ pub enum Handler {
     InboxOtherMethod,
     /// `/redundancy/…`: the CacheFile of a copy this instance keeps, at its id.
     CacheFile,
+    /// `/accounts/<name>…`, `/video-channels/<name>…`: our account and channel, their
+    /// collections (content negotiation as for the instance actor).
+    LocalActor,
+    /// A POST to `/accounts/<name>/inbox` or `/video-channels/<name>/inbox`.
+    LocalInbox,
+    /// `/lazy-static/thumbnails/<uuid>.jpg`, `/lazy-static/previews/<uuid>.jpg`.
+    Image,
     Admin(AdminRoute),
 }
 
@@ -77,6 +84,10 @@ pub enum AdminRoute {
     ReceivedCopies,
     /// `redundancy/videos`: the followed instances' videos this instance knows.
     RemoteVideos,
+    /// `videos/published`: our videos as federated (UUID, title, duration, resolution, copies).
+    PublishedVideos,
+    /// `PUT videos/published/<uuid>`: edit a video's metadata (an Update follows).
+    EditVideo,
 }
 
 /// Where the admin API lives.
@@ -140,10 +151,18 @@ const ROUTES: &[Route] = &[
     r(!POST, Exact("/inbox"), H::InboxOtherMethod),
     r(!POST, Exact("/accounts/peertube/inbox"), H::InboxOtherMethod),
     r(READ, Prefix("/redundancy/"), H::CacheFile),
+    // Our account and channel (after the instance actor's exact routes), the videos' images.
+    r(READ, Prefix("/accounts/"), H::LocalActor),
+    r(READ, Prefix("/video-channels/"), H::LocalActor),
+    r(POST, Prefix("/accounts/"), H::LocalInbox),
+    r(POST, Prefix("/video-channels/"), H::LocalInbox),
+    r(READ, Prefix("/lazy-static/"), H::Image),
     // The admin API.
     r(GET, Exact("/api/v1/admin/videos"), H::Admin(A::ListVideos)),
     r(POST, Exact("/api/v1/admin/videos"), H::Admin(A::AddVideos)),
     r(DELETE, Exact("/api/v1/admin/videos"), H::Admin(A::RemoveVideos)),
+    r(GET, Exact("/api/v1/admin/videos/published"), H::Admin(A::PublishedVideos)),
+    r(PUT, Prefix("/api/v1/admin/videos/published/"), H::Admin(A::EditVideo)),
     r(GET, Exact("/api/v1/admin/nodes"), H::Admin(A::ListNodes)),
     r(POST, Exact("/api/v1/admin/nodes"), H::Admin(A::AddNode)),
     r(DELETE, Prefix("/api/v1/admin/nodes/"), H::Admin(A::RevokeNode)),
@@ -244,6 +263,7 @@ fn allow_header(methods: u8) -> &'static str {
         GET => "GET",
         DELETE => "DELETE",
         m if m == GET | POST => "GET, POST",
+        m if m == READ | POST => "GET, HEAD, POST",
         m if m == GET | PUT => "GET, PUT",
         m if m == GET | POST | DELETE => "GET, POST, DELETE",
         _ => "GET, HEAD, POST, PUT, DELETE",
@@ -273,7 +293,11 @@ mod tests {
         assert_eq!(get("/redundancy/"), Resolved::NotFound);
         assert_eq!(resolve(&Method::HEAD, "/nodeinfo/2.0.json"), Resolved::Found(H::NodeInfo, ""));
         assert_eq!(get("/nope"), Resolved::NotFound);
-        assert_eq!(get("/accounts/other"), Resolved::NotFound);
+        assert_eq!(get("/accounts/vidseed"), Resolved::Found(H::LocalActor, "vidseed"));
+        assert_eq!(get("/video-channels/vidseed_channel/outbox"), Resolved::Found(H::LocalActor, "vidseed_channel/outbox"));
+        assert_eq!(resolve(&Method::POST, "/video-channels/c/inbox"), Resolved::Found(H::LocalInbox, "c/inbox"));
+        assert_eq!(get("/lazy-static/thumbnails/x.jpg"), Resolved::Found(H::Image, "thumbnails/x.jpg"));
+        assert_eq!(resolve(&Method::DELETE, "/accounts/vidseed"), Resolved::MethodNotAllowed("GET, HEAD, POST"));
     }
 
     #[test]

@@ -9,5 +9,6 @@ pub mod images;
 pub mod media;
 pub mod metadata;
 pub mod video_object;
+pub mod wire;
 
 pub use engine::{PublishConfig, PublishError, Publisher};
