@@ -16,7 +16,7 @@ impl Engine {
         } else {
             vec![format!("https://{instance}")]
         };
-        if bases[0].contains("/accounts/") {
+        if bases[0].contains("/accounts/") || bases[0].contains("/video-channels/") {
             return Ok(bases[0].clone());
         }
         for base in &bases {
