@@ -16,31 +16,35 @@ pub enum VideoCommand {
     /// the instances that keep a copy
     List,
     /// Edit a video's metadata; followers get an Update at once
-    Edit {
-        /// The video's UUID (see `vidseed admin videos`)
-        uuid: String,
-        /// Its title (3 to 120 characters)
-        #[arg(long)]
-        title: Option<String>,
-        /// Its description (Markdown, 3 to 10 000 characters; "" removes it)
-        #[arg(long)]
-        description: Option<String>,
-        /// Its language code, e.g. en, fr, pt-br ("" removes it)
-        #[arg(long)]
-        language: Option<String>,
-        /// PeerTube's licence number, 1 to 7 (0 removes it)
-        #[arg(long)]
-        licence: Option<i64>,
-        /// PeerTube's category number, 1 to 18 (0 removes it)
-        #[arg(long)]
-        category: Option<i64>,
-        /// A tag (repeat for up to 5; the list replaces the old one)
-        #[arg(long = "tag", value_name = "TAG")]
-        tags: Vec<String>,
-        /// Remove every tag
-        #[arg(long, conflicts_with = "tags")]
-        no_tags: bool,
-    },
+    Edit(Box<EditArgs>),
+}
+
+/// `vidseed admin video edit`.
+#[derive(clap::Args, Debug, Clone, PartialEq, Eq)]
+pub struct EditArgs {
+    /// The video's UUID (see `vidseed admin videos`)
+    uuid: String,
+    /// Its title (3 to 120 characters)
+    #[arg(long)]
+    title: Option<String>,
+    /// Its description (Markdown, 3 to 10 000 characters; "" removes it)
+    #[arg(long)]
+    description: Option<String>,
+    /// Its language code, e.g. en, fr, pt-br ("" removes it)
+    #[arg(long)]
+    language: Option<String>,
+    /// PeerTube's licence number, 1 to 7 (0 removes it)
+    #[arg(long)]
+    licence: Option<i64>,
+    /// PeerTube's category number, 1 to 18 (0 removes it)
+    #[arg(long)]
+    category: Option<i64>,
+    /// A tag (repeat for up to 5; the list replaces the old one)
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// Remove every tag
+    #[arg(long, conflicts_with = "tags")]
+    no_tags: bool,
 }
 
 fn duration(s: Option<i64>) -> String {
@@ -97,9 +101,10 @@ pub async fn list(client: &AdminClient, out: &mut impl Write, json: bool) -> Res
 
 /// `vidseed admin video …`.
 pub async fn run(client: &AdminClient, command: VideoCommand, out: &mut impl Write, json: bool) -> Result<(), AdminError> {
-    let VideoCommand::Edit { uuid, title, description, language, licence, category, tags, no_tags } = command else {
+    let VideoCommand::Edit(args) = command else {
         return list(client, out, json).await;
     };
+    let EditArgs { uuid, title, description, language, licence, category, tags, no_tags } = *args;
     let edit = VideoEdit {
         title,
         description,

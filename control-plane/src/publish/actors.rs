@@ -182,7 +182,7 @@ mod tests {
 
     /// PeerTube's `sanitizeAndCheckActorObject`, as far as our documents go.
     fn peertube_accepts(doc: &Value) -> Result<(), String> {
-        let url = |k: &str| doc[k].as_str().filter(|u| u.starts_with("http://") || u.starts_with("https://")).ok_or(format!("{k}"));
+        let url = |k: &str| doc[k].as_str().filter(|u| u.starts_with("http://") || u.starts_with("https://")).ok_or(k.to_string());
         if !["Person", "Application", "Group", "Service", "Organization"].contains(&doc["type"].as_str().unwrap_or("")) {
             return Err("type".into());
         }

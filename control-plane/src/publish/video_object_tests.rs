@@ -131,7 +131,8 @@ fn vector() -> Value {
 fn the_checker_takes_peertubes_own_video_and_refuses_broken_ones() {
     let v = vector();
     peertube_accepts(&v).unwrap();
-    let broken: [(&str, fn(&mut Value)); 9] = [
+    type Breaking = fn(&mut Value);
+    let broken: [(&str, Breaking); 9] = [
         ("short name", |v| v["name"] = "ab".into()),
         ("long name", |v| v["name"] = "x".repeat(121).into()),
         ("duration in seconds", |v| v["duration"] = 8.into()),
