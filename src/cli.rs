@@ -217,6 +217,20 @@ pub(crate) struct InstanceArgs {
     /// Ranges a data node fetches at once for one copy (1 to 16).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=16))]
     pub(crate) redundancy_parallel: u32,
+    /// The account the instance's videos are published under (a PeerTube `Person`,
+    /// acct:NAME@host); set it before the first videos federate [default: vidseed]
+    #[arg(long, value_name = "NAME")]
+    pub(crate) account_name: Option<String>,
+    /// The account's display name [default: the account name]
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) account_display_name: Option<String>,
+    /// The channel the videos are published in (a PeerTube `Group`, followable on its own)
+    /// [default: ACCOUNT_channel]
+    #[arg(long, value_name = "NAME")]
+    pub(crate) channel_name: Option<String>,
+    /// The channel's display name [default: "Main ACCOUNT channel"]
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) channel_display_name: Option<String>,
 }
 
 /// A size per second as `50MB`, `1GiB` or bytes.
@@ -228,6 +242,22 @@ fn parse_rate(s: &str) -> Result<u64, String> {
 }
 
 impl InstanceArgs {
+    /// The account's and channel's names.
+    pub(crate) fn publish(&self) -> vidseed_control_plane::publish::PublishConfig {
+        use vidseed_control_plane::publish::actors::ActorNames;
+        let account = self.account_name.clone().or_else(|| self.account_display_name.as_ref().map(|_| "vidseed".to_owned()));
+        let account = account.map(|name| ActorNames { display: self.account_display_name.clone().unwrap_or_else(|| name.clone()), name });
+        let account_name = account.as_ref().map_or("vidseed", |a| a.name.as_str());
+        let channel = match (&self.channel_name, &self.channel_display_name) {
+            (None, None) => None,
+            (name, display) => {
+                let name = name.clone().unwrap_or_else(|| format!("{account_name}_channel"));
+                Some(ActorNames { display: display.clone().unwrap_or_else(|| format!("Main {account_name} channel")), name })
+            }
+        };
+        vidseed_control_plane::publish::PublishConfig { account, channel }
+    }
+
     pub(crate) fn federation_retry(&self) -> Duration {
         Duration::from_secs(self.federation_retry_secs.max(1))
     }

@@ -133,6 +133,7 @@ fn serve(args: ServeArgs) -> Result<()> {
                 allow_private_fetches: args.instance.allow_private_federation,
                 federation_retry: args.instance.federation_retry(),
                 redundancy_check: Duration::from_secs(args.instance.redundancy_check_secs.max(1)),
+                publish: args.instance.publish(),
             },
             listener,
         )
@@ -205,6 +206,7 @@ fn control(args: ControlArgs) -> Result<()> {
                 allow_private_fetches: args.instance.allow_private_federation,
                 federation_retry: args.instance.federation_retry(),
                 redundancy_check: Duration::from_secs(args.instance.redundancy_check_secs.max(1)),
+                publish: args.instance.publish(),
             },
             listener,
         )

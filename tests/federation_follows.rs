@@ -12,6 +12,8 @@ mod common;
 mod peertube;
 #[path = "federation_follows/redundancy.rs"]
 mod redundancy;
+#[path = "federation_follows/origin.rs"]
+mod origin;
 
 use std::time::Duration;
 

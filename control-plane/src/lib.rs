@@ -10,6 +10,7 @@ pub mod federation;
 pub mod http;
 pub mod library;
 pub mod ops;
+pub mod publish;
 pub mod redundancy;
 pub mod service;
 pub mod store;

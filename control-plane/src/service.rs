@@ -43,6 +43,8 @@ pub struct ControlPlaneConfig {
     pub federation_retry: Duration,
     /// How often the redundancy scheduler runs (PeerTube's `check_interval`: 1 h).
     pub redundancy_check: Duration,
+    /// The names of the account and channel the instance's videos are published under.
+    pub publish: crate::publish::PublishConfig,
 }
 
 /// A running control plane.
@@ -96,11 +98,14 @@ impl ControlPlane {
         let engine = crate::federation::Engine::new(store.clone(), fetcher.clone(), instance.clone(), cfg.federation_retry, keys.private_pem())?;
         let redundancy = crate::redundancy::RedundancyEngine::new(Arc::clone(&engine), Arc::clone(&library), cfg.redundancy_check);
         let mut engine_tasks = engine.start();
+        let publisher = crate::publish::Publisher::new(Arc::clone(&library), Arc::clone(&engine), &cfg.publish).await?;
+        engine_tasks.push(publisher.start());
         channel.fetch_hub().attach(Arc::clone(&redundancy));
         engine_tasks.push(redundancy.start());
         let admin = Arc::new(
             AdminApi::new(Arc::clone(&library), Arc::clone(&channel), channel_public, pin.clone(), Arc::clone(&engine), Arc::clone(&redundancy)).await?,
         );
+        admin.attach_publisher(Arc::clone(&publisher));
         let federation = Arc::new(Federation {
             instance,
             public_key_pem: keys.public_pem().to_owned(),
@@ -108,6 +113,7 @@ impl ControlPlane {
             inbox: crate::http::inbox::Inbox { store: store.clone(), fetcher, engine: Arc::clone(&engine) },
             engine,
             redundancy: Arc::clone(&redundancy),
+            publisher,
         });
         let ops = crate::ops::ControlOps::new(Arc::clone(&library), Arc::clone(&channel));
         engine_tasks.push(ops.start());

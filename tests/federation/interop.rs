@@ -76,3 +76,46 @@ fn peertube_signed_activities_are_accepted_and_bad_ones_refused() {
         assert_eq!(f["keyId"], format!("http://{}/accounts/peertube", node.control));
     }
 }
+
+/// Our account's and channel's deliveries checked with PeerTube's libraries: a follower of both
+/// (tests/interop/origin_peer.mjs) gets each one's Accept, then, once a video is published, the
+/// account's Create and the channel's Announce — every one signed by the actor it names (HTTP
+/// Signature by its keyId, Digest, RsaSignature2017 verified by jsonld in safe mode).
+#[test]
+fn our_account_and_channel_deliveries_verify_with_peertube_libraries() {
+    use std::io::BufRead;
+    let node = Node::start(&[], &["--allow-private-federation", "--rescan-interval", "1"]);
+    let base = format!("http://{}", node.control);
+    let (account, channel) = (format!("{base}/accounts/vidseed"), format!("{base}/video-channels/vidseed_channel"));
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
+    let mut peer = Command::new("node")
+        .arg(format!("{dir}/origin_peer.mjs"))
+        .args([&base, &account, &channel])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs (scripts/test installs the npm peers)");
+    let mut err = std::io::BufReader::new(peer.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "followed", "the peer could not follow");
+    // Now a video lands in the media folder.
+    let clip = include_bytes!("../../control-plane/tests-data/media/clip-320x180-25fps-3s.mp4");
+    std::fs::write(node.media.join("clip.mp4"), clip).unwrap();
+    let out = peer.wait_with_output().unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!((r["followAccount"].as_u64(), r["followChannel"].as_u64()), (Some(204), Some(204)), "{r}");
+    let received = r["received"].as_array().unwrap();
+    let find = |kind: &str, actor: &str| {
+        received.iter().find(|x| x["activity"]["type"] == kind && x["activity"]["actor"] == actor).unwrap_or_else(|| panic!("no {kind} by {actor}: {r}")).clone()
+    };
+    for (kind, actor) in [("Accept", &account), ("Accept", &channel), ("Create", &account), ("Announce", &channel)] {
+        let x = find(kind, actor);
+        assert_eq!(x["keyId"], actor.as_str(), "{kind} signed by its actor: {x}");
+        assert_eq!((x["httpVerified"].as_bool(), x["digestOk"].as_bool(), x["ldVerified"].as_bool()), (Some(true), Some(true), Some(true)), "{kind} by {actor}: {x}");
+    }
+    let create = find("Create", &account);
+    assert_eq!(create["activity"]["object"]["type"], "Video");
+    assert_eq!(create["activity"]["object"]["duration"], "PT3S");
+}

@@ -266,6 +266,7 @@ async fn a_copy_a_node_serves_is_announced_to_its_origin_extended_and_undone() {
         allow_private_fetches: true,
         federation_retry: Duration::from_secs(1),
         redundancy_check: Duration::from_secs(3600),
+        publish: Default::default(),
     };
     let cp = ControlPlane::start(cfg, listener).await.unwrap();
     let store = cp.library.store().clone();

@@ -128,6 +128,11 @@ impl Instance {
 /// A paged `OrderedCollection`: without `page`, the collection with its size and first page;
 /// with `page` (from 1), that page's items and the link to the next one.
 pub fn collection(id: &str, total: usize, page: Option<usize>, items: &[String]) -> Value {
+    collection_of(id, total, page, items.iter().map(|s| Value::String(s.clone())).collect())
+}
+
+/// [`collection`] with any items (activities, for outboxes).
+pub fn collection_of(id: &str, total: usize, page: Option<usize>, items: Vec<Value>) -> Value {
     match page {
         None => json!({
             "@context": context(),

@@ -103,18 +103,38 @@ impl Fetcher {
         self.signed(http::Method::POST, url, Some(body), None).await.map(|(status, _)| status)
     }
 
+    /// POSTs an activity signed by another of our actors (the account or the channel):
+    /// `actor_url` is its keyId, as PeerTube signs.
+    pub async fn post_activity_as(&self, url: &str, body: Bytes, keys: &InstanceKeys, actor_url: &str) -> Result<StatusCode, FetchError> {
+        self.request(http::Method::POST, url, Some(body), None, Some((keys, actor_url))).await.map(|(status, _)| status)
+    }
+
     /// One signed request to a checked address, within [`TIMEOUT`], its answer at most
     /// [`MAX_DOCUMENT`] bytes.
     async fn signed(&self, method: http::Method, url: &str, body: Option<Bytes>, range: Option<(u64, u64)>) -> Result<(StatusCode, Bytes), FetchError> {
+        self.request(method, url, body, range, None).await
+    }
+
+    /// [`Fetcher::signed`], by `signer` (keys and keyId) instead of the instance actor.
+    async fn request(
+        &self,
+        method: http::Method,
+        url: &str,
+        body: Option<Bytes>,
+        range: Option<(u64, u64)>,
+        signer: Option<(&InstanceKeys, &str)>,
+    ) -> Result<(StatusCode, Bytes), FetchError> {
         let t = target(url)?;
         let addr = self.resolve(&t).await?;
         let net = |e: &dyn std::fmt::Display| FetchError::Network(url.to_owned(), e.to_string());
         let path = t.path_and_query.split('?').next().unwrap_or("/");
         let date = date_header(SystemTime::now());
         let digest = body.as_ref().map(|b| super::http_signature::digest(b));
+        let me = self.instance.actor_url();
+        let (keys, key_id) = signer.unwrap_or((&self.keys, &me));
         let signature = signature_header(
-            &self.keys,
-            &self.instance.actor_url(),
+            keys,
+            key_id,
             &SignRequest { method: method.as_str(), path, host: &t.authority, date: &date, digest: digest.as_deref() },
         );
         let mut builder = Request::builder()

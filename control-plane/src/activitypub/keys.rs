@@ -102,6 +102,11 @@ impl InstanceKeys {
         &self.private_pkcs1_pem
     }
 
+    /// The `ring` key pair, for Linked Data signatures.
+    pub fn key_pair(&self) -> &RsaKeyPair {
+        &self.key_pair
+    }
+
     /// The public key as SPKI PEM (`BEGIN PUBLIC KEY`), as the actor document publishes it.
     pub fn public_pem(&self) -> &str {
         &self.public_spki_pem

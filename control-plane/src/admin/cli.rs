@@ -49,6 +49,11 @@ pub enum AdminCommand {
     /// List the published videos
     #[command(visible_alias = "list")]
     Videos,
+    /// Our videos as federated (`video list`), and their metadata (`video edit UUID --title …`)
+    Video {
+        #[command(subcommand)]
+        command: super::videos_cli::VideoCommand,
+    },
     /// Manage data nodes
     Node {
         #[command(subcommand)]
@@ -280,6 +285,10 @@ async fn dispatch<O: Write, E: Write>(
         AdminCommand::Videos => {
             let answer = client.videos().await?;
             show(out, json, &answer, |list| table::render_videos(&list.videos))
+        }
+        AdminCommand::Video { command } => {
+            super::videos_cli::run(&client, command, out, json).await?;
+            Ok(ExitCode::SUCCESS)
         }
         AdminCommand::Node { command: NodeCommand::Add { name, public_url, folders, output, force } } => {
             // Refused before the node exists: its token would be lost otherwise.

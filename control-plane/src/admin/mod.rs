@@ -8,6 +8,7 @@ pub mod client;
 pub mod redundancy_cli;
 pub mod redundancy_table;
 pub mod table;
+pub mod videos_cli;
 
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,13 @@ use tokio::sync::Semaphore;
 use super::policy::{delivery_lease_ms, delivery_retry, Retry};
 use super::*;
 
+/// The one field a delivery reads of its body.
+#[derive(serde::Deserialize)]
+struct ActorOnly<'a> {
+    #[serde(borrow)]
+    actor: std::borrow::Cow<'a, str>,
+}
+
 impl Engine {
     pub(super) async fn delivery_loop(self: Arc<Self>) {
         let per_host: Arc<std::sync::Mutex<HashMap<String, Arc<Semaphore>>>> = Arc::default();
@@ -43,7 +50,13 @@ impl Engine {
             let _ = self.store.delivery_succeeded(d.id, now).await;
             return;
         }
-        match self.fetcher.post_activity(&d.inbox_url, Bytes::from(d.body)).await {
+        // Signed by the activity's actor: the instance, or our account or channel.
+        let signer = serde_json::from_str::<ActorOnly<'_>>(&d.body).ok().and_then(|a| self.local_actor(&a.actor));
+        let posted = match signer {
+            Some(l) => self.fetcher.post_activity_as(&d.inbox_url, Bytes::from(d.body), &l.keys, &l.url).await,
+            None => self.fetcher.post_activity(&d.inbox_url, Bytes::from(d.body)).await,
+        };
+        match posted {
             Ok(status) if status.is_success() => {
                 let _ = self.store.delivery_succeeded(d.id, timestamp_ms()).await;
                 let _ = self.store.add_follow_score(&d.host, SCORE_STEP).await;

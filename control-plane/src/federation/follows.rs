@@ -16,7 +16,7 @@ impl Engine {
         } else {
             vec![format!("https://{instance}")]
         };
-        if bases[0].contains("/accounts/") {
+        if bases[0].contains("/accounts/") || bases[0].contains("/video-channels/") {
             return Ok(bases[0].clone());
         }
         for base in &bases {
@@ -113,5 +113,35 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// A Follow of our account or channel: accepted (unless the follower's host is blocked), as
+    /// PeerTube accepts follows of its accounts and channels, and answered by that actor.
+    pub(super) async fn local_actor_followed(&self, item: &crate::store::InboxItem, follow: &Value, local: &LocalSigner) -> Result<(), FederationError> {
+        let follow_id = follow.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        if follow_id.is_empty() {
+            return Err(FederationError::Remote("a Follow without an id".into()));
+        }
+        let actor = self.actor(&item.actor).await?;
+        let host = host_of(&actor.url).unwrap_or_default();
+        let answer_id = format!("{}/accepts/follows/{}", local.url, crate::store::random_token());
+        let embedded = activities::embedded_follow(&follow_id, &actor.url, &local.url);
+        if self.store.is_blocked(&host).await? || self.store.is_follow_undone(&follow_id).await? {
+            let reject = activities::reject(&answer_id.replace("/accepts/", "/rejects/"), &local.url, embedded);
+            return self.send_as(&reject, std::slice::from_ref(&actor.inbox), Some(local)).await;
+        }
+        self.store
+            .put_local_follower(&crate::store::LocalFollower {
+                local_actor: local.role.to_owned(),
+                actor_url: actor.url.clone(),
+                host,
+                inbox: actor.inbox.clone(),
+                shared_inbox: actor.shared_inbox.clone(),
+                follow_activity_id: follow_id,
+                created_at_ms: timestamp_ms(),
+            })
+            .await?;
+        let accept = activities::accept(&answer_id, &local.url, embedded);
+        self.send_as(&accept, std::slice::from_ref(&actor.inbox), Some(local)).await
     }
 }

@@ -58,6 +58,9 @@ impl Engine {
         let object = activity.get("object").cloned().unwrap_or(Value::Null);
         match activity.get("type").and_then(Value::as_str).unwrap_or_default() {
             "Follow" => {
+                if let Some(local) = id_of(&object).and_then(|o| self.local_actor(o)) {
+                    return self.local_actor_followed(item, &activity, &local).await;
+                }
                 if id_of(&object) != Some(me.as_str()) {
                     return Err(FederationError::Remote("a Follow of someone else than this instance".into()));
                 }
@@ -138,6 +141,17 @@ impl Engine {
                 } else {
                     Ok(())
                 }
+            }
+            "Undo" if object.get("type").and_then(Value::as_str) == Some("Follow")
+                && object.get("object").and_then(id_of).and_then(|o| self.local_actor(o)).is_some() =>
+            {
+                let local = object.get("object").and_then(id_of).and_then(|o| self.local_actor(o));
+                if let (Some(local), Some(follow_id)) = (local, id_of(&object)) {
+                    if object.get("actor").and_then(Value::as_str) == Some(item.actor.as_str()) {
+                        self.store.remove_local_follower(local.role, &item.actor, follow_id).await?;
+                    }
+                }
+                Ok(())
             }
             "Undo" => {
                 if object.get("type").and_then(Value::as_str) == Some("Follow") && object.get("actor").and_then(Value::as_str) == Some(item.actor.as_str()) {

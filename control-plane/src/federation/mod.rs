@@ -94,6 +94,17 @@ pub struct Engine {
     wake: Notify,
     /// The redundancy engine, told of video changes and handed received CacheFiles.
     redundancy: OnceLock<Weak<crate::redundancy::RedundancyEngine>>,
+    /// Our other actors (the account and the channel), by URL: they sign what they send and
+    /// can be followed.
+    local_actors: std::sync::RwLock<std::collections::HashMap<String, Arc<LocalSigner>>>,
+}
+
+/// One of our actors other than the instance: its key pair and its role's name.
+pub struct LocalSigner {
+    pub url: String,
+    /// `account` or `channel`: the key of its followers in the store.
+    pub role: &'static str,
+    pub keys: Arc<crate::activitypub::keys::InstanceKeys>,
 }
 
 /// A number from the operating system's random source, for retry jitter.
@@ -104,7 +115,16 @@ fn random() -> u64 {
 impl Engine {
     pub fn new(store: Store, fetcher: Fetcher, instance: Instance, retry_base: Duration, private_pem: &str) -> Result<Arc<Engine>, FederationError> {
         let signer = ld_signature::private_key_from_pem(private_pem).map_err(|e| FederationError::Remote(format!("the instance key: {e}")))?;
-        Ok(Arc::new(Engine { signer, store, fetcher, instance, retry_base, wake: Notify::new(), redundancy: OnceLock::new() }))
+        Ok(Arc::new(Engine {
+            signer,
+            store,
+            fetcher,
+            instance,
+            retry_base,
+            wake: Notify::new(),
+            redundancy: OnceLock::new(),
+            local_actors: Default::default(),
+        }))
     }
 
     /// Attaches the redundancy engine (once).
@@ -156,11 +176,31 @@ impl Engine {
         Ok(record)
     }
 
+    /// Registers one of our actors besides the instance (its deliveries are signed with its
+    /// keys; Follows of it are answered).
+    pub fn add_local_actor(&self, signer: LocalSigner) {
+        self.local_actors.write().unwrap_or_else(|p| p.into_inner()).insert(signer.url.clone(), Arc::new(signer));
+    }
+
+    /// The local actor (account or channel) with this URL.
+    pub fn local_actor(&self, url: &str) -> Option<Arc<LocalSigner>> {
+        self.local_actors.read().unwrap_or_else(|p| p.into_inner()).get(url).cloned()
+    }
+
     /// Signs an activity (Linked Data signature) and queues it for these inboxes.
     pub(crate) async fn send(&self, activity: &Value, inboxes: &[String]) -> Result<(), FederationError> {
+        self.send_as(activity, inboxes, None).await
+    }
+
+    /// Signs an activity as its actor (the instance with `None`, else a local actor) and queues
+    /// it for these inboxes; its deliveries are signed by the same actor.
+    pub async fn send_as(&self, activity: &Value, inboxes: &[String], by: Option<&LocalSigner>) -> Result<(), FederationError> {
         let created = crate::clock::iso_8601(std::time::SystemTime::now());
-        let activity = ld_signature::sign(activity, &self.instance.actor_url(), &created, &self.signer)
-            .map_err(|e| FederationError::Remote(format!("cannot sign the activity: {e}")))?;
+        let signed = match by {
+            Some(l) => ld_signature::sign(activity, &l.url, &created, l.keys.key_pair()),
+            None => ld_signature::sign(activity, &self.instance.actor_url(), &created, &self.signer),
+        };
+        let activity = signed.map_err(|e| FederationError::Remote(format!("cannot sign the activity: {e}")))?;
         let id = activity.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
         let targets: Vec<(String, String)> = inboxes.iter().filter_map(|i| Some((i.clone(), host_of(i)?))).collect();
         self.store.enqueue_deliveries(&id, &activity.to_string(), &targets, timestamp_ms()).await?;

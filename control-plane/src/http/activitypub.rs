@@ -28,6 +28,8 @@ pub struct Federation {
     pub engine: std::sync::Arc<crate::federation::Engine>,
     /// Serves the CacheFiles of the copies this instance keeps.
     pub redundancy: std::sync::Arc<crate::redundancy::RedundancyEngine>,
+    /// Our videos, account and channel as documents (`origin_docs`).
+    pub publisher: std::sync::Arc<crate::publish::Publisher>,
 }
 
 
@@ -62,7 +64,7 @@ impl Federation {
         match handler {
             Handler::WebFinger => match query_param(query, "resource") {
                 None => error(StatusCode::BAD_REQUEST, "missing ?resource="),
-                Some(r) => match self.instance.webfinger(&r) {
+                Some(r) => match self.instance.webfinger(&r).or_else(|| self.publisher.actors.webfinger(&r)) {
                     Some(doc) => json(StatusCode::OK, "application/jrd+json; charset=utf-8", &doc),
                     None => error(StatusCode::NOT_FOUND, "no such account here"),
                 },
@@ -90,6 +92,7 @@ impl Federation {
                 res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
                 res
             }
+            Handler::Collection if path.ends_with("/outbox") => self.instance_outbox(path, query),
             Handler::Collection => {
                 let p = path;
                 let id = format!("{}{}", self.instance.base, p);

@@ -25,6 +25,8 @@ use crate::store::{random_token, sha256_hex, FollowDirection, StoreError};
 
 #[path = "admin_redundancy.rs"]
 mod redundancy;
+#[path = "admin_videos.rs"]
+pub mod videos;
 
 /// Where the admin API lives.
 pub const PREFIX: &str = super::router::ADMIN_PREFIX;
@@ -61,6 +63,8 @@ impl http_body::Body for LineStream {
 
 /// What the admin API needs to know beyond the library.
 pub struct AdminApi {
+    /// The publisher (our videos as federated), attached once it runs.
+    publisher: std::sync::OnceLock<Arc<crate::publish::Publisher>>,
     library: Arc<Library>,
     token_sha256: String,
     channel: Arc<RunningChannel>,
@@ -190,7 +194,12 @@ impl AdminApi {
         redundancy: Arc<crate::redundancy::RedundancyEngine>,
     ) -> Result<AdminApi, StoreError> {
         let token_sha256 = library.store().setting(ADMIN_TOKEN_SETTING).await?.unwrap_or_default();
-        Ok(AdminApi { library, token_sha256, channel, channel_public, pin, engine, redundancy })
+        Ok(AdminApi { publisher: std::sync::OnceLock::new(), library, token_sha256, channel, channel_public, pin, engine, redundancy })
+    }
+
+    /// Attaches the publisher (once).
+    pub fn attach_publisher(&self, p: Arc<crate::publish::Publisher>) {
+        let _ = self.publisher.set(p);
     }
 
     pub fn library(&self) -> &Library {
@@ -305,6 +314,7 @@ impl AdminApi {
             | A::FetchOrders
             | A::ReceivedCopies
             | A::RemoteVideos => self.redundancy(route, &query, &body).await,
+            A::PublishedVideos | A::EditVideo => self.published_videos(route, &rest, &body).await,
         }
     }
 

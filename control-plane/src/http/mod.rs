@@ -1,13 +1,15 @@
 //! The control plane's HTTP server (does network I/O): accepts connections under the connection
 //! guard and answers each request through the route table (`router`, every route in one place)
 //! and its handlers: `public` (the video API and torrents), `pages` (the viewers' pages),
-//! `activitypub` (discovery, the actor, its collections), `inbox`, `admin` (the admin API).
+//! `activitypub` (discovery, the actor, its collections), `origin_docs` (our videos, account and
+//! channel as ActivityPub documents), `inbox`, `admin` (the admin API).
 //! Errors are answered one way (`error`).
 
 pub mod activitypub;
 pub mod admin;
 pub mod error;
 pub mod inbox;
+pub mod origin_docs;
 pub mod pages;
 pub mod public;
 pub mod router;
@@ -146,6 +148,14 @@ async fn answer(admin: &AdminApi, federation: &Federation, ops: &ControlOps, req
     let library = admin.library();
     let res = match resolved {
         Resolved::Found(Handler::Inbox, _) => federation.inbox.handle(req).await,
+        Resolved::Found(Handler::LocalInbox, _) if federation.is_local_inbox(&path) => federation.inbox.handle(req).await,
+        Resolved::Found(Handler::LocalInbox, _) => ApiError::new(StatusCode::NOT_FOUND, "no such inbox").response(),
+        Resolved::Found(Handler::LocalActor, _) => federation.local_actor(&req).await,
+        Resolved::Found(Handler::Image, rest) => federation.image(rest).await,
+        Resolved::Found(Handler::Watch, rest) if origin_docs::wants_ap(&req) => match federation.watch_document(rest, req.uri().query().unwrap_or("")) {
+            Some(res) => res,
+            None => pages::answer(Handler::Watch, rest, library),
+        },
         Resolved::Found(handler @ (Handler::Videos | Handler::Video | Handler::Torrent), rest) => public::answer(handler, rest, library, &req),
         Resolved::Found(handler @ (Handler::Index | Handler::Watch | Handler::Asset), rest) => pages::answer(handler, rest, library),
         Resolved::Found(Handler::Admin(_), _) => ApiError::new(StatusCode::NOT_FOUND, "no such endpoint").response(),

@@ -34,10 +34,25 @@ pub const WATCH_PREFIX: &str = "/videos/watch/";
 /// A page or asset for `path`, if it is one of ours.
 pub fn answer(handler: Handler, rest: &str, library: &Library) -> Response<Full<Bytes>> {
     match (handler, rest) {
-        (Handler::Watch, id) => match id.trim_end_matches('/').parse::<InfoHash>().ok().and_then(|ih| library.by_info_hash(&ih)) {
-            Some(video) => html(StatusCode::OK, watch_page(&video, library.stun_servers())),
-            None => html(StatusCode::NOT_FOUND, not_found_page()),
-        },
+        (Handler::Watch, id) => {
+            let id = id.trim_end_matches('/');
+            let by_hash = id.parse::<InfoHash>().ok();
+            match by_hash {
+                // The info-hash watch URLs of before: to the video's UUID URL, for good.
+                Some(ih) if library.uuid_of(&ih).is_some() && library.by_info_hash(&ih).is_some() => {
+                    let to = format!("{WATCH_PREFIX}{}", library.uuid_of(&ih).unwrap_or_default());
+                    let mut res = html(StatusCode::MOVED_PERMANENTLY, format!("<a href=\"{0}\">{0}</a>", escape_html(&to)));
+                    if let Ok(v) = http::HeaderValue::from_str(&to) {
+                        res.headers_mut().insert(http::header::LOCATION, v);
+                    }
+                    res
+                }
+                _ => match by_hash.and_then(|ih| library.by_info_hash(&ih)).or_else(|| library.by_uuid(id)) {
+                    Some(video) => html(StatusCode::OK, watch_page(&video, library.stun_servers())),
+                    None => html(StatusCode::NOT_FOUND, not_found_page()),
+                },
+            }
+        }
         (Handler::Asset, "") => asset(SERVICE_WORKER_JS.as_bytes(), "text/javascript; charset=utf-8", "no-cache"),
         (Handler::Asset, file) if Some(file) == BUNDLE_PATH.strip_prefix("/assets/") => {
             asset(WEBTORRENT_JS, "text/javascript; charset=utf-8", "public, max-age=31536000, immutable")

@@ -34,6 +34,13 @@ pub enum Handler {
     InboxOtherMethod,
     /// `/redundancy/…`: the CacheFile of a copy this instance keeps, at its id.
     CacheFile,
+    /// `/accounts/<name>…`, `/video-channels/<name>…`: our account and channel, their
+    /// collections (content negotiation as for the instance actor).
+    LocalActor,
+    /// A POST to `/accounts/<name>/inbox` or `/video-channels/<name>/inbox`.
+    LocalInbox,
+    /// `/lazy-static/thumbnails/<uuid>.jpg`, `/lazy-static/previews/<uuid>.jpg`.
+    Image,
     Admin(AdminRoute),
     /// What the people running the instance look at (`crate::ops`).
     Ops(OpsRoute),
@@ -92,6 +99,10 @@ pub enum AdminRoute {
     ReceivedCopies,
     /// `redundancy/videos`: the followed instances' videos this instance knows.
     RemoteVideos,
+    /// `videos/published`: our videos as federated (UUID, title, duration, resolution, copies).
+    PublishedVideos,
+    /// `PUT videos/published/<uuid>`: edit a video's metadata (an Update follows).
+    EditVideo,
 }
 
 /// Where the admin API lives.
@@ -163,10 +174,18 @@ const ROUTES: &[Route] = &[
     r(READ, Exact("/admin/"), H::Ops(OpsRoute::StatusPage)),
     r(READ, Exact("/admin/status.js"), H::Ops(OpsRoute::StatusScript)),
     r(GET, Exact("/api/v1/admin/traffic"), H::Ops(OpsRoute::Traffic)),
+    // Our account and channel (after the instance actor's exact routes), the videos' images.
+    r(READ, Prefix("/accounts/"), H::LocalActor),
+    r(READ, Prefix("/video-channels/"), H::LocalActor),
+    r(POST, Prefix("/accounts/"), H::LocalInbox),
+    r(POST, Prefix("/video-channels/"), H::LocalInbox),
+    r(READ, Prefix("/lazy-static/"), H::Image),
     // The admin API.
     r(GET, Exact("/api/v1/admin/videos"), H::Admin(A::ListVideos)),
     r(POST, Exact("/api/v1/admin/videos"), H::Admin(A::AddVideos)),
     r(DELETE, Exact("/api/v1/admin/videos"), H::Admin(A::RemoveVideos)),
+    r(GET, Exact("/api/v1/admin/videos/published"), H::Admin(A::PublishedVideos)),
+    r(PUT, Prefix("/api/v1/admin/videos/published/"), H::Admin(A::EditVideo)),
     r(GET, Exact("/api/v1/admin/nodes"), H::Admin(A::ListNodes)),
     r(POST, Exact("/api/v1/admin/nodes"), H::Admin(A::AddNode)),
     r(DELETE, Prefix("/api/v1/admin/nodes/"), H::Admin(A::RevokeNode)),
@@ -267,6 +286,7 @@ fn allow_header(methods: u8) -> &'static str {
         GET => "GET",
         DELETE => "DELETE",
         m if m == GET | POST => "GET, POST",
+        m if m == READ | POST => "GET, HEAD, POST",
         m if m == GET | PUT => "GET, PUT",
         m if m == GET | POST | DELETE => "GET, POST, DELETE",
         _ => "GET, HEAD, POST, PUT, DELETE",
@@ -296,11 +316,15 @@ mod tests {
         assert_eq!(get("/redundancy/"), Resolved::NotFound);
         assert_eq!(resolve(&Method::HEAD, "/nodeinfo/2.0.json"), Resolved::Found(H::NodeInfo, ""));
         assert_eq!(get("/nope"), Resolved::NotFound);
-        assert_eq!(get("/accounts/other"), Resolved::NotFound);
         assert_eq!(get("/healthz"), Resolved::Found(H::Ops(OpsRoute::Alive), ""));
         assert_eq!(get("/metrics"), Resolved::Found(H::Ops(OpsRoute::Metrics), ""));
         assert_eq!(get("/admin/"), Resolved::Found(H::Ops(OpsRoute::StatusPage), ""));
         assert_eq!(get("/api/v1/admin/traffic"), Resolved::Found(H::Ops(OpsRoute::Traffic), ""));
+        assert_eq!(get("/accounts/vidseed"), Resolved::Found(H::LocalActor, "vidseed"));
+        assert_eq!(get("/video-channels/vidseed_channel/outbox"), Resolved::Found(H::LocalActor, "vidseed_channel/outbox"));
+        assert_eq!(resolve(&Method::POST, "/video-channels/c/inbox"), Resolved::Found(H::LocalInbox, "c/inbox"));
+        assert_eq!(get("/lazy-static/thumbnails/x.jpg"), Resolved::Found(H::Image, "thumbnails/x.jpg"));
+        assert_eq!(resolve(&Method::DELETE, "/accounts/vidseed"), Resolved::MethodNotAllowed("GET, HEAD, POST"));
     }
 
     #[test]

@@ -157,6 +157,10 @@ pub struct LibraryState {
     pub nodes: Vec<NodeView>,
     /// Copies other instances keep of our videos, checked: extra WebSeeds, by info-hash.
     copies: HashMap<InfoHash, Vec<String>>,
+    /// The federated videos' UUIDs by library path, and the paths by UUID (set by the
+    /// publisher): their watch URLs are `/videos/watch/<uuid>`.
+    uuids: HashMap<String, String>,
+    paths_by_uuid: HashMap<String, String>,
 }
 
 impl LibraryState {
@@ -276,6 +280,8 @@ impl Library {
         st.nodes = nodes.iter().map(NodeView::from_record).collect();
         let mut guard = self.state.write().unwrap_or_else(|p| p.into_inner());
         st.copies = guard.copies.clone();
+        st.uuids = guard.uuids.clone();
+        st.paths_by_uuid = guard.paths_by_uuid.clone();
         *guard = Arc::new(st);
         Ok(())
     }
@@ -285,6 +291,34 @@ impl Library {
     /// (the info dictionary, and so the info-hash, does not change).
     pub fn set_copies(&self, copies: HashMap<InfoHash, Vec<String>>) {
         self.change(|st| st.copies = copies);
+    }
+
+    /// Sets the videos' UUIDs (library path → UUID), from the publisher.
+    pub fn set_uuids(&self, uuids: HashMap<String, String>) {
+        self.change(|st| {
+            st.paths_by_uuid = uuids.iter().map(|(p, u)| (u.clone(), p.clone())).collect();
+            st.uuids = uuids;
+        });
+    }
+
+    /// The UUID of the video with this info-hash, if it has one.
+    pub fn uuid_of(&self, ih: &InfoHash) -> Option<String> {
+        let st = self.state();
+        st.uuids.get(st.by_info_hash.get(ih)?).cloned()
+    }
+
+    /// The stored video with this UUID, published or not.
+    pub fn record_by_uuid(&self, uuid: &str) -> Option<Arc<VideoRecord>> {
+        let st = self.state();
+        st.videos.get(st.paths_by_uuid.get(uuid)?).cloned()
+    }
+
+    /// A video some data node serves, by UUID.
+    pub fn by_uuid(&self, uuid: &str) -> Option<Video> {
+        let st = self.state();
+        let v = st.videos.get(st.paths_by_uuid.get(uuid)?)?;
+        st.serving(&v.path).next()?;
+        Some(self.view(&st, v))
     }
 
     /// The stored video with this info-hash, published or not.
@@ -370,7 +404,10 @@ impl Library {
             file_url: webseeds.first().cloned().unwrap_or_else(|| urls.webseed_url(&v.path)),
             webseeds,
             torrent_url,
-            watch_url: urls.watch_url(&v.info_hash),
+            watch_url: match st.uuids.get(&v.path) {
+                Some(uuid) => format!("{}/videos/watch/{uuid}", urls.control_http),
+                None => urls.watch_url(&v.info_hash),
+            },
             magnet_uri: magnet,
             nodes: nodes.iter().map(|n| n.name.clone()).collect(),
             trackers,

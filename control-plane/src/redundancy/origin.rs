@@ -78,7 +78,15 @@ impl RedundancyEngine {
         }
         check_hosts(&copy.id, &copy.href, actor).map_err(FederationError::Remote)?;
         let base = &self.library.urls().control_http;
-        let ih = our_video(&copy.video_url, base)
+        // The Video's id: `/videos/watch/<uuid>` (as we federate it), or the info-hash URL of before.
+        let by_uuid = copy
+            .video_url
+            .strip_prefix(base.trim_end_matches('/'))
+            .and_then(|r| r.strip_prefix("/videos/watch/"))
+            .and_then(|uuid| self.library.record_by_uuid(uuid.trim_end_matches('/')))
+            .map(|v| v.info_hash);
+        let ih = by_uuid
+            .or_else(|| our_video(&copy.video_url, base))
             .ok_or_else(|| FederationError::Remote(format!("{} is not a video of this instance", copy.video_url)))?;
         let video = self.library.record_by_info_hash(&ih).ok_or_else(|| FederationError::Remote(format!("{} is not in the library", copy.video_url)))?;
         if copy.file.is_none() {

@@ -36,6 +36,7 @@ pub use records::{Change, ChangeKind, NodeRecord, VideoRecord};
 pub use redundancy::{
     CopyFileKind, CopyNodeRecord, CopyRecord, CopyState, ReceivedCopyRecord, RemoteVideoRecord, MANUAL,
 };
+pub use published::{LocalFollower, PublishedVideo, VideoImage};
 pub use secrets::{random_token, sha256_hex};
 
 
@@ -322,6 +323,7 @@ mod federation;
 mod library;
 mod nodes;
 mod ops;
+mod published;
 mod redundancy;
 
 #[cfg(test)]

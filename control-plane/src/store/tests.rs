@@ -447,3 +447,5 @@ mod redundancy;
 
 #[path = "ops_tests.rs"]
 mod ops;
+#[path = "published_tests.rs"]
+mod published;
