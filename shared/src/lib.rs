@@ -3,7 +3,7 @@
 //!
 //! The catalog channel's versioned messages and their framing ([`channel`]), the fetch orders it
 //! carries ([`fetch`]), the info-hash, the content type of a file name, a file's identity on
-//! disk, the one retry [`Backoff`] and the one rule for where a plane may fetch from ([`net`]).
+//! disk and the one retry [`Backoff`].
 //! Each plane turns the channel's wire types into its own domain types at its edge.
 
 pub mod backoff;
@@ -12,7 +12,6 @@ pub mod content_type;
 pub mod fetch;
 pub mod file_identity;
 pub mod info_hash;
-pub mod net;
 
 pub use backoff::Backoff;
 pub use file_identity::FileIdentity;
