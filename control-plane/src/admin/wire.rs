@@ -61,17 +61,12 @@ pub struct ErrorBody {
 
 /// One field of a request: not sent, sent with the expected type, or sent with another (kept
 /// as sent, `null` included, for the server to judge).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Field<T> {
+    #[default]
     Absent,
     Given(T),
     Wrong(Value),
-}
-
-impl<T> Default for Field<T> {
-    fn default() -> Self {
-        Field::Absent
-    }
 }
 
 impl<T> Field<T> {
