@@ -45,6 +45,11 @@ pub fn target(url: &str) -> Result<Target, FetchError> {
     vidseed_outbound::target(url).ok_or_else(|| FetchError::BadUrl(url.to_owned()))
 }
 
+/// The host of a URL (`host[:port]`), lower-cased: whose a document or an actor is.
+pub fn host_of(url: &str) -> Option<String> {
+    target(url).ok().map(|t| t.authority.to_ascii_lowercase())
+}
+
 /// Signed fetches on behalf of the instance actor.
 #[derive(Clone)]
 pub struct Fetcher {

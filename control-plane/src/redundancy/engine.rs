@@ -21,7 +21,7 @@ use super::schedule::StoredFiles;
 use super::status::{status, CopyStatus};
 use super::strategy::Strategy;
 use crate::federation::{Engine, FederationError};
-use crate::http::inbox::host_of;
+use crate::activitypub::fetch::host_of;
 use crate::library::{timestamp_ms, Library};
 use crate::store::{CopyFileKind, CopyNodeRecord, CopyRecord, CopyState, RemoteVideoRecord, StoreError, MANUAL};
 
