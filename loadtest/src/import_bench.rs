@@ -16,6 +16,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use sha1::{Digest as _, Sha1};
 use sha2::Sha256;
+use vidseed_loadtest::run::own_cpu_seconds;
 use vidseed_shared::fetch::{FetchFile, FetchOrder, FileCheck, SegmentHash};
 
 #[derive(Parser)]
@@ -46,17 +47,6 @@ struct Args {
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// User + system CPU seconds of this process so far (from /proc, in clock ticks of 1/100 s).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // The fields after the command name (which ends with ')'): utime and stime are 12th and 13th.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
-    // After ')': state is field 3 of stat(5), so utime (14) and stime (15) are at 11 and 12.
-    (field(11) + field(12)) / 100.0
 }
 
 fn checks(args: &Args) -> Result<(u64, FileCheck)> {
@@ -132,9 +122,9 @@ async fn main() -> Result<()> {
         let dir = args.into.join(format!("run-{run}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
-        let (cpu0, t0) = (cpu_seconds(), Instant::now());
+        let (cpu0, t0) = (own_cpu_seconds().unwrap_or(0.0), Instant::now());
         vidseed_data_plane::import::download::import(&order, &dir, true, Arc::clone(&report)).await.map_err(anyhow::Error::msg)?;
-        let (secs, cpu) = (t0.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
+        let (secs, cpu) = (t0.elapsed().as_secs_f64(), own_cpu_seconds().unwrap_or(0.0) - cpu0);
         let gb = size as f64 / 1e9;
         println!("run {run}: {:.1} MB/s, {:.2} CPU s/GB ({:.2} s, {:.2} CPU s)", size as f64 / 1e6 / secs, cpu / gb, secs, cpu);
         std::fs::remove_dir_all(&dir)?;

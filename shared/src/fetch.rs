@@ -61,6 +61,17 @@ pub enum FileCheck {
     Sha256 { sha256: String },
 }
 
+impl FileCheck {
+    /// The check's name, as its `kind` field says it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FileCheck::Pieces { .. } => "pieces",
+            FileCheck::Segments { .. } => "segments",
+            FileCheck::Sha256 { .. } => "sha256",
+        }
+    }
+}
+
 /// One HLS segment's range and hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SegmentHash {
@@ -131,5 +142,8 @@ mod tests {
         assert_eq!(serde_json::from_value::<FetchReport>(json).unwrap(), report);
         let seg = FileCheck::Segments { segments: vec![SegmentHash { start: 0, end: 9, sha256: "ab".repeat(32) }], piece_length: None, sha1: vec![] };
         assert_eq!(serde_json::from_str::<FileCheck>(&serde_json::to_string(&seg).unwrap()).unwrap(), seg);
+        for check in [seg, FileCheck::Pieces { piece_length: 1, sha1: vec![] }, FileCheck::Sha256 { sha256: String::new() }] {
+            assert_eq!(serde_json::to_value(&check).unwrap()["kind"], check.kind(), "kind() names the wire's tag");
+        }
     }
 }

@@ -3,8 +3,8 @@
 //!
 //! The catalog channel's versioned messages and their framing ([`channel`]), the fetch orders it
 //! carries ([`fetch`]), the info-hash, the content type of a file name, a file's identity on
-//! disk, the one retry [`Backoff`], the one rule for where a plane may fetch from ([`net`]) and
-//! the Prometheus text both planes' `/metrics` answer ([`exposition`]).
+//! disk, the one retry [`Backoff`] and the Prometheus text both planes' `/metrics` answer
+//! ([`exposition`]).
 //! Each plane turns the channel's wire types into its own domain types at its edge.
 
 pub mod backoff;
@@ -14,7 +14,6 @@ pub mod exposition;
 pub mod fetch;
 pub mod file_identity;
 pub mod info_hash;
-pub mod net;
 
 pub use backoff::Backoff;
 pub use file_identity::FileIdentity;

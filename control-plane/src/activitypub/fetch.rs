@@ -1,7 +1,8 @@
 //! Fetching remote ActivityPub documents (does network I/O): every GET is signed by the instance
 //! actor, as PeerTube's `sign_federated_fetches` does; addresses are checked before connecting
 //! (no private, loopback or link-local address unless the configuration allows it, and the
-//! connection goes to the very address that was checked); answers are size- and time-limited.
+//! connection goes to the very address that was checked: `vidseed-outbound`, as the data
+//! nodes' downloads); answers are size- and time-limited.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -10,8 +11,8 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
+use vidseed_outbound::ResolveError;
 
 use super::actor::Instance;
 use super::http_signature::{date_header, signature_header, SignRequest};
@@ -37,11 +38,16 @@ pub enum FetchError {
     NotJson(String, String),
 }
 
-pub use vidseed_shared::net::{is_public, Target};
+pub use vidseed_outbound::{is_public, Target};
 
 /// Splits a URL (pure): `http(s)://host[:port]/path?query`, no user info.
 pub fn target(url: &str) -> Result<Target, FetchError> {
-    vidseed_shared::net::target(url).ok_or_else(|| FetchError::BadUrl(url.to_owned()))
+    vidseed_outbound::target(url).ok_or_else(|| FetchError::BadUrl(url.to_owned()))
+}
+
+/// The host of a URL (`host[:port]`), lower-cased: whose a document or an actor is.
+pub fn host_of(url: &str) -> Option<String> {
+    target(url).ok().map(|t| t.authority.to_ascii_lowercase())
 }
 
 /// Signed fetches on behalf of the instance actor.
@@ -60,17 +66,10 @@ impl Fetcher {
 
     /// The address to connect to for `t`, checked.
     async fn resolve(&self, t: &Target) -> Result<SocketAddr, FetchError> {
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((t.host.as_str(), t.port))
-            .await
-            .map_err(|e| FetchError::Network(t.authority.clone(), e.to_string()))?
-            .collect();
-        let first = *addrs.first().ok_or_else(|| FetchError::Network(t.authority.clone(), "no address".into()))?;
-        if !self.allow_private {
-            if let Some(bad) = addrs.iter().find(|a| !is_public(a.ip())) {
-                return Err(FetchError::Forbidden(t.host.clone(), bad.ip()));
-            }
-        }
-        Ok(first)
+        vidseed_outbound::resolve(t, self.allow_private).await.map_err(|e| match e {
+            ResolveError::Forbidden(ip) => FetchError::Forbidden(t.host.clone(), ip),
+            other => FetchError::Network(t.authority.clone(), other.to_string()),
+        })
     }
 
     /// GETs an ActivityPub document, signed.
@@ -153,15 +152,9 @@ impl Fetcher {
         }
         let req = builder.body(Full::new(body.unwrap_or_default())).map_err(|e| net(&e))?;
         let work = async {
-            let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|e| net(&e))?;
-            let res = if t.https {
-                let name = rustls::pki_types::ServerName::try_from(t.host.clone()).map_err(|e| net(&e))?;
-                let tls = tls_connector().map_err(|e| net(&e))?.connect(name, tcp).await.map_err(|e| net(&e))?;
-                send(TokioIo::new(tls), req).await
-            } else {
-                send(TokioIo::new(tcp), req).await
-            }
-            .map_err(|e| net(&e))?;
+            let io = vidseed_outbound::open(&t, addr, None).await.map_err(|e| net(&e))?;
+            let mut sender = vidseed_outbound::http1(io).await.map_err(|e| net(&e))?;
+            let res = sender.send_request(req).await.map_err(|e| net(&e))?;
             let status = res.status();
             let body = Limited::new(res.into_body(), MAX_DOCUMENT).collect().await.map_err(|e| net(&e))?.to_bytes();
             Ok((status, body))
@@ -193,32 +186,6 @@ impl Fetcher {
         }
         Err(last.unwrap_or_else(|| FetchError::BadUrl(acct.to_owned())))
     }
-}
-
-/// One request on a fresh connection (no pooling: every connection goes to a checked address).
-async fn send<IO>(io: IO, req: Request<Full<Bytes>>) -> Result<http::Response<hyper::body::Incoming>, hyper::Error>
-where
-    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    sender.send_request(req).await
-}
-
-/// TLS with the web's root certificates (built once).
-fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
-    static CONFIG: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> = std::sync::OnceLock::new();
-    let config = CONFIG.get_or_init(|| {
-        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
-            .map_err(|e| e.to_string())
-    });
-    config.as_ref().map(|c| tokio_rustls::TlsConnector::from(Arc::clone(c))).map_err(Clone::clone)
 }
 
 /// What we keep of a remote actor.

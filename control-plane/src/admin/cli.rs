@@ -10,8 +10,9 @@ use clap::{Args, Subcommand};
 use http::Method;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::client::{AdminClient, AdminError, Answer, DEFAULT_CONTROL_URL};
-use super::table::{self, Progress};
+use super::client::{body, AdminClient, AdminError, Answer, DEFAULT_CONTROL_URL};
+use super::table;
+use super::wire::{self, Field, Progress};
 
 /// Manage a running control plane: its videos, data nodes and settings.
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
@@ -333,54 +334,59 @@ async fn dispatch<O: Write, E: Write>(
         }
         AdminCommand::Settings => {
             let answer = client.settings().await?;
-            show(out, json, &answer, table::render_settings)
+            show_fields(out, json, &answer)
         }
         AdminCommand::Follow { host } => {
-            let answer = client.admin(Method::POST, "following", Some(serde_json::json!({ "host": host }))).await?;
-            show(out, json, &answer, table::render_settings)
+            let request = wire::HostRequest { host: Field::Given(host) };
+            let answer = client.admin::<wire::Followed>(Method::POST, "following", body(&request)).await?;
+            show_fields(out, json, &answer)
         }
         AdminCommand::Unfollow { host } => {
-            let answer = client.admin(Method::DELETE, &format!("following?host={}", AdminClient::encode_query(&host)), None).await?;
-            show(out, json, &answer, table::render_settings)
+            let target = format!("following?host={}", AdminClient::encode_query(&host));
+            let answer = client.admin::<wire::Unfollowed>(Method::DELETE, &target, None).await?;
+            show_fields(out, json, &answer)
         }
         AdminCommand::Followers => {
-            let answer = client.admin(Method::GET, "followers", None).await?;
-            show(out, json, &answer, |v| table::render_follows(v, "followers"))
+            let answer = client.admin::<wire::Followers>(Method::GET, "followers", None).await?;
+            show(out, json, &answer, |v| table::render_follows(&v.followers, "followers"))
         }
         AdminCommand::Following => {
-            let answer = client.admin(Method::GET, "following", None).await?;
-            show(out, json, &answer, |v| table::render_follows(v, "following"))
+            let answer = client.admin::<wire::Following>(Method::GET, "following", None).await?;
+            show(out, json, &answer, |v| table::render_follows(&v.following, "following"))
         }
         AdminCommand::AcceptFollower { actor } => {
-            let answer = client.admin(Method::POST, "followers/accept", Some(serde_json::json!({ "actor": actor }))).await?;
-            show(out, json, &answer, table::render_settings)
+            let request = wire::ActorRequest { actor: Field::Given(actor) };
+            let answer = client.admin::<wire::FollowerAnswered>(Method::POST, "followers/accept", body(&request)).await?;
+            show_fields(out, json, &answer)
         }
         AdminCommand::RejectFollower { actor } => {
-            let answer = client.admin(Method::POST, "followers/reject", Some(serde_json::json!({ "actor": actor }))).await?;
-            show(out, json, &answer, table::render_settings)
+            let request = wire::ActorRequest { actor: Field::Given(actor) };
+            let answer = client.admin::<wire::FollowerAnswered>(Method::POST, "followers/reject", body(&request)).await?;
+            show_fields(out, json, &answer)
         }
         AdminCommand::Block { host } => {
-            let answer = client.admin(Method::POST, "blocklist", Some(serde_json::json!({ "host": host }))).await?;
-            show(out, json, &answer, table::render_settings)
+            let request = wire::HostRequest { host: Field::Given(host) };
+            let answer = client.admin::<wire::Blocked>(Method::POST, "blocklist", body(&request)).await?;
+            show_fields(out, json, &answer)
         }
         AdminCommand::Unblock { host } => {
-            let answer = client.admin(Method::DELETE, &format!("blocklist?host={}", AdminClient::encode_query(&host)), None).await?;
-            show(out, json, &answer, table::render_settings)
+            let target = format!("blocklist?host={}", AdminClient::encode_query(&host));
+            let answer = client.admin::<wire::Unblocked>(Method::DELETE, &target, None).await?;
+            show_fields(out, json, &answer)
         }
         AdminCommand::Redundancy { command } => super::redundancy_cli::run(&client, command, json, out, err, progress_bar).await,
         AdminCommand::Federation { auto_follow_back, manual_approval, reject_followers } => {
-            let mut changes = serde_json::Map::new();
-            for (k, v) in [("autoFollowBack", auto_follow_back), ("manualApproval", manual_approval), ("rejectFollowers", reject_followers)] {
-                if let Some(v) = v {
-                    changes.insert(k.to_owned(), serde_json::Value::Bool(v));
-                }
-            }
-            let answer = if changes.is_empty() {
-                client.admin(Method::GET, "federation", None).await?
-            } else {
-                client.admin(Method::PUT, "federation", Some(serde_json::Value::Object(changes))).await?
+            let change = wire::FederationChange {
+                auto_follow_back: Field::from_option(auto_follow_back),
+                manual_approval: Field::from_option(manual_approval),
+                reject_followers: Field::from_option(reject_followers),
             };
-            show(out, json, &answer, table::render_settings)
+            let answer = if change == wire::FederationChange::default() {
+                client.admin::<wire::FederationSettings>(Method::GET, "federation", None).await?
+            } else {
+                client.admin::<wire::FederationSettings>(Method::PUT, "federation", body(&change)).await?
+            };
+            show_fields(out, json, &answer)
         }
     }
 }
@@ -412,6 +418,16 @@ fn show<T>(
         print_json(out, answer);
     } else {
         print_lines(out, &render(&answer.data));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An answer shown as its fields, `key: value` a line (nested keys dotted), as sent.
+fn show_fields<T>(out: &mut impl Write, json: bool, answer: &Answer<T>) -> Result<ExitCode, AdminError> {
+    if json {
+        print_json(out, answer);
+    } else {
+        print_lines(out, &table::render_settings(&answer.raw));
     }
     Ok(ExitCode::SUCCESS)
 }

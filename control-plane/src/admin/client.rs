@@ -13,12 +13,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::de::DeserializeOwned;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::table::{
-    parse_event, snippet, AddResult, AddStream, ApiErrorBody, LineError, NewNode, NodeList, Progress, Removed, Revoked,
-    StreamError, StreamEvent, VideoList,
-};
+use super::table::{parse_event, snippet, AddStream, LineError, StreamError, StreamEvent};
+use super::wire::{self, AddResult, ErrorBody, Field, NewNode, NodeList, Progress, Removed, Revoked, Settings, VideoList};
 
 /// Where the control plane listens unless told otherwise.
 pub const DEFAULT_CONTROL_URL: &str = "http://127.0.0.1:8081";
@@ -196,7 +194,8 @@ impl AdminClient {
         path: &str,
         mut on_progress: impl FnMut(&Progress),
     ) -> Result<Answer<AddResult>, AdminError> {
-        let response = self.send(Method::POST, VIDEOS.to_owned(), Some(json!({ "path": path }))).await?;
+        let request = wire::AddVideos { path: Field::Given(path.to_owned()) };
+        let response = self.send(Method::POST, VIDEOS.to_owned(), Some(wire::to_json(&request))).await?;
         let status = response.status();
         if !status.is_success() {
             let body = self.read_body(response).await?;
@@ -247,14 +246,12 @@ impl AdminClient {
         public_url: Option<&str>,
         folders: &[String],
     ) -> Result<Answer<NewNode>, AdminError> {
-        let mut body = json!({ "name": name });
-        if let Some(url) = public_url {
-            body["publicUrl"] = json!(url);
-        }
-        if !folders.is_empty() {
-            body["folders"] = json!(folders);
-        }
-        self.call(Method::POST, NODES.to_owned(), Some(body)).await
+        let request = wire::AddNode {
+            name: Field::Given(name.to_owned()),
+            public_url: Field::from_option(public_url.map(str::to_owned)),
+            folders: if folders.is_empty() { Field::Absent } else { Field::Given(folders.to_vec()) },
+        };
+        self.call(Method::POST, NODES.to_owned(), Some(wire::to_json(&request))).await
     }
 
     /// `DELETE /api/v1/admin/nodes/<name>`.
@@ -263,14 +260,15 @@ impl AdminClient {
         self.call(Method::DELETE, target, None).await
     }
 
-    /// `GET /api/v1/admin/settings`: a JSON object.
-    pub async fn settings(&self) -> Result<Answer<Value>, AdminError> {
+    /// `GET /api/v1/admin/settings`.
+    pub async fn settings(&self) -> Result<Answer<Settings>, AdminError> {
         self.call(Method::GET, SETTINGS.to_owned(), None).await
     }
 
     /// Any admin endpoint under `/api/v1/admin/` (`target` is what follows it, query included),
-    /// its JSON answer as it is.
-    pub async fn admin(&self, method: Method, target: &str, body: Option<Value>) -> Result<Answer<Value>, AdminError> {
+    /// its JSON answer as sent and as `T` (one of `wire.rs`'s answers, or `Value` as it is).
+    /// Requests are sent as [`body`] makes them.
+    pub async fn admin<T: DeserializeOwned>(&self, method: Method, target: &str, body: Option<Value>) -> Result<Answer<T>, AdminError> {
         self.call(method, format!("/api/v1/admin/{target}"), body).await
     }
 
@@ -346,6 +344,11 @@ impl AdminClient {
     }
 }
 
+/// A request body as sent: one of `wire.rs`'s requests as JSON.
+pub fn body(request: &impl serde::Serialize) -> Option<Value> {
+    Some(wire::to_json(request))
+}
+
 /// An answer's body as the JSON it should be, or the error it stands for.
 pub fn interpret(status: StatusCode, body: &[u8]) -> Result<Value, AdminError> {
     if status.is_success() {
@@ -359,7 +362,7 @@ fn failure(status: StatusCode, body: &[u8]) -> AdminError {
     if status == StatusCode::UNAUTHORIZED {
         return AdminError::Unauthorized;
     }
-    match serde_json::from_slice::<ApiErrorBody>(body) {
+    match serde_json::from_slice::<ErrorBody>(body) {
         Ok(e) if status.is_client_error() || status.is_server_error() => api_error(status, e),
         _ => not_json(status, body),
     }
@@ -369,7 +372,7 @@ fn not_json(status: StatusCode, body: &[u8]) -> AdminError {
     AdminError::NotJson { status: status.to_string(), body: snippet(body) }
 }
 
-fn api_error(status: StatusCode, e: ApiErrorBody) -> AdminError {
+fn api_error(status: StatusCode, e: ErrorBody) -> AdminError {
     AdminError::Api { status: status.as_u16(), error: e.error, hint: e.hint.filter(|h| !h.trim().is_empty()) }
 }
 

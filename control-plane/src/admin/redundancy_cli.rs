@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use clap::Subcommand;
 use http::Method;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use super::client::{AdminClient, AdminError, Answer};
-use super::redundancy_table::{self as t, CopyList, HostList, RedundancySettings};
+use super::client::{body, AdminClient, AdminError, Answer};
+use super::redundancy_table as t;
+use super::wire::{self, CopyList, Field, RedundancySettings};
 use crate::redundancy::config::{parse_duration, parse_size};
 
 /// How often `add` asks how the download goes.
@@ -81,22 +81,18 @@ pub enum StrategyCommand {
     Remove { name: String },
 }
 
-fn typed<T: DeserializeOwned>(raw: &Value) -> Result<T, AdminError> {
-    T::deserialize(raw).map_err(|e| AdminError::Unexpected { reason: e.to_string() })
-}
-
 fn print_lines(out: &mut impl Write, lines: &[String]) {
     for line in lines {
         let _ = writeln!(out, "{line}");
     }
 }
 
-fn print(out: &mut impl Write, json: bool, answer: &Answer<Value>, render: impl FnOnce(&Value) -> Result<Vec<String>, AdminError>) -> Result<ExitCode, AdminError> {
+fn print<T>(out: &mut impl Write, json: bool, answer: &Answer<T>, render: impl FnOnce(&T) -> Vec<String>) -> Result<ExitCode, AdminError> {
     if json {
         let text = serde_json::to_string_pretty(&answer.raw).unwrap_or_else(|_| answer.raw.to_string());
         let _ = writeln!(out, "{text}");
     } else {
-        print_lines(out, &render(&answer.data)?);
+        print_lines(out, &render(&answer.data));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -119,64 +115,69 @@ pub async fn run<O: Write, E: Write>(
     match command {
         R::Add { video_url, no_wait } => add(client, &video_url, no_wait, json, out, err, progress_bar).await,
         R::List => {
-            let a = client.admin(Method::GET, "redundancy", None).await?;
-            print(out, json, &a, |v| Ok(t::render_copies(&typed::<CopyList>(v)?.copies)))
+            let a = client.admin::<CopyList>(Method::GET, "redundancy", None).await?;
+            print(out, json, &a, |v| t::render_copies(&v.copies))
         }
         R::Remove { video_url } => {
-            let a = client.admin(Method::DELETE, &format!("redundancy?videoUrl={}", q(&video_url)), None).await?;
-            print(out, json, &a, |v| Ok(vec![format!("removed {} cop(ies) of {video_url}; its origin is told", v["removed"])]))
+            let a = client.admin::<wire::CopiesRemoved>(Method::DELETE, &format!("redundancy?videoUrl={}", q(&video_url)), None).await?;
+            print(out, json, &a, |v| vec![format!("removed {} cop(ies) of {video_url}; its origin is told", v.removed)])
         }
         R::Allow { host } => {
-            let a = client.admin(Method::POST, "redundancy/hosts", Some(json!({ "host": host }))).await?;
-            print(out, json, &a, |v| Ok(vec![format!("copies of {}'s videos are allowed", v["host"].as_str().unwrap_or(&host))]))
+            let request = wire::HostRequest { host: Field::Given(host) };
+            let a = client.admin::<wire::HostPermission>(Method::POST, "redundancy/hosts", body(&request)).await?;
+            print(out, json, &a, |v| vec![format!("copies of {}'s videos are allowed", v.host)])
         }
         R::Deny { host } => {
-            let a = client.admin(Method::DELETE, &format!("redundancy/hosts?host={}", q(&host)), None).await?;
-            print(out, json, &a, |v| Ok(vec![format!("copies of {}'s videos are denied; {} cop(ies) removed", v["host"].as_str().unwrap_or(&host), v["removedCopies"])]))
+            let a = client.admin::<wire::HostPermission>(Method::DELETE, &format!("redundancy/hosts?host={}", q(&host)), None).await?;
+            let removed = |v: &wire::HostPermission| v.removed_copies.map_or_else(|| "null".to_owned(), |n| n.to_string());
+            print(out, json, &a, |v| vec![format!("copies of {}'s videos are denied; {} cop(ies) removed", v.host, removed(v))])
         }
         R::Hosts => {
-            let a = client.admin(Method::GET, "redundancy/hosts", None).await?;
-            print(out, json, &a, |v| Ok(t::render_hosts(&typed::<HostList>(v)?)))
+            let a = client.admin::<wire::HostList>(Method::GET, "redundancy/hosts", None).await?;
+            print(out, json, &a, t::render_hosts)
         }
         R::Strategy { command } => strategy(client, command.unwrap_or(StrategyCommand::List), json, out).await,
         R::AcceptFrom { value } => {
             let a = match value {
-                Some(v) => client.admin(Method::PUT, "redundancy/strategies", Some(json!({ "acceptFrom": v }))).await?,
-                None => client.admin(Method::GET, "redundancy/strategies", None).await?,
+                Some(v) => {
+                    let change = wire::RedundancyChange { accept_from: Field::Given(v), ..Default::default() };
+                    client.admin::<RedundancySettings>(Method::PUT, "redundancy/strategies", body(&change)).await?
+                }
+                None => client.admin::<RedundancySettings>(Method::GET, "redundancy/strategies", None).await?,
             };
-            print(out, json, &a, |v| Ok(vec![format!("copies of this instance's videos accepted from: {}", v["acceptFrom"].as_str().unwrap_or("?"))]))
+            print(out, json, &a, |v| vec![format!("copies of this instance's videos accepted from: {}", v.accept_from)])
         }
         R::Orders => {
-            let a = client.admin(Method::GET, "redundancy/orders", None).await?;
-            print(out, json, &a, |v| Ok(t::render_orders(v)))
+            let a = client.admin::<wire::OrderList>(Method::GET, "redundancy/orders", None).await?;
+            print(out, json, &a, |v| t::render_orders(&v.orders))
         }
         R::Received => {
-            let a = client.admin(Method::GET, "redundancy/received", None).await?;
-            print(out, json, &a, |v| Ok(t::render_received(v)))
+            let a = client.admin::<wire::ReceivedList>(Method::GET, "redundancy/received", None).await?;
+            print(out, json, &a, |v| t::render_received(&v.received))
         }
         R::Videos => {
-            let a = client.admin(Method::GET, "redundancy/videos", None).await?;
-            print(out, json, &a, |v| Ok(t::render_remote_videos(v)))
+            let a = client.admin::<wire::RemoteVideoList>(Method::GET, "redundancy/videos", None).await?;
+            print(out, json, &a, |v| t::render_remote_videos(&v.videos))
         }
     }
 }
 
 async fn strategy(client: &AdminClient, command: StrategyCommand, json: bool, out: &mut impl Write) -> Result<ExitCode, AdminError> {
-    let render = |v: &Value| Ok(t::render_strategies(&typed::<RedundancySettings>(v)?));
-    let current = client.admin(Method::GET, "redundancy/strategies", None).await?;
-    let list = typed::<RedundancySettings>(&current.raw)?.strategies;
-    let body = match command {
-        StrategyCommand::List => return print(out, json, &current, render),
+    let current = client.admin::<RedundancySettings>(Method::GET, "redundancy/strategies", None).await?;
+    let list = &current.data.strategies;
+    let strategies = match command {
+        StrategyCommand::List => return print(out, json, &current, t::render_strategies),
         StrategyCommand::Set { name, size, min_lifetime, min_views } => {
             let size = parse_size(&size).map_err(|e| local(e, "give a size like 10GB or 500MB"))?;
             let life = parse_duration(&min_lifetime).map_err(|e| local(e, "give a duration like \"25 hours\" or 25h"))?;
-            t::with_strategy(&list, &name, size, life.as_secs(), min_views)
+            t::with_strategy(list, &name, size, life.as_secs(), min_views)
         }
-        StrategyCommand::Remove { name } => t::without_strategy(&list, &name)
+        StrategyCommand::Remove { name } => t::without_strategy(list, &name)
             .ok_or_else(|| local(format!("there is no {name} strategy"), "list them with `vidseed admin redundancy strategy`"))?,
     };
-    let a = client.admin(Method::PUT, "redundancy/strategies", Some(json!({ "strategies": body }))).await?;
-    print(out, json, &a, render)
+    let change = wire::RedundancyChange { strategies: Field::Given(wire::to_json(&strategies)), ..Default::default() };
+    let a = client.admin::<RedundancySettings>(Method::PUT, "redundancy/strategies", body(&change)).await?;
+    print(out, json, &a, t::render_strategies)
 }
 
 fn new_bar() -> ProgressBar {
@@ -196,8 +197,9 @@ async fn add<O: Write, E: Write>(
     err: &mut E,
     progress_bar: bool,
 ) -> Result<ExitCode, AdminError> {
-    let first = client.admin(Method::POST, "redundancy", Some(json!({ "videoUrl": video_url }))).await?;
-    let mut copies = typed::<CopyList>(&first.raw)?.copies;
+    let request = wire::AddCopy { video_url: Field::Given(video_url.to_owned()) };
+    let first = client.admin::<CopyList>(Method::POST, "redundancy", body(&request)).await?;
+    let mut copies = first.data.copies.clone();
     let video = copies.first().map_or_else(|| video_url.to_owned(), |c| c.video_url.clone());
     let mut last = first;
     if !no_wait {
@@ -230,8 +232,8 @@ async fn add<O: Write, E: Write>(
                 .ok();
             }
             tokio::time::sleep(POLL).await;
-            last = client.admin(Method::GET, "redundancy", None).await?;
-            copies = typed::<CopyList>(&last.raw)?.copies;
+            last = client.admin::<CopyList>(Method::GET, "redundancy", None).await?;
+            copies = last.data.copies.clone();
         }
         if let Some(bar) = bar {
             bar.finish_and_clear();
@@ -250,56 +252,4 @@ async fn add<O: Write, E: Write>(
         let _ = writeln!(err, "error: {f}");
     }
     Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
-#[cfg(test)]
-mod tests {
-    use clap::Parser;
-
-    use super::{RedundancyCommand as R, StrategyCommand};
-    use crate::admin::cli::{AdminArgs, AdminCommand};
-
-    #[derive(Parser, Debug)]
-    struct Cli {
-        #[command(flatten)]
-        admin: AdminArgs,
-    }
-
-    fn parse(words: &[&str]) -> Result<AdminArgs, clap::Error> {
-        Cli::try_parse_from(std::iter::once("admin").chain(words.iter().copied())).map(|c| c.admin)
-    }
-
-    fn redundancy(words: &[&str]) -> R {
-        let mut all = vec!["redundancy"];
-        all.extend_from_slice(words);
-        match parse(&all).unwrap().command {
-            AdminCommand::Redundancy { command } => command,
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn redundancy_commands_parse() {
-        let url = "https://peertube.example/videos/watch/202e2a06-b073-46f0-8197-a77a379ce081";
-        assert_eq!(redundancy(&["add", url]), R::Add { video_url: url.into(), no_wait: false });
-        assert_eq!(redundancy(&["add", url, "--no-wait"]), R::Add { video_url: url.into(), no_wait: true });
-        assert_eq!(redundancy(&["list"]), R::List);
-        assert_eq!(redundancy(&["copies"]), R::List);
-        assert!(parse(&["redundancy", "list", "--json"]).unwrap().json);
-        assert_eq!(redundancy(&["remove", url]), R::Remove { video_url: url.into() });
-        assert_eq!(redundancy(&["allow", "peertube.example"]), R::Allow { host: "peertube.example".into() });
-        assert_eq!(redundancy(&["deny", "peertube.example"]), R::Deny { host: "peertube.example".into() });
-        assert_eq!(redundancy(&["strategy"]), R::Strategy { command: None });
-        assert_eq!(
-            redundancy(&["strategy", "set", "recently-added", "--size", "10GB", "--min-lifetime", "25 hours", "--min-views", "3"]),
-            R::Strategy {
-                command: Some(StrategyCommand::Set { name: "recently-added".into(), size: "10GB".into(), min_lifetime: "25 hours".into(), min_views: Some(3) })
-            }
-        );
-        assert_eq!(redundancy(&["accept-from", "followings"]), R::AcceptFrom { value: Some("followings".into()) });
-        assert_eq!(redundancy(&["accept-from"]), R::AcceptFrom { value: None });
-        assert_eq!(redundancy(&["videos"]), R::Videos);
-        assert!(parse(&["redundancy", "add"]).is_err(), "a video URL is needed");
-        assert!(parse(&["redundancy", "strategy", "set", "trending"]).is_err(), "--size and --min-lifetime are needed");
-    }
 }

@@ -1,46 +1,10 @@
-//! `vidseed admin redundancy …`'s answers as typed values and as text, pure: the copies this
+//! `vidseed admin redundancy …`'s answers (their types are `wire.rs`'s) as text, pure: the copies this
 //! instance keeps (with their state, progress and nodes), a download's progress over a video's
 //! copies, the hosts whose videos may be copied, the strategies, the fetch orders and the
 //! copies others keep of our videos.
 
-use serde::Deserialize;
-use serde_json::{json, Value};
-
 use super::table::{clean, human_size, render_table, Align};
-
-/// A copy, as `GET /api/v1/admin/redundancy` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CopyInfo {
-    pub id: String,
-    pub video_url: String,
-    #[serde(default)]
-    pub video_name: Option<String>,
-    /// `web-video` or `hls`.
-    pub kind: String,
-    #[serde(default)]
-    pub resolution: Option<u32>,
-    #[serde(default)]
-    pub fps: Option<u32>,
-    pub size: u64,
-    /// `manual` or the strategy's name.
-    pub strategy: String,
-    /// `preparing`, `downloading`, `verifying`, `serving` or `failed`.
-    pub state: String,
-    #[serde(default)]
-    pub reason: Option<String>,
-    pub done_bytes: u64,
-    pub total_bytes: u64,
-    #[serde(default)]
-    pub nodes: Vec<String>,
-    #[serde(default)]
-    pub expires: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct CopyList {
-    pub copies: Vec<CopyInfo>,
-}
+use super::wire::{CopyInfo, FetchOrder, HostList, ReceivedCopy, RedundancySettings, RemoteVideoInfo, StrategyInfo};
 
 fn kind_cell(c: &CopyInfo) -> String {
     match (c.kind.as_str(), c.resolution) {
@@ -147,19 +111,6 @@ pub fn render_download(copies: &[CopyInfo], video_url: &str) -> Vec<String> {
     out
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct HostInfo {
-    pub host: String,
-    pub allowed: bool,
-    #[serde(default)]
-    pub followed: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct HostList {
-    pub hosts: Vec<HostInfo>,
-}
-
 /// HOST, REDUNDANCY (allowed/denied), FOLLOWED.
 pub fn render_hosts(list: &HostList) -> Vec<String> {
     if list.hosts.is_empty() {
@@ -171,27 +122,6 @@ pub fn render_hosts(list: &HostList) -> Vec<String> {
         .map(|h| vec![h.host.clone(), if h.allowed { "allowed" } else { "denied" }.to_owned(), if h.followed { "yes" } else { "no" }.to_owned()])
         .collect();
     render_table(&[("HOST", Align::Left), ("REDUNDANCY", Align::Left), ("FOLLOWED", Align::Left)], &rows)
-}
-
-/// One strategy as the API gives it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StrategyInfo {
-    pub strategy: String,
-    pub size: u64,
-    /// Seconds.
-    pub min_lifetime: u64,
-    #[serde(default)]
-    pub min_views: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RedundancySettings {
-    pub strategies: Vec<StrategyInfo>,
-    pub accept_from: String,
-    #[serde(default)]
-    pub check_interval: Option<u64>,
 }
 
 fn duration_text(secs: u64) -> String {
@@ -223,50 +153,35 @@ pub fn render_strategies(s: &RedundancySettings) -> Vec<String> {
     out
 }
 
-fn strategy_json(name: &str, size: u64, min_lifetime_secs: u64, min_views: Option<u64>) -> Value {
-    let mut v = json!({ "strategy": name, "size": size, "minLifetime": min_lifetime_secs });
-    if let Some(m) = min_views {
-        v["minViews"] = json!(m);
-    }
-    v
-}
-
 /// The strategies list with `name` set (added or replaced), as the API takes it.
-pub fn with_strategy(current: &[StrategyInfo], name: &str, size: u64, min_lifetime_secs: u64, min_views: Option<u64>) -> Value {
-    let mut list: Vec<Value> =
-        current.iter().filter(|s| s.strategy != name).map(|s| strategy_json(&s.strategy, s.size, s.min_lifetime, s.min_views)).collect();
-    list.push(strategy_json(name, size, min_lifetime_secs, min_views));
-    Value::Array(list)
+pub fn with_strategy(current: &[StrategyInfo], name: &str, size: u64, min_lifetime_secs: u64, min_views: Option<u64>) -> Vec<StrategyInfo> {
+    let mut list: Vec<StrategyInfo> = current.iter().filter(|s| s.strategy != name).cloned().collect();
+    list.push(StrategyInfo { strategy: name.to_owned(), size, min_lifetime: min_lifetime_secs, min_views });
+    list
 }
 
 /// The strategies list without `name`; `None` if it was not there.
-pub fn without_strategy(current: &[StrategyInfo], name: &str) -> Option<Value> {
-    current.iter().any(|s| s.strategy == name).then(|| {
-        Value::Array(
-            current.iter().filter(|s| s.strategy != name).map(|s| strategy_json(&s.strategy, s.size, s.min_lifetime, s.min_views)).collect(),
-        )
-    })
+pub fn without_strategy(current: &[StrategyInfo], name: &str) -> Option<Vec<StrategyInfo>> {
+    current.iter().any(|s| s.strategy == name).then(|| current.iter().filter(|s| s.strategy != name).cloned().collect())
 }
 
 /// The fetch orders: per order its id, then each file's path, size, check and first source.
-pub fn render_orders(v: &Value) -> Vec<String> {
-    let orders = v.get("orders").and_then(Value::as_array).cloned().unwrap_or_default();
+pub fn render_orders(orders: &[FetchOrder]) -> Vec<String> {
     if orders.is_empty() {
         return vec!["no fetch orders".to_owned()];
     }
     let mut out = Vec::new();
-    for o in &orders {
-        out.push(clean(o["id"].as_str().unwrap_or("?")));
-        let rows: Vec<Vec<String>> = o["files"]
-            .as_array()
-            .into_iter()
-            .flatten()
+    for o in orders {
+        out.push(clean(&o.id));
+        let rows: Vec<Vec<String>> = o
+            .files
+            .iter()
             .map(|f| {
                 vec![
-                    format!("  {}", f["path"].as_str().unwrap_or("?")),
-                    human_size(f["size"].as_u64().unwrap_or(0)),
-                    f["check"]["kind"].as_str().unwrap_or("?").to_owned(),
-                    f["sources"][0].as_str().unwrap_or("-").to_owned(),
+                    format!("  {}", f.path),
+                    human_size(f.size),
+                    f.check.kind().to_owned(),
+                    f.sources.first().map_or("-", String::as_str).to_owned(),
                 ]
             })
             .collect();
@@ -276,8 +191,7 @@ pub fn render_orders(v: &Value) -> Vec<String> {
 }
 
 /// The copies others keep of our videos: VIDEO, URL, EXPIRES, CHECKED.
-pub fn render_received(v: &Value) -> Vec<String> {
-    let list = v.get("received").and_then(Value::as_array).cloned().unwrap_or_default();
+pub fn render_received(list: &[ReceivedCopy]) -> Vec<String> {
     if list.is_empty() {
         return vec!["no other instance keeps a copy of this instance's videos".to_owned()];
     }
@@ -285,10 +199,10 @@ pub fn render_received(v: &Value) -> Vec<String> {
         .iter()
         .map(|c| {
             vec![
-                c["videoUrl"].as_str().unwrap_or("?").to_owned(),
-                c["href"].as_str().unwrap_or("?").to_owned(),
-                c["expires"].as_str().unwrap_or("never").to_owned(),
-                if c["verified"] == true { "yes" } else { "no" }.to_owned(),
+                c.video_url.clone(),
+                c.href.clone(),
+                c.expires.clone().unwrap_or_else(|| "never".to_owned()),
+                if c.verified { "yes" } else { "no" }.to_owned(),
             ]
         })
         .collect();
@@ -296,39 +210,33 @@ pub fn render_received(v: &Value) -> Vec<String> {
 }
 
 /// The followed instances' videos: NAME, HOST, VIEWS, SIZE, FILES, COPIED, and the URL below.
-pub fn render_remote_videos(v: &Value) -> Vec<String> {
-    let list = v.get("videos").and_then(Value::as_array).cloned().unwrap_or_default();
+pub fn render_remote_videos(list: &[RemoteVideoInfo]) -> Vec<String> {
     if list.is_empty() {
         return vec!["no video of a followed instance is known yet (they come with its activities and outbox)".to_owned()];
     }
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|x| {
-            let web = x["webVideos"].as_u64().unwrap_or(0);
-            let files = format!("{web} web{}", if x["hls"] == true { " + HLS" } else { "" });
-            vec![
-                x["name"].as_str().unwrap_or("?").to_owned(),
-                x["host"].as_str().unwrap_or("?").to_owned(),
-                x["views"].as_u64().unwrap_or(0).to_string(),
-                human_size(x["size"].as_u64().unwrap_or(0)),
-                files,
-                if x["copied"] == true { "yes" } else { "no" }.to_owned(),
-            ]
+            let files = format!("{} web{}", x.web_videos, if x.hls { " + HLS" } else { "" });
+            vec![x.name.clone(), x.host.clone(), x.views.to_string(), human_size(x.size), files, if x.copied { "yes" } else { "no" }.to_owned()]
         })
         .collect();
     let columns = [("NAME", Align::Left), ("HOST", Align::Left), ("VIEWS", Align::Right), ("SIZE", Align::Right), ("FILES", Align::Left), ("COPIED", Align::Left)];
     let mut table = render_table(&columns, &rows).into_iter();
     let mut out: Vec<String> = table.next().into_iter().collect();
-    for (line, x) in table.zip(&list) {
+    for (line, x) in table.zip(list) {
         out.push(line);
-        out.push(format!("    url  {}", clean(x["url"].as_str().unwrap_or("?"))));
+        out.push(format!("    url  {}", clean(&x.url)));
     }
     out
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+    use crate::admin::wire::CopyList;
 
     fn copy(kind: &str, state: &str, done: u64, reason: Option<&str>) -> CopyInfo {
         CopyInfo {
@@ -346,6 +254,10 @@ mod tests {
             total_bytes: 1000,
             nodes: if state == "serving" { vec!["edge-1".into()] } else { vec![] },
             expires: None,
+            expires_at: None,
+            announced: false,
+            created_at: 0,
+            updated_at: 0,
         }
     }
 
@@ -384,9 +296,10 @@ mod tests {
             StrategyInfo { strategy: "most-views".into(), size: 10, min_lifetime: 3600, min_views: None },
             StrategyInfo { strategy: "recently-added".into(), size: 20, min_lifetime: 7200, min_views: Some(3) },
         ];
-        let v = with_strategy(&current, "most-views", 99, 90_000, None);
+        let v = crate::admin::wire::to_json(&with_strategy(&current, "most-views", 99, 90_000, None));
         assert_eq!(v, json!([{ "strategy": "recently-added", "size": 20, "minLifetime": 7200, "minViews": 3 }, { "strategy": "most-views", "size": 99, "minLifetime": 90_000 }]));
-        assert_eq!(without_strategy(&current, "recently-added"), Some(json!([{ "strategy": "most-views", "size": 10, "minLifetime": 3600 }])));
+        let v = without_strategy(&current, "recently-added").map(|l| crate::admin::wire::to_json(&l));
+        assert_eq!(v, Some(json!([{ "strategy": "most-views", "size": 10, "minLifetime": 3600 }])));
         assert_eq!(without_strategy(&current, "trending"), None);
         let text = render_strategies(&RedundancySettings { strategies: current, accept_from: "anybody".into(), check_interval: Some(3600) });
         assert!(text[1].contains("most-views") && text[1].contains("1 h"), "{text:?}");
@@ -401,16 +314,24 @@ mod tests {
         let t = render_hosts(&hosts);
         assert!(t[1].contains("a.example") && t[1].contains("allowed"));
         assert!(t[2].contains("denied"));
-        let orders = json!({ "orders": [{ "id": "https://me/redundancy/videos/u/360", "files": [{ "path": "a.mp4", "size": 2048, "check": { "kind": "pieces" }, "sources": ["https://o/a.mp4"] }] }] });
-        let t = render_orders(&orders);
+        let orders: crate::admin::wire::OrderList = serde_json::from_value(json!({ "orders": [{ "id": "https://me/redundancy/videos/u/360",
+            "files": [{ "path": "a.mp4", "urlPath": "/static/redundancy/a.mp4", "size": 2048, "contentType": "video/mp4",
+                        "check": { "kind": "pieces", "pieceLength": 1024, "sha1": [] }, "sources": ["https://o/a.mp4"] }],
+            "parallel": 4 }] }))
+        .unwrap();
+        let t = render_orders(&orders.orders);
         assert_eq!(t[0], "https://me/redundancy/videos/u/360");
         assert!(t[2].contains("a.mp4") && t[2].contains("2.0 KiB") && t[2].contains("pieces") && t[2].contains("https://o/a.mp4"), "{t:?}");
-        assert_eq!(render_orders(&json!({ "orders": [] })), vec!["no fetch orders".to_owned()]);
-        let rec = json!({ "received": [{ "videoUrl": "https://me/videos/watch/ab", "href": "https://c/static/redundancy/a.mp4", "expires": null, "verified": true }] });
-        let t = render_received(&rec);
+        assert_eq!(render_orders(&[]), vec!["no fetch orders".to_owned()]);
+        let rec: crate::admin::wire::ReceivedList = serde_json::from_value(json!({ "received": [{ "id": "https://c/redundancy/1", "actor": "https://c/accounts/peertube",
+            "videoUrl": "https://me/videos/watch/ab", "infoHash": "ab".repeat(20), "href": "https://c/static/redundancy/a.mp4", "expires": null, "verified": true }] }))
+        .unwrap();
+        let t = render_received(&rec.received);
         assert!(t[1].contains("never") && t[1].ends_with("yes"), "{t:?}");
-        let videos = json!({ "videos": [{ "url": "https://o/videos/watch/u", "name": "clip", "host": "o", "views": 7, "size": 2048, "webVideos": 2, "hls": true, "copied": false }] });
-        let t = render_remote_videos(&videos);
+        let videos: crate::admin::wire::RemoteVideoList = serde_json::from_value(json!({ "videos": [{ "url": "https://o/videos/watch/u", "name": "clip", "host": "o",
+            "published": "2025-01-02T03:04:05.000Z", "views": 7, "size": 2048, "webVideos": 2, "hls": true, "copied": false }] }))
+        .unwrap();
+        let t = render_remote_videos(&videos.videos);
         assert!(t[1].contains("clip") && t[1].contains("2 web + HLS") && t[1].ends_with("no"), "{t:?}");
         assert_eq!(t[2], "    url  https://o/videos/watch/u");
     }

@@ -1,141 +1,9 @@
-//! The admin API's answers as typed values and their rendering as tables and lines of text;
+//! The admin API's answers (their types are `wire.rs`'s) rendered as tables and lines of text;
 //! also the reading of `add`'s ndjson progress stream. Pure: no I/O, the clock is passed in.
 
-use serde::Deserialize;
 use serde_json::Value;
 
-// ---------------------------------------------------------------------------------------------
-// Answers
-// ---------------------------------------------------------------------------------------------
-
-/// A published video, as `GET /api/v1/admin/videos` and `add` describe it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VideoInfo {
-    /// The path in the library (relative to its folder).
-    pub path: String,
-    pub name: String,
-    pub size: u64,
-    pub info_hash: String,
-    pub piece_length: u64,
-    pub content_type: String,
-    pub magnet_uri: String,
-    pub torrent_url: String,
-    #[serde(default)]
-    pub webseeds: Vec<String>,
-    /// The data nodes that serve it.
-    #[serde(default)]
-    pub nodes: Vec<String>,
-    /// The trackers its torrent names, WebSocket first.
-    #[serde(default)]
-    pub trackers: Vec<String>,
-    /// The data node whose tracker that is (none: the instance's, `--tracker-url`).
-    #[serde(default)]
-    pub tracker_node: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct VideoList {
-    pub videos: Vec<VideoInfo>,
-}
-
-/// The outcome of `POST /api/v1/admin/videos`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-pub struct AddResult {
-    #[serde(default)]
-    pub added: Vec<VideoInfo>,
-    #[serde(default)]
-    pub unchanged: Vec<String>,
-    #[serde(default)]
-    pub failed: Vec<AddFailure>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct AddFailure {
-    pub path: String,
-    pub error: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Removed {
-    pub removed: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct NodeList {
-    pub nodes: Vec<NodeInfo>,
-}
-
-/// A data node as the control plane sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NodeInfo {
-    pub name: String,
-    pub public_url: String,
-    /// `connected`, `disconnected`, `revoked` or `never connected`.
-    pub state: String,
-    /// Library-relative folders the node holds; `""` is the whole library.
-    #[serde(default)]
-    pub folders: Vec<String>,
-    /// The catalog version the node has acknowledged.
-    pub catalog_seq: Option<u64>,
-    /// The newest catalog version.
-    pub latest_seq: u64,
-    /// Unix time in milliseconds.
-    pub last_seen: Option<u64>,
-    pub files: u64,
-    #[serde(default)]
-    pub stats: Option<NodeStats>,
-}
-
-/// The counters a node last reported; a counter it did not report is `None`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct NodeStats {
-    pub bytes_served: Option<u64>,
-    pub requests: Option<u64>,
-    pub peers: Option<u64>,
-    pub swarms: Option<u64>,
-    pub tracker_messages_per_sec: Option<u64>,
-    pub errors: Option<u64>,
-    pub disk_free_bytes: Option<u64>,
-    /// Unix time in milliseconds of the report.
-    pub at: Option<u64>,
-}
-
-/// The answer to `POST /api/v1/admin/nodes`: the new node's credentials and its config file.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct NewNode {
-    pub name: String,
-    pub token: String,
-    #[serde(deserialize_with = "text_or_scalar")]
-    pub pin: String,
-    #[serde(deserialize_with = "text_or_scalar")]
-    pub control: String,
-    /// The TOML text of the data node's config file.
-    pub config: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Revoked {
-    pub revoked: String,
-}
-
-/// The body of every error answer: `{"error": "...", "hint": "..."}`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct ApiErrorBody {
-    pub error: String,
-    #[serde(default)]
-    pub hint: Option<String>,
-}
-
-/// Accepts a string as it is and any other JSON value as its JSON text.
-fn text_or_scalar<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => s,
-        other => other.to_string(),
-    })
-}
+use super::wire::{AddEvent, AddResult, ErrorBody, EventError, FollowInfo, NewNode, NodeInfo, Progress, Removed, Revoked, Video};
 
 // ---------------------------------------------------------------------------------------------
 // Small formatters
@@ -252,14 +120,14 @@ fn last_component(path: &str) -> &str {
 /// video's magnet URI, torrent URL and tracker (and its name when the path's last part is not
 /// it). The tracker line shows the first tracker (the WebSocket one browsers use) and the node
 /// it belongs to.
-pub fn render_videos(videos: &[VideoInfo]) -> Vec<String> {
+pub fn render_videos(videos: &[Video]) -> Vec<String> {
     if videos.is_empty() {
         return vec!["no videos are published yet; publish some with `vidseed admin add PATH`".to_owned()];
     }
     let columns = [("PATH", Align::Left), ("SIZE", Align::Right), ("INFO-HASH", Align::Left), ("NODES", Align::Left)];
     let rows: Vec<Vec<String>> = videos
         .iter()
-        .map(|v| vec![v.path.clone(), human_size(v.size), v.info_hash.clone(), list_or_dash(&v.nodes)])
+        .map(|v| vec![v.path.clone(), human_size(v.size), v.info_hash.to_hex(), list_or_dash(&v.nodes)])
         .collect();
     let mut table = render_table(&columns, &rows).into_iter();
     let mut out: Vec<String> = table.next().into_iter().collect();
@@ -418,26 +286,20 @@ pub fn render_revoked(revoked: &Revoked) -> Vec<String> {
     vec![format!("revoked node {}; it can no longer connect", clean(&revoked.revoked))]
 }
 
-/// `key: value` lines, nested keys dotted (`tracker.open: true`).
 /// Followers or followings (`key`): one line per instance, with its state and delivery score.
-pub fn render_follows(v: &Value, key: &str) -> Vec<String> {
-    let list = v.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
+pub fn render_follows(list: &[FollowInfo], key: &str) -> Vec<String> {
     if list.is_empty() {
         return vec![format!("no {key}")];
     }
-    let width = list.iter().filter_map(|f| f["actor"].as_str()).map(str::len).max().unwrap_or(5).max(5);
+    let width = list.iter().map(|f| f.actor.len()).max().unwrap_or(5).max(5);
     let mut out = vec![format!("{:<width$}  {:<8}  SCORE", "ACTOR", "STATE")];
-    for f in &list {
-        out.push(format!(
-            "{:<width$}  {:<8}  {}",
-            f["actor"].as_str().unwrap_or("?"),
-            f["state"].as_str().unwrap_or("?"),
-            f["score"].as_i64().map_or_else(|| "-".to_owned(), |s| s.to_string())
-        ));
+    for f in list {
+        out.push(format!("{:<width$}  {:<8}  {}", f.actor, f.state, f.score));
     }
     out
 }
 
+/// `key: value` lines, nested keys dotted (`tracker.open: true`).
 pub fn render_settings(settings: &Value) -> Vec<String> {
     let mut out = Vec::new();
     match settings {
@@ -481,15 +343,6 @@ fn setting_value(value: &Value) -> String {
 // The ndjson stream of `add`
 // ---------------------------------------------------------------------------------------------
 
-/// `{"progress": …}`: bytes hashed so far over all files, and the file being hashed.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Progress {
-    #[serde(default)]
-    pub file: String,
-    pub done: u64,
-    pub total: u64,
-}
-
 /// One line of the stream.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
@@ -500,7 +353,7 @@ pub enum StreamEvent {
         raw: Value,
     },
     /// A final `{"error": …, "hint": …}`.
-    Error(ApiErrorBody),
+    Error(ErrorBody),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -537,23 +390,14 @@ pub fn parse_progress_line(line: &str) -> Result<StreamEvent, LineError> {
 
 /// Interprets one decoded event (`line` is only for error messages).
 pub fn parse_event(value: Value, line: &str) -> Result<StreamEvent, LineError> {
-    let malformed = |kind, e: serde_json::Error| LineError::Malformed { kind, detail: e.to_string() };
-    let Value::Object(mut map) = value else {
-        return Err(LineError::Unrecognized(snippet(line.as_bytes())));
-    };
-    if let Some(p) = map.remove("progress") {
-        return Progress::deserialize(p).map(StreamEvent::Progress).map_err(|e| malformed("progress", e));
+    let raw = value.get("result").cloned();
+    match AddEvent::from_json(value) {
+        Ok(AddEvent::Progress(p)) => Ok(StreamEvent::Progress(p)),
+        Ok(AddEvent::Result(result)) => Ok(StreamEvent::Result { result, raw: raw.unwrap_or_default() }),
+        Ok(AddEvent::Error(e)) => Ok(StreamEvent::Error(e)),
+        Err(EventError::Unrecognized) => Err(LineError::Unrecognized(snippet(line.as_bytes()))),
+        Err(EventError::Malformed { kind, detail }) => Err(LineError::Malformed { kind, detail }),
     }
-    if let Some(raw) = map.remove("result") {
-        let result = AddResult::deserialize(&raw).map_err(|e| malformed("result", e))?;
-        return Ok(StreamEvent::Result { result, raw });
-    }
-    if map.contains_key("error") {
-        return ApiErrorBody::deserialize(Value::Object(map))
-            .map(StreamEvent::Error)
-            .map_err(|e| malformed("error", e));
-    }
-    Err(LineError::Unrecognized(snippet(line.as_bytes())))
 }
 
 /// Why an `add` stream gave no result.
@@ -566,13 +410,13 @@ pub enum StreamError {
     #[error("an answer line is longer than {} MiB", MAX_LINE >> 20)]
     LineTooLong,
     #[error("{}", .0.error)]
-    Server(ApiErrorBody),
+    Server(ErrorBody),
 }
 
 /// The longest line accepted (a result listing many thousands of videos fits).
 pub const MAX_LINE: usize = 64 << 20;
 
-type Outcome = Result<(AddResult, Value), ApiErrorBody>;
+type Outcome = Result<(AddResult, Value), ErrorBody>;
 
 /// Reads `add`'s ndjson answer chunk by chunk, whatever the chunks' boundaries: reports each
 /// progress event, keeps the final event; what follows the final event is ignored.

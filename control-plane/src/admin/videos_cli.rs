@@ -86,14 +86,12 @@ pub fn render(videos: &[PublishedEntry]) -> Vec<String> {
 
 /// `vidseed admin videos`.
 pub async fn list(client: &AdminClient, out: &mut impl Write, json: bool) -> Result<(), AdminError> {
-    let answer = client.admin(Method::GET, "videos/published", None).await?;
+    let answer = client.admin::<PublishedList>(Method::GET, "videos/published", None).await?;
     if json {
         let _ = writeln!(out, "{}", serde_json::to_string_pretty(&answer.raw).unwrap_or_default());
         return Ok(());
     }
-    let list: PublishedList = serde_json::from_value(answer.raw.clone())
-        .map_err(|e| AdminError::Local { what: format!("the control plane's answer is not a video list: {e}"), hint: None })?;
-    for l in render(&list.videos) {
+    for l in render(&answer.data.videos) {
         let _ = writeln!(out, "{l}");
     }
     Ok(())
@@ -117,12 +115,11 @@ pub async fn run(client: &AdminClient, command: VideoCommand, out: &mut impl Wri
         return Err(AdminError::Local { what: "nothing to change".into(), hint: Some("give --title, --description, --language, --licence, --category or --tag".into()) });
     }
     let body = serde_json::to_value(&edit).unwrap_or_default();
-    let answer = client.admin(Method::PUT, &format!("videos/published/{uuid}"), Some(body)).await?;
+    let answer = client.admin::<PublishedEntry>(Method::PUT, &format!("videos/published/{uuid}"), Some(body)).await?;
     if json {
         let _ = writeln!(out, "{}", serde_json::to_string_pretty(&answer.raw).unwrap_or_default());
     } else {
-        let e: PublishedEntry = serde_json::from_value(answer.raw.clone())
-            .map_err(|e| AdminError::Local { what: format!("the control plane's answer is not a video: {e}"), hint: None })?;
+        let e = &answer.data;
         let _ = writeln!(out, "updated {} ({}): followers get an Update", e.uuid, e.title);
     }
     Ok(())

@@ -17,7 +17,7 @@ use policy::FollowPolicy;
 use crate::activitypub::actor::Instance;
 use crate::activitypub::ld_signature;
 use crate::activitypub::fetch::{parse_actor, FetchError, Fetcher};
-use crate::http::inbox::host_of;
+use crate::activitypub::fetch::host_of;
 use crate::library::timestamp_ms;
 use crate::store::{FollowDirection, FollowRecord, FollowState, RemoteActor, Store, StoreError};
 

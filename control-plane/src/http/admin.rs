@@ -13,11 +13,13 @@ use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::error::ApiError;
 use super::router::{AdminRoute, Handler, Resolved};
+use crate::admin::wire::{self, Field};
 use crate::channel::RunningChannel;
 use crate::library::urls::query_param;
 use crate::library::{timestamp_ms, Library};
@@ -77,11 +79,12 @@ pub struct AdminApi {
 
 fn error(status: StatusCode, what: &str, hint: Option<&str>) -> Response<AdminBody> {
     let e = ApiError { status, message: what.to_owned(), hint: hint.map(str::to_owned) };
-    json_response(status, &e.body())
+    json_response(status, &e.wire())
 }
 
-fn json_response(status: StatusCode, v: &Value) -> Response<AdminBody> {
-    let mut res = Response::new(full(Full::new(Bytes::from(v.to_string()))));
+/// An answer: the body's JSON (see [`wire::to_json`]), never cached.
+fn json_response(status: StatusCode, body: &impl Serialize) -> Response<AdminBody> {
+    let mut res = Response::new(full(Full::new(Bytes::from(wire::to_json(body).to_string()))));
     *res.status_mut() = status;
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -98,6 +101,11 @@ fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+
+/// Unix milliseconds as the API writes them (a time before 1970 is 0).
+fn ms(t: i64) -> u64 {
+    u64::try_from(t).unwrap_or(0)
+}
 
 fn valid_node_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
@@ -251,13 +259,13 @@ impl AdminApi {
         match route {
             A::ListVideos => self.list_videos(),
             A::AddVideos => match parsed() {
-                Ok(v) => self.add_videos(v).await,
+                Ok(v) => self.add_videos(wire::request(v)).await,
                 Err(res) => *res,
             },
             A::RemoveVideos => self.remove_videos(&query).await,
             A::ListNodes => self.list_nodes().await,
             A::AddNode => match parsed() {
-                Ok(v) => self.add_node(v).await,
+                Ok(v) => self.add_node(wire::request(v)).await,
                 Err(res) => *res,
             },
             A::RevokeNode => self.revoke_node(&rest).await,
@@ -265,42 +273,46 @@ impl AdminApi {
             A::ListFollowing => self.list_follows(FollowDirection::Following).await,
             A::ListFollowers => self.list_follows(FollowDirection::Follower).await,
             A::Follow => match parsed() {
-                Ok(v) => self.follow(v).await,
+                Ok(v) => self.follow(wire::request(v)).await,
                 Err(res) => *res,
             },
             A::Unfollow => self.unfollow(&query).await,
             A::AcceptFollower | A::RejectFollower => match parsed() {
-                Ok(v) => self.answer_follower(v, route == A::AcceptFollower).await,
+                Ok(v) => self.answer_follower(wire::request(v), route == A::AcceptFollower).await,
                 Err(res) => *res,
             },
             A::ListBlocked => match self.library.store().blocked_hosts().await {
-                Ok(hosts) => json_response(StatusCode::OK, &json!({ "hosts": hosts })),
+                Ok(hosts) => json_response(StatusCode::OK, &wire::BlockList { hosts }),
                 Err(e) => store_error(e),
             },
             A::Block => match parsed() {
-                Ok(v) => self.block(v, true).await,
+                Ok(v) => self.block(wire::request(v), true).await,
                 Err(res) => *res,
             },
             A::Unblock => match query_param(&query, "host") {
-                Some(h) => self.block(json!({ "host": h }), false).await,
+                Some(h) => self.block(wire::HostRequest { host: Field::Given(h) }, false).await,
                 None => error(StatusCode::BAD_REQUEST, "missing ?host=", None),
             },
             A::FederationSettings => self.federation_settings().await,
             A::Deliveries => match self.library.store().pending_deliveries(query_param(&query, "host").as_deref()).await {
                 Ok(list) => {
-                    let items: Vec<Value> = list
-                        .iter()
-                        .map(|d| {
-                            json!({ "activityId": d.activity_id, "inbox": d.inbox_url, "host": d.host, "attempts": d.attempts,
-                                    "nextAt": d.next_at_ms, "lastError": d.last_error })
+                    let deliveries = list
+                        .into_iter()
+                        .map(|d| wire::DeliveryInfo {
+                            activity_id: d.activity_id,
+                            inbox: d.inbox_url,
+                            host: d.host,
+                            attempts: d.attempts,
+                            next_at: d.next_at_ms,
+                            last_error: d.last_error,
                         })
                         .collect();
-                    json_response(StatusCode::OK, &json!({ "deliveries": items }))
+                    json_response(StatusCode::OK, &wire::DeliveryList { deliveries })
                 }
                 Err(e) => store_error(e),
             },
             A::SetFederationSettings => match parsed() {
-                Ok(v) => self.set_federation(v).await,
+                Ok(v) => self.set_federation(wire::request(v)).await,
                 Err(res) => *res,
             },
             A::ListCopies
@@ -319,11 +331,11 @@ impl AdminApi {
     }
 
     fn list_videos(&self) -> Response<AdminBody> {
-        json_response(StatusCode::OK, &json!({ "videos": self.library.all_videos() }))
+        json_response(StatusCode::OK, &wire::VideoList { videos: self.library.all_videos() })
     }
 
-    async fn add_videos(&self, v: Value) -> Response<AdminBody> {
-        let Some(path) = v.get("path").and_then(Value::as_str).map(str::to_owned) else {
+    async fn add_videos(&self, req: wire::AddVideos) -> Response<AdminBody> {
+        let Some(path) = req.path.given() else {
             return error(StatusCode::BAD_REQUEST, "missing \"path\"", Some("send {\"path\": \"<file or folder>\"}"));
         };
         if let Err(e) = self.library.library_path(&path) {
@@ -332,24 +344,24 @@ impl AdminApi {
         let (tx, rx) = mpsc::channel::<Bytes>(64);
         let library = Arc::clone(&self.library);
         tokio::task::spawn_blocking(move || {
-            let line = |v: Value| Bytes::from(format!("{v}\n"));
+            let line = |event: &wire::AddEvent| Bytes::from(format!("{}\n", wire::to_json(event)));
             let mut last = Instant::now() - Duration::from_secs(1);
             let result = library.add_path(&path, &mut |p| {
                 if last.elapsed() >= Duration::from_millis(100) || p.done == p.total {
                     last = Instant::now();
-                    let _ = tx.try_send(line(json!({ "progress": p })));
+                    let _ = tx.try_send(line(&wire::AddEvent::Progress(p.clone())));
                 }
             });
             let end = match result {
                 Ok(report) => {
                     let st = library.state();
-                    let added: Vec<_> = report.added.iter().filter_map(|p| st.videos.get(p)).map(|v| library.view(&st, v)).collect();
-                    let failed: Vec<_> = report.failed.iter().map(|(p, e)| json!({ "path": p, "error": e })).collect();
-                    json!({ "result": { "added": added, "unchanged": report.unchanged, "failed": failed } })
+                    let added = report.added.iter().filter_map(|p| st.videos.get(p)).map(|v| library.view(&st, v)).collect();
+                    let failed = report.failed.into_iter().map(|(path, error)| wire::AddFailure { path, error }).collect();
+                    wire::AddEvent::Result(wire::AddResult { added, unchanged: report.unchanged, failed })
                 }
-                Err(e) => json!({ "error": e.to_string(), "hint": e.hint() }),
+                Err(e) => wire::AddEvent::Error(wire::ErrorBody { error: e.to_string(), status: None, hint: e.hint() }),
             };
-            let _ = tx.blocking_send(line(end));
+            let _ = tx.blocking_send(line(&end));
         });
         let mut res = Response::new(LineStream(rx).boxed());
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
@@ -362,7 +374,7 @@ impl AdminApi {
             return error(StatusCode::BAD_REQUEST, "missing ?path=", Some("give the library path of a video or folder"));
         };
         match self.library.remove_path(&path).await {
-            Ok(removed) => json_response(StatusCode::OK, &json!({ "removed": removed })),
+            Ok(removed) => json_response(StatusCode::OK, &wire::Removed { removed }),
             Err(e @ crate::library::LibraryError::NotFound(_)) => error(StatusCode::NOT_FOUND, &e.to_string(), e.hint().as_deref()),
             Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), e.hint().as_deref()),
         }
@@ -375,7 +387,7 @@ impl AdminApi {
             (Err(e), _) | (_, Err(e)) => return store_error(e),
         };
         let st = self.library.state();
-        let list: Vec<Value> = nodes
+        let nodes = nodes
             .iter()
             .map(|n| {
                 let state = if n.revoked {
@@ -388,37 +400,42 @@ impl AdminApi {
                     "disconnected"
                 };
                 let files = st.videos.keys().filter(|p| st.serving(p).any(|v| v.name == n.name)).count();
-                let stats = n.stats_json.as_deref().and_then(|s| serde_json::from_str::<Value>(s).ok()).map(|mut s| {
-                    s["at"] = json!(n.stats_at_ms);
-                    s
+                let stats = n.stats_json.as_deref().and_then(|s| serde_json::from_str::<wire::NodeStats>(s).ok()).map(|s| {
+                    wire::NodeStats { at: n.stats_at_ms.map(ms), ..s }
                 });
-                json!({
-                    "name": n.name, "publicUrl": n.public_url, "state": state, "folders": n.folders,
-                    "catalogSeq": n.acked_seq, "latestSeq": latest, "lastSeen": n.last_seen_ms,
-                    "files": files, "rejected": n.rejected.len(), "stats": stats,
-                })
+                wire::NodeInfo {
+                    name: n.name.clone(),
+                    public_url: n.public_url.clone(),
+                    state: state.to_owned(),
+                    folders: n.folders.clone(),
+                    catalog_seq: n.acked_seq,
+                    latest_seq: latest,
+                    last_seen: n.last_seen_ms.map(ms),
+                    files: files as u64,
+                    rejected: n.rejected.len() as u64,
+                    stats,
+                }
             })
             .collect();
-        json_response(StatusCode::OK, &json!({ "nodes": list }))
+        json_response(StatusCode::OK, &wire::NodeList { nodes })
     }
 
-    async fn add_node(&self, v: Value) -> Response<AdminBody> {
-        let name = v.get("name").and_then(Value::as_str).unwrap_or_default();
+    async fn add_node(&self, req: wire::AddNode) -> Response<AdminBody> {
+        let name = req.name.given().unwrap_or_default();
+        let name = name.as_str();
         if !valid_node_name(name) {
             return error(StatusCode::BAD_REQUEST, &format!("invalid node name {name:?}"), Some("use 1 to 64 letters, digits, '-', '_' or '.'"));
         }
         // Without a URL here, the node's hello gives it (its `public_url`, or its address).
-        let public_url = match v.get("publicUrl").and_then(Value::as_str).map(crate::library::urls::normalise) {
+        let public_url = match req.public_url.given().as_deref().map(crate::library::urls::normalise) {
             Some(Ok(u)) => u,
             Some(Err(e)) => return error(StatusCode::BAD_REQUEST, &e.to_string(), Some("give the node's base URL, e.g. https://edge1.example.org")),
             None => String::new(),
         };
-        let folders: Vec<String> = match v.get("folders") {
-            None | Some(Value::Null) => vec![String::new()],
-            Some(Value::Array(a)) if a.iter().all(Value::is_string) && !a.is_empty() => {
-                a.iter().filter_map(Value::as_str).map(|s| s.trim_matches('/').to_owned()).collect()
-            }
-            Some(_) => return error(StatusCode::BAD_REQUEST, "\"folders\" must be a non-empty list of library folders", Some("use \"\" for the whole library")),
+        let folders: Vec<String> = match req.folders {
+            Field::Absent | Field::Wrong(Value::Null) => vec![String::new()],
+            Field::Given(a) if !a.is_empty() => a.iter().map(|s| s.trim_matches('/').to_owned()).collect(),
+            Field::Given(_) | Field::Wrong(_) => return error(StatusCode::BAD_REQUEST, "\"folders\" must be a non-empty list of library folders", Some("use \"\" for the whole library")),
         };
         if folders.iter().any(|f| f.split('/').any(|s| s == ".." || s == ".")) {
             return error(StatusCode::BAD_REQUEST, "a folder may not contain '.' or '..'", None);
@@ -433,10 +450,16 @@ impl AdminApi {
         }
         let _ = self.library.reload_nodes().await;
         let config = node_config_text(name, &token, &self.channel_public, &self.pin, &public_url, &folders);
-        json_response(
-            StatusCode::CREATED,
-            &json!({ "name": name, "token": token, "pin": self.pin, "control": self.channel_public, "publicUrl": public_url, "folders": folders, "config": config }),
-        )
+        let node = wire::NewNode {
+            name: name.to_owned(),
+            token,
+            pin: self.pin.clone(),
+            control: self.channel_public.clone(),
+            public_url,
+            folders,
+            config,
+        };
+        json_response(StatusCode::CREATED, &node)
     }
 
     async fn revoke_node(&self, name: &str) -> Response<AdminBody> {
@@ -455,29 +478,31 @@ impl AdminApi {
         self.channel.disconnect(&name, "this node was revoked");
         let _ = self.library.reload_nodes().await;
         tracing::info!("node {name:?} revoked");
-        json_response(StatusCode::OK, &json!({ "revoked": name }))
+        json_response(StatusCode::OK, &wire::Revoked { revoked: name })
     }
 
     async fn list_follows(&self, direction: FollowDirection) -> Response<AdminBody> {
         match self.library.store().follows(direction, None).await {
             Ok(list) => {
-                let items: Vec<Value> = list
-                    .iter()
-                    .map(|f| json!({ "actor": f.actor_url, "host": f.host, "state": f.state.as_str(), "score": f.score, "since": f.created_at_ms }))
+                let items: Vec<wire::FollowInfo> = list
+                    .into_iter()
+                    .map(|f| wire::FollowInfo { actor: f.actor_url, host: f.host, state: f.state.as_str().to_owned(), score: f.score, since: f.created_at_ms })
                     .collect();
-                let key = if direction == FollowDirection::Follower { "followers" } else { "following" };
-                json_response(StatusCode::OK, &json!({ key: items }))
+                match direction {
+                    FollowDirection::Follower => json_response(StatusCode::OK, &wire::Followers { followers: items }),
+                    FollowDirection::Following => json_response(StatusCode::OK, &wire::Following { following: items }),
+                }
             }
             Err(e) => store_error(e),
         }
     }
 
-    async fn follow(&self, v: Value) -> Response<AdminBody> {
-        let Some(host) = v.get("host").and_then(Value::as_str) else {
+    async fn follow(&self, req: wire::HostRequest) -> Response<AdminBody> {
+        let Some(host) = req.host.given() else {
             return error(StatusCode::BAD_REQUEST, "missing \"host\"", Some("send {\"host\": \"peertube.example.org\"} (or a base URL)"));
         };
-        match self.engine.follow(host).await {
-            Ok(f) => json_response(StatusCode::OK, &json!({ "actor": f.actor_url, "host": f.host, "state": f.state.as_str() })),
+        match self.engine.follow(&host).await {
+            Ok(f) => json_response(StatusCode::OK, &wire::Followed { actor: f.actor_url, host: f.host, state: f.state.as_str().to_owned() }),
             Err(crate::federation::FederationError::Store(e)) => store_error(e),
             Err(e) => error(StatusCode::BAD_GATEWAY, &e.to_string(), Some("check the host name, and that it is a PeerTube (or vidseed) instance")),
         }
@@ -486,25 +511,28 @@ impl AdminApi {
     async fn unfollow(&self, query: &str) -> Response<AdminBody> {
         let Some(host) = query_param(query, "host") else { return error(StatusCode::BAD_REQUEST, "missing ?host=", None) };
         match self.engine.unfollow(&host).await {
-            Ok(true) => json_response(StatusCode::OK, &json!({ "unfollowed": host })),
+            Ok(true) => json_response(StatusCode::OK, &wire::Unfollowed { unfollowed: host }),
             Ok(false) => error(StatusCode::NOT_FOUND, &format!("this instance does not follow {host}"), Some("list them with `vidseed admin following`")),
             Err(crate::federation::FederationError::Store(e)) => store_error(e),
             Err(e) => error(StatusCode::BAD_GATEWAY, &e.to_string(), None),
         }
     }
 
-    async fn answer_follower(&self, v: Value, accept: bool) -> Response<AdminBody> {
-        let Some(actor) = v.get("actor").and_then(Value::as_str) else { return error(StatusCode::BAD_REQUEST, "missing \"actor\"", None) };
-        match self.engine.answer_follower(actor, accept).await {
-            Ok(true) => json_response(StatusCode::OK, &json!({ "actor": actor, "state": if accept { "accepted" } else { "rejected" } })),
+    async fn answer_follower(&self, req: wire::ActorRequest, accept: bool) -> Response<AdminBody> {
+        let Some(actor) = req.actor.given() else { return error(StatusCode::BAD_REQUEST, "missing \"actor\"", None) };
+        match self.engine.answer_follower(&actor, accept).await {
+            Ok(true) => {
+                let state = if accept { "accepted" } else { "rejected" };
+                json_response(StatusCode::OK, &wire::FollowerAnswered { actor, state: state.to_owned() })
+            }
             Ok(false) => error(StatusCode::NOT_FOUND, &format!("{actor} does not follow this instance"), Some("list them with `vidseed admin followers`")),
             Err(crate::federation::FederationError::Store(e)) => store_error(e),
             Err(e) => error(StatusCode::BAD_GATEWAY, &e.to_string(), None),
         }
     }
 
-    async fn block(&self, v: Value, block: bool) -> Response<AdminBody> {
-        let Some(host) = v.get("host").and_then(Value::as_str).map(|h| h.trim().to_ascii_lowercase()) else {
+    async fn block(&self, req: wire::HostRequest, block: bool) -> Response<AdminBody> {
+        let Some(host) = req.host.given().map(|h| h.trim().to_ascii_lowercase()) else {
             return error(StatusCode::BAD_REQUEST, "missing \"host\"", None);
         };
         let store = self.library.store();
@@ -518,9 +546,9 @@ impl AdminApi {
                         let _ = store.remove_follow(FollowDirection::Follower, &f.actor_url).await;
                     }
                 }
-                json_response(StatusCode::OK, &json!({ "blocked": host }))
+                json_response(StatusCode::OK, &wire::Blocked { blocked: host })
             }
-            Ok(_) => json_response(StatusCode::OK, &json!({ "unblocked": host })),
+            Ok(_) => json_response(StatusCode::OK, &wire::Unblocked { unblocked: host }),
             Err(e) => store_error(e),
         }
     }
@@ -528,31 +556,29 @@ impl AdminApi {
     async fn federation_settings(&self) -> Response<AdminBody> {
         let store = self.library.store();
         let get = |k: &'static str| async move { store.setting(k).await.ok().flatten().is_some_and(|v| v == "true") };
-        json_response(
-            StatusCode::OK,
-            &json!({
-                "autoFollowBack": get(crate::federation::SETTING_FOLLOW_BACK).await,
-                "manualApproval": get(crate::federation::SETTING_MANUAL).await,
-                "rejectFollowers": get(crate::federation::SETTING_REJECT_ALL).await,
-            }),
-        )
+        let settings = wire::FederationSettings {
+            auto_follow_back: get(crate::federation::SETTING_FOLLOW_BACK).await,
+            manual_approval: get(crate::federation::SETTING_MANUAL).await,
+            reject_followers: get(crate::federation::SETTING_REJECT_ALL).await,
+        };
+        json_response(StatusCode::OK, &settings)
     }
 
-    async fn set_federation(&self, v: Value) -> Response<AdminBody> {
+    async fn set_federation(&self, change: wire::FederationChange) -> Response<AdminBody> {
         let store = self.library.store();
-        for (field, key) in [
-            ("autoFollowBack", crate::federation::SETTING_FOLLOW_BACK),
-            ("manualApproval", crate::federation::SETTING_MANUAL),
-            ("rejectFollowers", crate::federation::SETTING_REJECT_ALL),
+        for (field, key, value) in [
+            ("autoFollowBack", crate::federation::SETTING_FOLLOW_BACK, change.auto_follow_back),
+            ("manualApproval", crate::federation::SETTING_MANUAL, change.manual_approval),
+            ("rejectFollowers", crate::federation::SETTING_REJECT_ALL, change.reject_followers),
         ] {
-            match v.get(field) {
-                None => {}
-                Some(Value::Bool(b)) => {
-                    if let Err(e) = store.set_setting(key, if *b { "true" } else { "false" }).await {
+            match value {
+                Field::Absent => {}
+                Field::Given(b) => {
+                    if let Err(e) = store.set_setting(key, if b { "true" } else { "false" }).await {
                         return store_error(e);
                     }
                 }
-                Some(_) => return error(StatusCode::BAD_REQUEST, &format!("\"{field}\" must be true or false"), None),
+                Field::Wrong(_) => return error(StatusCode::BAD_REQUEST, &format!("\"{field}\" must be true or false"), None),
             }
         }
         self.federation_settings().await
@@ -565,21 +591,19 @@ impl AdminApi {
         let st = self.library.state();
         // Per video, the tracker is one of the nodes serving it: `vidseed admin videos` shows it.
         let (data_url, trackers, choice) = match self.library.tracker_choice() {
-            crate::library::TrackerChoice::Fixed => (Some(urls.data_http.as_str()), urls.trackers(), "fixed"),
+            crate::library::TrackerChoice::Fixed => (Some(urls.data_http.clone()), urls.trackers(), "fixed"),
             crate::library::TrackerChoice::ServingNode => (None, Vec::new(), "a serving node's, by rendezvous hashing of the info-hash"),
         };
-        json_response(
-            StatusCode::OK,
-            &json!({
-                "instance": { "controlUrl": urls.control_http, "dataUrl": data_url, "trackers": trackers, "trackerChoice": choice },
-                "database": store.kind(),
-                "libraryFolder": self.library.root().display().to_string(),
-                "channel": { "address": self.channel_public, "pin": self.pin },
-                "tracker": { "open": open },
-                "videos": st.videos.len(),
-                "nodes": st.nodes.len(),
-            }),
-        )
+        let settings = wire::Settings {
+            instance: wire::InstanceSettings { control_url: urls.control_http.clone(), data_url, trackers, tracker_choice: choice.to_owned() },
+            database: store.kind().to_owned(),
+            library_folder: self.library.root().display().to_string(),
+            channel: wire::ChannelSettings { address: self.channel_public.clone(), pin: self.pin.clone() },
+            tracker: wire::TrackerSettings { open },
+            videos: st.videos.len() as u64,
+            nodes: st.nodes.len() as u64,
+        };
+        json_response(StatusCode::OK, &settings)
     }
 }
 

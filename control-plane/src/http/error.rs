@@ -1,12 +1,15 @@
 //! The one error answer of the control plane's HTTP server, pure: a status and a JSON body
 //! `{"error": what, "status": code, "hint": what to do}` (the hint when there is one), the same
-//! for the public API, the federation endpoints, the inboxes and the admin API.
+//! for the public API, the federation endpoints, the inboxes and the admin API. The body's type,
+//! [`ErrorBody`], is the admin API's (`admin/wire.rs`), which `vidseed admin` reads back.
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 use http_body_util::Full;
-use serde_json::{json, Value};
+use serde_json::Value;
+
+use crate::admin::wire::{self, ErrorBody};
 
 /// An error to answer with.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,12 +30,14 @@ impl ApiError {
         self
     }
 
+    /// The body, typed.
+    pub fn wire(&self) -> ErrorBody {
+        ErrorBody { error: self.message.clone(), status: Some(self.status.as_u16()), hint: self.hint.clone() }
+    }
+
+    /// The body as JSON.
     pub fn body(&self) -> Value {
-        let mut v = json!({ "error": self.message, "status": self.status.as_u16() });
-        if let Some(h) = &self.hint {
-            v["hint"] = Value::from(h.as_str());
-        }
-        v
+        wire::to_json(&self.wire())
     }
 
     /// The response: JSON, never cached, readable from other origins like the rest of the API.
@@ -59,6 +64,7 @@ impl From<ApiError> for Response<Full<Bytes>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn the_body_names_the_error_its_status_and_the_hint() {

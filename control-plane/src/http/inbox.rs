@@ -13,7 +13,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use serde_json::Value;
 
 use super::error::ApiError;
-use crate::activitypub::fetch::{parse_actor, Fetcher};
+use crate::activitypub::fetch::{host_of, parse_actor, Fetcher};
 use crate::activitypub::http_signature::{check, parse_signature_header, verify, IncomingRequest};
 use crate::library::timestamp_ms;
 use crate::store::{RemoteActor, Store};
@@ -38,11 +38,6 @@ fn answer(status: StatusCode, what: Option<&str>) -> Response<Full<Bytes>> {
             res
         }
     }
-}
-
-/// The host of a URL (`host[:port]`), lower-cased.
-pub fn host_of(url: &str) -> Option<String> {
-    crate::activitypub::fetch::target(url).ok().map(|t| t.authority.to_ascii_lowercase())
 }
 
 /// An activity's actor: a string, or an object with an `id`.

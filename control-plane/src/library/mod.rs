@@ -86,9 +86,11 @@ impl LibraryError {
     }
 }
 
-/// Hashing progress over a whole add.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+/// Hashing progress over a whole add: bytes hashed so far over all files, and the file being
+/// hashed (also the admin API's progress event).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Progress {
+    #[serde(default)]
     pub file: String,
     pub done: u64,
     pub total: u64,

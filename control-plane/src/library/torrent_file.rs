@@ -6,40 +6,27 @@
 /// `info` (the stored bytes, verbatim) and `url-list`, keys in the sorted order bencoding
 /// requires.
 pub fn torrent_bytes(info: &[u8], trackers: &[String], url_list: &[String]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(info.len() + 256);
-    out.push(b'd');
+    let mut w = vidseed_bencode::Writer::with_capacity(info.len() + 256);
+    w.dict();
     if let Some(first) = trackers.first() {
-        put_str(&mut out, "announce");
-        put_str(&mut out, first);
-        put_str(&mut out, "announce-list");
-        out.push(b'l');
+        w.str("announce").str(first);
+        w.str("announce-list").list();
         for t in trackers {
-            out.push(b'l');
-            put_str(&mut out, t);
-            out.push(b'e');
+            w.list().str(t).end();
         }
-        out.push(b'e');
+        w.end();
     }
-    put_str(&mut out, "created by");
-    put_str(&mut out, concat!("vidseed/", env!("CARGO_PKG_VERSION")));
-    put_str(&mut out, "info");
-    out.extend_from_slice(info);
+    w.str("created by").str(concat!("vidseed/", env!("CARGO_PKG_VERSION")));
+    w.str("info").raw(info);
     if !url_list.is_empty() {
-        put_str(&mut out, "url-list");
-        out.push(b'l');
+        w.str("url-list").list();
         for u in url_list {
-            put_str(&mut out, u);
+            w.str(u);
         }
-        out.push(b'e');
+        w.end();
     }
-    out.push(b'e');
-    out
-}
-
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    out.extend_from_slice(s.len().to_string().as_bytes());
-    out.push(b':');
-    out.extend_from_slice(s.as_bytes());
+    w.end();
+    w.finish()
 }
 
 #[cfg(test)]

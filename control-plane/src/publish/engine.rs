@@ -435,7 +435,7 @@ impl Publisher {
         let mut out: HashMap<String, BTreeSet<String>> = HashMap::new();
         for c in self.store.received_copies().await? {
             if c.verified_at_ms.is_some() {
-                let host = crate::http::inbox::host_of(&c.href).unwrap_or(c.href.clone());
+                let host = crate::activitypub::fetch::host_of(&c.href).unwrap_or(c.href.clone());
                 out.entry(c.info_hash.to_hex()).or_default().insert(host);
             }
         }

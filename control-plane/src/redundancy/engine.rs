@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::Notify;
 use vidseed_shared::fetch::{Discard, FetchOrder, FetchReport, FetchState};
 
@@ -21,7 +21,7 @@ use super::schedule::StoredFiles;
 use super::status::{status, CopyStatus};
 use super::strategy::Strategy;
 use crate::federation::{Engine, FederationError};
-use crate::http::inbox::host_of;
+use crate::activitypub::fetch::host_of;
 use crate::library::{timestamp_ms, Library};
 use crate::store::{CopyFileKind, CopyNodeRecord, CopyRecord, CopyState, RemoteVideoRecord, StoreError, MANUAL};
 
@@ -87,26 +87,12 @@ impl RedundancyError {
     }
 }
 
-/// A copy as the admin API lists it.
+/// A copy with its progress (the admin API lists it, `http/admin_redundancy.rs`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CopyView {
     pub copy: CopyRecord,
     pub video_name: Option<String>,
     pub status: CopyStatus,
-}
-
-impl CopyView {
-    pub fn to_json(&self) -> Value {
-        let c = &self.copy;
-        json!({
-            "id": c.id, "videoUrl": c.video_url, "videoName": self.video_name, "kind": c.kind.as_str(),
-            "resolution": c.resolution, "fps": c.fps, "size": c.size, "strategy": c.strategy,
-            "state": self.status.state, "reason": self.status.reason, "doneBytes": self.status.done_bytes,
-            "totalBytes": self.status.total_bytes, "nodes": self.status.nodes,
-            "expires": c.expires_at_ms.map(crate::clock::iso_of_ms), "expiresAt": c.expires_at_ms,
-            "announced": c.announced_at_ms.is_some(), "createdAt": c.created_at_ms, "updatedAt": c.updated_at_ms,
-        })
-    }
 }
 
 /// The engine.

@@ -17,7 +17,7 @@ use super::engine::{RedundancyEngine, RedundancyError};
 use super::probe::{check_hosts, our_video, probe_spans};
 use crate::activitypub::fetch::{FetchError, Fetcher};
 use crate::federation::FederationError;
-use crate::http::inbox::host_of;
+use crate::activitypub::fetch::host_of;
 use crate::library::timestamp_ms;
 use crate::store::ReceivedCopyRecord;
 

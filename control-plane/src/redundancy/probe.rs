@@ -5,7 +5,7 @@
 
 use vidseed_shared::InfoHash;
 
-use crate::http::inbox::host_of;
+use crate::activitypub::fetch::host_of;
 
 /// Pieces read back from a copy.
 pub const PROBE_PIECES: usize = 3;

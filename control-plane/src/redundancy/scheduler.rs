@@ -12,7 +12,7 @@ use std::sync::Arc;
 use super::engine::{RedundancyEngine, RedundancyError};
 use super::schedule::{candidate, expiry_margin, held, StoredFiles};
 use super::strategy::{decide, Decision};
-use crate::http::inbox::host_of;
+use crate::activitypub::fetch::host_of;
 use crate::library::timestamp_ms;
 use crate::store::{CopyState, FollowDirection, FollowState, MANUAL};
 

@@ -1,18 +1,16 @@
 //! One download source (does network I/O): an `http(s)` URL read by range requests over one
-//! kept-alive HTTP/1.1 connection, reopened when it breaks. Every answer is checked before its
+//! kept-alive HTTP/1.1 connection (opened by `vidseed-outbound`, as the control plane's
+//! fetches), reopened when it breaks. Every answer is checked before its
 //! bytes are handed on: `206` with the asked `Content-Range` and the whole file's expected size
 //! (a `200`, another size or another range means the origin's file is not the one ordered).
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
-use vidseed_shared::net::{is_public, target, Target};
+use vidseed_outbound::{target, ConnectError, ResolveError, Target};
 
 /// How long one range may take.
 const RANGE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -51,23 +49,15 @@ impl Source {
     async fn connect(&mut self) -> Result<SendRequest<Empty<Bytes>>, SourceError> {
         let t = &self.target;
         let what = |e: &dyn std::fmt::Display| SourceError::Passing(format!("{}: {e}", t.authority));
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((t.host.as_str(), t.port)).await.map_err(|e| what(&e))?.collect();
-        let addr = *addrs.first().ok_or_else(|| what(&"no address"))?;
-        if !self.allow_private {
-            if let Some(bad) = addrs.iter().find(|a| !is_public(a.ip())) {
-                return Err(SourceError::Refused(format!("{} resolves to {}, a private address; refused", t.host, bad.ip())));
-            }
-        }
-        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr)).await.map_err(|_| what(&"connect timed out"))?.map_err(|e| what(&e))?;
-        let _ = tcp.set_nodelay(true);
-        let sender = if t.https {
-            let name = rustls::pki_types::ServerName::try_from(t.host.clone()).map_err(|e| SourceError::Refused(e.to_string()))?;
-            let tls = tls_connector().map_err(|e| what(&e))?.connect(name, tcp).await.map_err(|e| what(&e))?;
-            handshake(TokioIo::new(tls)).await?
-        } else {
-            handshake(TokioIo::new(tcp)).await?
-        };
-        Ok(sender)
+        let addr = vidseed_outbound::resolve(t, self.allow_private).await.map_err(|e| match e {
+            ResolveError::Forbidden(ip) => SourceError::Refused(format!("{} resolves to {ip}, a private address; refused", t.host)),
+            other => what(&other),
+        })?;
+        let io = vidseed_outbound::open(t, addr, Some(CONNECT_TIMEOUT)).await.map_err(|e| match e {
+            ConnectError::ServerName(e) => SourceError::Refused(e),
+            other => what(&other),
+        })?;
+        vidseed_outbound::http1(io).await.map_err(|e| SourceError::Passing(e.to_string()))
     }
 
     /// Bytes `start..=end` of the file, as the frames they arrived in (not gathered).
@@ -139,30 +129,6 @@ impl Frames {
             (a < b).then(|| (a, &p[(a - p_start) as usize..(b - p_start) as usize]))
         })
     }
-}
-
-async fn handshake<IO>(io: IO) -> Result<SendRequest<Empty<Bytes>>, SourceError>
-where
-    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (sender, conn) = hyper::client::conn::http1::handshake(io).await.map_err(|e| SourceError::Passing(e.to_string()))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(sender)
-}
-
-/// TLS with the web's root certificates (built once).
-fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
-    static CONFIG: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> = std::sync::OnceLock::new();
-    let config = CONFIG.get_or_init(|| {
-        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
-            .map_err(|e| e.to_string())
-    });
-    config.as_ref().map(|c| tokio_rustls::TlsConnector::from(Arc::clone(c))).map_err(Clone::clone)
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 
 use std::net::SocketAddr;
 
+use vidseed_bencode::Writer;
+
 use super::protocol::{Bin20, Counts, Event};
 
 /// A parsed `GET /tracker/announce?…`.
@@ -105,37 +107,21 @@ pub fn parse_scrape(query: &str, max: usize) -> Result<Vec<Bin20>, &'static str>
     Ok(out)
 }
 
-fn bstr(out: &mut Vec<u8>, b: &[u8]) {
-    out.extend_from_slice(b.len().to_string().as_bytes());
-    out.push(b':');
-    out.extend_from_slice(b);
-}
-
-fn bint(out: &mut Vec<u8>, n: u64) {
-    out.push(b'i');
-    out.extend_from_slice(n.to_string().as_bytes());
-    out.push(b'e');
-}
-
 /// `d14:failure reason…e`.
 pub fn failure(reason: &str) -> Vec<u8> {
-    let mut out = b"d".to_vec();
-    bstr(&mut out, b"failure reason");
-    bstr(&mut out, reason.as_bytes());
-    out.push(b'e');
-    out
+    let mut w = Writer::new();
+    w.dict().str("failure reason").str(reason).end();
+    w.finish()
 }
 
 /// The bencoded announce response (keys in sorted order, as bencoding requires).
 pub fn announce_response(counts: Counts, interval: u32, peers: &[(Bin20, SocketAddr)], compact: bool) -> Vec<u8> {
-    let mut out = b"d".to_vec();
-    bstr(&mut out, b"complete");
-    bint(&mut out, counts.complete as u64);
-    bstr(&mut out, b"incomplete");
-    bint(&mut out, counts.incomplete as u64);
-    bstr(&mut out, b"interval");
-    bint(&mut out, u64::from(interval));
-    bstr(&mut out, b"peers");
+    let mut w = Writer::new();
+    w.dict();
+    w.str("complete").int(counts.complete as u64);
+    w.str("incomplete").int(counts.incomplete as u64);
+    w.str("interval").int(u64::from(interval));
+    w.str("peers");
     if compact {
         let mut v4 = Vec::new();
         let mut v6 = Vec::new();
@@ -151,25 +137,16 @@ pub fn announce_response(counts: Counts, interval: u32, peers: &[(Bin20, SocketA
                 }
             }
         }
-        bstr(&mut out, &v4);
-        bstr(&mut out, b"peers6");
-        bstr(&mut out, &v6);
+        w.bytes(&v4).str("peers6").bytes(&v6);
     } else {
-        out.push(b'l');
+        w.list();
         for (id, a) in peers {
-            out.push(b'd');
-            bstr(&mut out, b"ip");
-            bstr(&mut out, a.ip().to_string().as_bytes());
-            bstr(&mut out, b"peer id");
-            bstr(&mut out, &id.0);
-            bstr(&mut out, b"port");
-            bint(&mut out, u64::from(a.port()));
-            out.push(b'e');
+            w.dict().str("ip").str(&a.ip().to_string()).str("peer id").bytes(&id.0).str("port").int(u64::from(a.port())).end();
         }
-        out.push(b'e');
+        w.end();
     }
-    out.push(b'e');
-    out
+    w.end();
+    w.finish()
 }
 
 /// The bencoded scrape response, keyed by the raw 20-byte info-hashes (sorted).
@@ -177,28 +154,19 @@ pub fn scrape_response(files: &[(Bin20, Counts)], interval: u32) -> Vec<u8> {
     let mut sorted: Vec<&(Bin20, Counts)> = files.iter().collect();
     sorted.sort_by_key(|f| f.0);
     sorted.dedup_by(|a, b| a.0 == b.0);
-    let mut out = b"d".to_vec();
-    bstr(&mut out, b"files");
-    out.push(b'd');
+    let mut w = Writer::new();
+    w.dict().str("files").dict();
     for (ih, c) in sorted {
-        bstr(&mut out, &ih.0);
-        out.push(b'd');
-        bstr(&mut out, b"complete");
-        bint(&mut out, c.complete as u64);
-        bstr(&mut out, b"downloaded");
-        bint(&mut out, c.complete as u64);
-        bstr(&mut out, b"incomplete");
-        bint(&mut out, c.incomplete as u64);
-        out.push(b'e');
+        w.bytes(&ih.0).dict();
+        w.str("complete").int(c.complete as u64);
+        w.str("downloaded").int(c.complete as u64);
+        w.str("incomplete").int(c.incomplete as u64);
+        w.end();
     }
-    out.push(b'e');
-    bstr(&mut out, b"flags");
-    out.push(b'd');
-    bstr(&mut out, b"min_request_interval");
-    bint(&mut out, u64::from(interval));
-    out.push(b'e');
-    out.push(b'e');
-    out
+    w.end();
+    w.str("flags").dict().str("min_request_interval").int(u64::from(interval)).end();
+    w.end();
+    w.finish()
 }
 
 #[cfg(test)]

@@ -24,7 +24,6 @@ mod options;
 mod stats;
 mod torrents;
 
-use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -37,8 +36,9 @@ use tokio::time::{sleep, Instant};
 
 use client::{connect, idle_connection, run_connection, Shared};
 use options::{load_hashes, parse_url, validate, Args};
-use stats::{own_cpu_seconds, round1, Report, Stats};
+use stats::{round1, Report, Stats};
 use torrents::Gamma;
+use vidseed_loadtest::run::{self, gather, own_cpu_seconds, Printed};
 
 /// Handshakes in progress at once.
 const CONNECT_PARALLELISM: usize = 128;
@@ -143,10 +143,7 @@ async fn run(args: &Args) -> Result<Report<'_>> {
         .enumerate()
         .map(|(i, ws)| tokio::spawn(run_connection(i, Arc::clone(&sh), ws, deadline)))
         .collect();
-    let mut total = setup;
-    for t in tasks {
-        total.merge(t.await.context("connection task failed")?);
-    }
+    let total = gather(setup, tasks, Stats::merge).await?;
     let elapsed = start.elapsed().as_secs_f64();
     let cpu_s = own_cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
     let intervals = match reporter {
@@ -220,33 +217,9 @@ async fn run_idle(args: &Args, sh: Arc<Shared>, torrents: usize) -> Result<Repor
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let result = validate(&args).and_then(|()| {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(args.threads)
-            .enable_all()
-            .build()
-            .context("cannot start the tokio runtime")?;
-        let report = rt.block_on(run(&args));
-        // Connections still held by tasks that missed the deadline are dropped with the runtime.
-        rt.shutdown_timeout(Duration::from_secs(1));
-        report.map(|r| {
-            if args.json {
-                r.json() + "\n"
-            } else {
-                r.human()
-            }
-        })
-    });
-    match result {
-        Ok(text) => {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(text.as_bytes());
-            let _ = out.flush();
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("tracker-load: error: {e:#}");
-            ExitCode::from(2)
-        }
-    }
+    run::main("tracker-load", validate(&args), args.threads, async {
+        let r = run(&args).await?;
+        let text = if args.json { r.json() + "\n" } else { r.human() };
+        Ok(Printed { text, code: ExitCode::SUCCESS })
+    })
 }

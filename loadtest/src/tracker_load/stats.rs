@@ -8,8 +8,6 @@ use std::fmt::Write as _;
 use crate::messages::Incoming;
 use crate::options::Args;
 
-/// Clock ticks per second of `/proc/self/stat` (USER_HZ, 100 on every Linux ABI in use).
-const USER_HZ: f64 = 100.0;
 /// Error reasons kept apart; further distinct reasons are summed under "(other reasons)".
 const MAX_REASONS: usize = 32;
 
@@ -108,17 +106,6 @@ impl Stats {
             self.first_error = o.first_error;
         }
     }
-}
-
-/// CPU seconds (user + system, all threads) this process has used so far.
-pub fn own_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_ascii_whitespace().collect();
-    let utime: f64 = f.get(11)?.parse().ok()?;
-    let stime: f64 = f.get(12)?.parse().ok()?;
-    Some((utime + stime) / USER_HZ)
 }
 
 pub struct Report<'a> {

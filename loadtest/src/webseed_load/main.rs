@@ -19,7 +19,6 @@ mod options;
 mod stats;
 
 use std::fs::File;
-use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +31,7 @@ use client::{head_file_size, run_connection, Shared};
 use http::ORIGIN;
 use options::{parse_url, validate, Args, RangePlan};
 use stats::{Report, Stats};
+use vidseed_loadtest::run::{self, gather, Printed};
 
 async fn run(args: &Args) -> Result<Report<'_>> {
     let target = parse_url(&args.url)?;
@@ -86,10 +86,7 @@ async fn run(args: &Args) -> Result<Report<'_>> {
     let tasks: Vec<_> = (0..args.connections)
         .map(|id| tokio::spawn(run_connection(id, Arc::clone(&shared), deadline)))
         .collect();
-    let mut total = Stats::default();
-    for t in tasks {
-        total.merge(t.await.context("connection task failed")?);
-    }
+    let total = gather(Stats::default(), tasks, Stats::merge).await?;
     let elapsed = start.elapsed().as_secs_f64();
     Ok(Report {
         args,
@@ -101,36 +98,10 @@ async fn run(args: &Args) -> Result<Report<'_>> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let result = validate(&args).and_then(|()| {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(args.threads)
-            .enable_all()
-            .build()
-            .context("cannot start the tokio runtime")?;
-        rt.block_on(run(&args)).map(|mut report| {
-            let text = if args.json {
-                report.json() + "\n"
-            } else {
-                report.human()
-            };
-            let failed = report.st.error_total() > 0 || report.st.gets == 0;
-            (text, failed)
-        })
-    });
-    match result {
-        Ok((text, failed)) => {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(text.as_bytes());
-            let _ = out.flush();
-            if failed && args.fail_on_error {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            }
-        }
-        Err(e) => {
-            eprintln!("webseed-load: error: {e:#}");
-            ExitCode::from(2)
-        }
-    }
+    run::main("webseed-load", validate(&args), args.threads, async {
+        let mut report = run(&args).await?;
+        let text = if args.json { report.json() + "\n" } else { report.human() };
+        let failed = report.st.error_total() > 0 || report.st.gets == 0;
+        Ok(Printed { text, code: if failed && args.fail_on_error { ExitCode::from(1) } else { ExitCode::SUCCESS } })
+    })
 }

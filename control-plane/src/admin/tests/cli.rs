@@ -1,4 +1,5 @@
-//! The command line: parsing, where the URL and token come from, the path `add` sends.
+//! The command line: parsing (the `redundancy` commands too), where the URL and token come
+//! from, the path `add` sends.
 
 use std::path::Path;
 
@@ -6,6 +7,7 @@ use clap::Parser;
 
 use crate::admin::cli::{admin_token, control_url, path_to_send, AdminArgs, AdminCommand, AdminEnv, NodeCommand};
 use crate::admin::client::AdminError;
+use crate::admin::redundancy_cli::{RedundancyCommand as R, StrategyCommand};
 
 /// `vidseed admin` as the binary nests it.
 #[derive(Parser, Debug)]
@@ -144,4 +146,38 @@ fn add_sends_absolute_paths_for_local_files_only() {
     assert_eq!(path_to_send(Path::new("Cargo.toml")).unwrap(), local.to_str().unwrap());
     assert_eq!(path_to_send(Path::new("/srv/videos/a.mp4")).unwrap(), "/srv/videos/a.mp4");
     assert_eq!(path_to_send(Path::new("films/not-here.mp4")).unwrap(), "films/not-here.mp4");
+}
+
+fn redundancy(words: &[&str]) -> R {
+    let mut all = vec!["redundancy"];
+    all.extend_from_slice(words);
+    match parse(&all).unwrap().command {
+        AdminCommand::Redundancy { command } => command,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn redundancy_commands_parse() {
+    let url = "https://peertube.example/videos/watch/202e2a06-b073-46f0-8197-a77a379ce081";
+    assert_eq!(redundancy(&["add", url]), R::Add { video_url: url.into(), no_wait: false });
+    assert_eq!(redundancy(&["add", url, "--no-wait"]), R::Add { video_url: url.into(), no_wait: true });
+    assert_eq!(redundancy(&["list"]), R::List);
+    assert_eq!(redundancy(&["copies"]), R::List);
+    assert!(parse(&["redundancy", "list", "--json"]).unwrap().json);
+    assert_eq!(redundancy(&["remove", url]), R::Remove { video_url: url.into() });
+    assert_eq!(redundancy(&["allow", "peertube.example"]), R::Allow { host: "peertube.example".into() });
+    assert_eq!(redundancy(&["deny", "peertube.example"]), R::Deny { host: "peertube.example".into() });
+    assert_eq!(redundancy(&["strategy"]), R::Strategy { command: None });
+    assert_eq!(
+        redundancy(&["strategy", "set", "recently-added", "--size", "10GB", "--min-lifetime", "25 hours", "--min-views", "3"]),
+        R::Strategy {
+            command: Some(StrategyCommand::Set { name: "recently-added".into(), size: "10GB".into(), min_lifetime: "25 hours".into(), min_views: Some(3) })
+        }
+    );
+    assert_eq!(redundancy(&["accept-from", "followings"]), R::AcceptFrom { value: Some("followings".into()) });
+    assert_eq!(redundancy(&["accept-from"]), R::AcceptFrom { value: None });
+    assert_eq!(redundancy(&["videos"]), R::Videos);
+    assert!(parse(&["redundancy", "add"]).is_err(), "a video URL is needed");
+    assert!(parse(&["redundancy", "strategy", "set", "trending"]).is_err(), "--size and --min-lifetime are needed");
 }

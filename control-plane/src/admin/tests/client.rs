@@ -22,7 +22,8 @@ use tokio::sync::{mpsc, Notify};
 use super::{videos, VIDEOS_JSON, VIDEOS_LINES};
 use crate::admin::cli::{execute, AdminArgs, AdminCommand, AdminEnv, NodeCommand};
 use crate::admin::client::{AdminClient, AdminError};
-use crate::admin::table::{LineError, Progress};
+use crate::admin::table::LineError;
+use crate::admin::wire::Progress;
 
 const TOKEN: &str = "s3cret-admin-token";
 

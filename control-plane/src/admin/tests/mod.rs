@@ -1,11 +1,14 @@
-//! Tests of `vidseed admin`: rendering and stream reading (pure), the command line, and the
-//! client against a tiny HTTP server started by the tests on a loopback port.
+//! Tests of `vidseed admin`: the API's bodies (pure), rendering and stream reading (pure), the
+//! command line, the client against a tiny HTTP server started by the tests on a loopback port,
+//! and the client against the real control plane.
 
 mod cli;
 mod client;
+mod server;
 mod table;
+mod wire;
 
-use crate::admin::table::{NodeInfo, VideoInfo};
+use crate::admin::wire::{NodeInfo, Video};
 
 /// Two videos as the contract's JSON gives them: one on two nodes, one with a title for a name.
 pub(super) const VIDEOS_JSON: &str = r#"{"videos":[
@@ -38,8 +41,8 @@ pub(super) const VIDEOS_LINES: [&str; 9] = [
     "    torrent  http://127.0.0.1:8081/torrents/fedcba9876543210fedcba9876543210fedcba98.torrent",
 ];
 
-pub(super) fn videos() -> Vec<VideoInfo> {
-    serde_json::from_str::<crate::admin::table::VideoList>(VIDEOS_JSON).unwrap().videos
+pub(super) fn videos() -> Vec<Video> {
+    serde_json::from_str::<crate::admin::wire::VideoList>(VIDEOS_JSON).unwrap().videos
 }
 
 /// "Now" in the node tests: Unix milliseconds.
@@ -58,5 +61,5 @@ pub(super) fn nodes() -> Vec<NodeInfo> {
         NOW_MS - 12_000,
         NOW_MS - 12_000
     );
-    serde_json::from_str::<crate::admin::table::NodeList>(&json).unwrap().nodes
+    serde_json::from_str::<crate::admin::wire::NodeList>(&json).unwrap().nodes
 }

@@ -5,6 +5,7 @@ use serde_json::json;
 use super::{nodes, videos, NOW_MS, VIDEOS_LINES};
 use crate::admin::client::{interpret, normalize_url, AdminError};
 use crate::admin::table::*;
+use crate::admin::wire::{AddFailure, AddResult, ErrorBody, NewNode, Progress, Removed, Revoked};
 
 #[test]
 fn sizes_are_binary_with_one_decimal() {
@@ -211,14 +212,15 @@ fn ndjson_lines() {
     );
     assert_eq!(
         parse_progress_line(r#"{"error":"disk full","hint":"free some space"}"#),
-        Ok(StreamEvent::Error(ApiErrorBody {
+        Ok(StreamEvent::Error(ErrorBody {
             error: "disk full".to_owned(),
+            status: None,
             hint: Some("free some space".to_owned())
         }))
     );
     assert_eq!(
         parse_progress_line(r#"{"error":"disk full"}"#),
-        Ok(StreamEvent::Error(ApiErrorBody { error: "disk full".to_owned(), hint: None }))
+        Ok(StreamEvent::Error(ErrorBody { error: "disk full".to_owned(), status: None, hint: None }))
     );
     assert_eq!(
         parse_progress_line("<html>502 Bad Gateway</html>"),
@@ -304,8 +306,9 @@ fn stream_with_garbage_or_a_final_error() {
     let (_, result) = run_stream(&[b"{\"error\":\"hashing failed\",\"hint\":\"see the log\"}\n"]);
     assert_eq!(
         result,
-        Err(StreamError::Server(ApiErrorBody {
+        Err(StreamError::Server(ErrorBody {
             error: "hashing failed".to_owned(),
+            status: None,
             hint: Some("see the log".to_owned())
         }))
     );

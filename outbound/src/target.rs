@@ -66,6 +66,16 @@ pub fn target(url: &str) -> Option<Target> {
     })
 }
 
+/// The fuzz target's body: any text either splits into a target whose parts agree, or is
+/// refused; never a panic.
+pub fn fuzz_one(data: &[u8]) {
+    let Ok(url) = std::str::from_utf8(data) else { return };
+    if let Some(t) = target(url) {
+        assert!(!t.host.is_empty() && t.authority.contains(t.host.as_str()), "{url:?} gave {t:?}");
+        assert!(!t.authority.contains('@'), "{url:?} gave {t:?}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +92,9 @@ mod tests {
         assert!(is_public("93.184.216.34".parse().unwrap()));
         for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "169.254.169.254", "100.64.0.1", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "0.0.0.0"] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+        for url in ["http://[::1]:80/a?b", "https://a.example", "http://@/", "http://a:99999/", "\u{0}"] {
+            fuzz_one(url.as_bytes());
         }
     }
 }
