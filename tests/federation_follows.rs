@@ -4,14 +4,16 @@
 //! persistent queue and verified by the receiving instance. And redundancy with a
 //! PeerTube-shaped instance served from the test (`common/peertube.rs`): its videos learned
 //! from its outbox and activities, copies and their fetch orders, a copy announced to it once a
-//! node serves it, extended and undone; and vidseed as the origin of a copy it checks,
-//! advertises and forgets.
+//! node serves it, extended and undone; a cache killed (SIGKILL) mid-import that resumes from
+//! what it verified; and vidseed as the origin of a copy it checks, advertises and forgets.
 
 mod common;
 #[path = "common/peertube.rs"]
 mod peertube;
 #[path = "federation_follows/redundancy.rs"]
 mod redundancy;
+#[path = "federation_follows/resume.rs"]
+mod resume;
 
 use std::time::Duration;
 
