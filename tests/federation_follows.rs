@@ -14,6 +14,8 @@ mod peertube;
 mod redundancy;
 #[path = "federation_follows/resume.rs"]
 mod resume;
+#[path = "federation_follows/retries.rs"]
+mod retries;
 
 use std::time::Duration;
 

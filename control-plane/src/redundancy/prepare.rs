@@ -50,6 +50,9 @@ impl RedundancyEngine {
                 if let Err(e) = store.set_copy_state(&copy.id, CopyState::Failed, Some(&reason), None, timestamp_ms()).await {
                     tracing::error!("cannot record why {} failed: {e}", copy.id);
                 }
+                if let Err(e) = self.note_failure(&copy.id, &reason).await {
+                    tracing::error!("cannot schedule another try of {}: {e}", copy.id);
+                }
             }
         }
     }
