@@ -5,7 +5,8 @@
 //! PeerTube-shaped instance served from the test (`common/peertube.rs`): its videos learned
 //! from its outbox and activities, copies and their fetch orders, a copy announced to it once a
 //! node serves it, extended and undone; a cache killed (SIGKILL) mid-import that resumes from
-//! what it verified; and vidseed as the origin of a copy it checks, advertises and forgets.
+//! what it verified; failed copies tried again, then given up; another cache as a second
+//! source of bad parts; and vidseed as the origin of a copy it checks, advertises and forgets.
 
 mod common;
 #[path = "common/peertube.rs"]
@@ -16,6 +17,8 @@ mod redundancy;
 mod resume;
 #[path = "federation_follows/retries.rs"]
 mod retries;
+#[path = "federation_follows/sources.rs"]
+mod sources;
 
 use std::time::Duration;
 

@@ -28,6 +28,9 @@ use crate::common::pseudo_random;
 
 const VIDEO_VECTOR: &str = include_str!("../../control-plane/tests-data/peertube-6.3/video-object.json");
 const MASTER_VECTOR: &str = include_str!("../../control-plane/tests-data/peertube-6.3/master.m3u8");
+const API_VIDEO_VECTOR: &str = include_str!("../../control-plane/tests-data/peertube-6.3/api-video-with-redundancy.json");
+/// The cache instance of the API vector.
+const VECTOR_CACHE: &str = "http://127.0.0.1:9012";
 const MEDIA_240_VECTOR: &str = include_str!("../../control-plane/tests-data/peertube-6.3/resolution-240.m3u8");
 const KEY_VECTOR: &str = include_str!("../../control-plane/tests-data/rsasig2017-cachefile.json");
 /// Where the vectors were captured, and the video's uuid there.
@@ -128,6 +131,11 @@ pub fn torrent_of(name: &str, data: &[u8], tracker: &str) -> (Vec<u8>, String, V
     t.extend_from_slice(&info);
     t.push(b'e');
     (t, info_hash, hexes)
+}
+
+/// A base URL as it stands percent-encoded in a magnet.
+fn encoded(url: &str) -> String {
+    url.replace(':', "%3A").replace('/', "%2F")
 }
 
 /// The path (and query) of a URL.
@@ -394,6 +402,19 @@ impl FakePeerTube {
         self.posts.lock().unwrap().clone()
     }
 
+    /// Serves PeerTube's REST API entry of `video` (`/api/v1/videos/<uuid>`, from 6.3.3's
+    /// vector of a video with a cache) naming `cache` as holding a copy of every file: a second
+    /// `ws=` in each web video's magnet, and `redundancies[].baseUrl` of its HLS playlist.
+    pub fn serve_api_video(&self, video: &FakeVideo, cache: &str) {
+        let text = API_VIDEO_VECTOR
+            .replace(VECTOR_BASE, &self.base)
+            .replace(&encoded(VECTOR_BASE), &encoded(&self.base))
+            .replace(VECTOR_CACHE, cache)
+            .replace(&encoded(VECTOR_CACHE), &encoded(cache))
+            .replace(VECTOR_UUID, &video.uuid);
+        self.serve(&format!("/api/v1/videos/{}", video.uuid), "application/json; charset=utf-8", text.into_bytes());
+    }
+
     /// Publishes a Video (PeerTube 6.3.3's vector, its uuid replaced by `uuid`, every URL here)
     /// with generated files, torrents, playlists and segment hashes.
     pub fn publish_video(&self, uuid: &str, name: &str) -> FakeVideo {
@@ -403,7 +424,7 @@ impl FakePeerTube {
     /// Like [`FakePeerTube::publish_video`], the web-video file of each height for which
     /// `web_size` names a size made that large (its Link's `size` says so).
     pub fn publish_video_sized(&self, uuid: &str, name: &str, web_size: impl Fn(u64) -> Option<u64>) -> FakeVideo {
-        let text = VIDEO_VECTOR.replace(VECTOR_BASE, &self.base).replace(VECTOR_UUID, uuid);
+        let text = VIDEO_VECTOR.replace(VECTOR_BASE, &self.base).replace(&encoded(VECTOR_BASE), &encoded(&self.base)).replace(VECTOR_UUID, uuid);
         let mut object: Value = serde_json::from_str(&text).unwrap();
         object.as_object_mut().unwrap().remove("@context");
         object["name"] = json!(name);

@@ -155,7 +155,13 @@ pub fn download_of(copies: &[CopyInfo], video_url: &str) -> Download {
     let failed = mine
         .iter()
         .filter(|c| c.state == "failed")
-        .map(|c| format!("{}: {}", kind_cell(c), c.reason.as_deref().unwrap_or("failed")))
+        .map(|c| {
+            let why = format!("{}: {}", kind_cell(c), c.reason.as_deref().unwrap_or("failed"));
+            match retry_line(c) {
+                Some(retry) => format!("{why} ({retry})"),
+                None => why,
+            }
+        })
         .collect();
     let finished = !mine.is_empty() && mine.iter().all(|c| c.state == "serving" || c.state == "failed");
     Download { done, total, finished, failed, summary }
@@ -400,6 +406,8 @@ mod tests {
         let strategy = CopyInfo { strategy: "trending".into(), ..manual };
         assert!(render_copies(&[strategy]).iter().any(|l| l.contains("its strategy drops it")));
         assert!(!render_copies(&[copy("hls", "serving", 1000, None)]).iter().any(|l| l.contains("retry")));
+        let waiting = CopyInfo { attempts: 1, retry_at: Some("T".into()), ..copy("hls", "failed", 0, Some("gone")) };
+        assert_eq!(download_of(&[waiting], "https://o.example/videos/watch/u").failed, vec!["HLS: gone (1 failure so far; next try at T)".to_owned()]);
         let parsed: CopyList = serde_json::from_value(json!({ "copies": [{
             "id": "x", "videoUrl": "v", "kind": "hls", "size": 5, "strategy": "manual", "state": "failed",
             "doneBytes": 0, "totalBytes": 5, "attempts": 1, "retryAt": "2026-12-08T00:00:00.000Z", "gaveUp": false }] }))

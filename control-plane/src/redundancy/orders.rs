@@ -260,6 +260,7 @@ mod tests {
             media_type: "video/mp4".into(),
             torrent_url: Some("https://origin.example/lazy-static/torrents/t-360.torrent".into()),
             info_hash: Some(ih),
+            mirrors: vec![],
         };
         let order = web_video_order("https://me.example/redundancy/videos/u/360-25", &file, &torrent).unwrap();
         assert_eq!(order.id, "https://me.example/redundancy/videos/u/360-25");

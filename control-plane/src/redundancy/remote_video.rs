@@ -28,6 +28,10 @@ pub struct RemoteFile {
     pub torrent_url: Option<String>,
     /// From the file's magnet `xt=urn:btih:`.
     pub info_hash: Option<InfoHash>,
+    /// Other copies of the file its magnet names (`ws=` beside the file's own URL), when the
+    /// sender lists caches there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mirrors: Vec<String>,
 }
 
 impl RemoteFile {
@@ -131,7 +135,9 @@ fn files_of(links: &[Value], want_flag: &str) -> Result<Vec<RemoteFile>, String>
             })
         };
         let torrent_url = beside("application/x-bittorrent").and_then(|l| str_of(l, "href")).map(str::to_owned);
-        let info_hash = beside("application/x-bittorrent;x-scheme-handler/magnet").and_then(|l| str_of(l, "href")).and_then(info_hash_of_magnet);
+        let magnet = beside("application/x-bittorrent;x-scheme-handler/magnet").and_then(|l| str_of(l, "href"));
+        let info_hash = magnet.and_then(info_hash_of_magnet);
+        let mirrors = magnet.map(|m| super::mirrors::magnet_web_seeds(m, url)).unwrap_or_default();
         files.push(RemoteFile {
             resolution: u32::try_from(height).map_err(|_| format!("file {url}: height {height} is out of range"))?,
             fps,
@@ -140,6 +146,7 @@ fn files_of(links: &[Value], want_flag: &str) -> Result<Vec<RemoteFile>, String>
             media_type: t.to_owned(),
             torrent_url,
             info_hash,
+            mirrors,
         });
     }
     Ok(files)
