@@ -6,13 +6,16 @@
 //! from its outbox and activities, copies and their fetch orders, a copy announced to it once a
 //! node serves it, extended and undone; a cache killed (SIGKILL) mid-import that resumes from
 //! what it verified; failed copies tried again, then given up; another cache as a second
-//! source of bad parts; and vidseed as the origin of a copy it checks, advertises and forgets.
+//! source of bad parts; and vidseed as the origin of a copy it checks, advertises, forwards to its
+//! followers and forgets.
 
 mod common;
 #[path = "common/peertube.rs"]
 mod peertube;
 #[path = "federation_follows/redundancy.rs"]
 mod redundancy;
+#[path = "federation_follows/forwarding.rs"]
+mod forwarding;
 #[path = "federation_follows/resume.rs"]
 mod resume;
 #[path = "federation_follows/retries.rs"]

@@ -104,6 +104,8 @@ pub struct FakePeerTube {
     paths: Paths,
     pub posts: Posts,
     keys: Arc<InstanceKeys>,
+    /// The private key, PEM, for Linked Data signatures.
+    pem: String,
 }
 
 fn sha1_hex(b: &[u8]) -> String {
@@ -306,7 +308,8 @@ impl FakePeerTube {
         let paths: Paths = Arc::default();
         let posts: Posts = Arc::default();
         let v: Value = serde_json::from_str(KEY_VECTOR).unwrap();
-        let keys = Arc::new(InstanceKeys::from_pem(v["privateKeyPem"].as_str().unwrap()).unwrap());
+        let pem = v["privateKeyPem"].as_str().unwrap().to_owned();
+        let keys = Arc::new(InstanceKeys::from_pem(&pem).unwrap());
         let shared = Arc::new(Shared { files: Arc::clone(&files), paths: Arc::clone(&paths), posts: Arc::clone(&posts), keys: Arc::clone(&keys), base: base.clone() });
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -322,7 +325,7 @@ impl FakePeerTube {
                 }
             });
         });
-        let fake = FakePeerTube { addr, base, files, paths, posts, keys };
+        let fake = FakePeerTube { addr, base, files, paths, posts, keys, pem };
         fake.serve_actors();
         fake
     }
@@ -395,6 +398,27 @@ impl FakePeerTube {
     /// POSTs an activity to `inbox`, signed by this instance's actor.
     pub fn post(&self, inbox: &str, activity: &Value) -> (u16, String) {
         post_signed_with(&self.keys, &self.actor(), inbox, activity)
+    }
+
+    /// `activity` with PeerTube's context for `kind` and this instance's Linked Data signature
+    /// (RsaSignature2017, creator its actor), as PeerTube sends its activities.
+    pub fn ld_signed(&self, kind: &str, activity: &Value) -> Value {
+        use vidseed_control_plane::activitypub::ld_signature;
+        let mut with_context = serde_json::Map::new();
+        with_context.insert("@context".into(), ld_signature::peertube_context(kind).unwrap());
+        with_context.extend(activity.as_object().unwrap().clone());
+        let key = ld_signature::private_key_from_pem(&self.pem).unwrap();
+        let created = vidseed_control_plane::clock::iso_8601(SystemTime::now());
+        ld_signature::sign(&Value::Object(with_context), &self.actor(), &created, &key).unwrap()
+    }
+
+    /// Asks `instance_actor` (another instance's actor) to be followed by this instance.
+    pub fn follow(&self, instance_actor: &str) -> (u16, String) {
+        let follow = json!({ "@context": "https://www.w3.org/ns/activitystreams", "type": "Follow",
+            "id": format!("{}/follows/1", self.actor()),
+            "actor": self.actor(), "object": instance_actor });
+        let inbox = format!("{}/inbox", instance_actor.trim_end_matches("/accounts/peertube"));
+        self.post(&inbox, &follow)
     }
 
     /// Activities received so far.
