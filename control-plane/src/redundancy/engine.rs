@@ -277,6 +277,12 @@ impl RedundancyEngine {
             .collect())
     }
 
+    /// Every copy this instance keeps, whatever its state (a node keeps their files, partial
+    /// ones included, and deletes any other).
+    pub async fn kept_ids(&self) -> Result<Vec<String>, RedundancyError> {
+        Ok(self.fed.store.copies().await?.into_iter().map(|c| c.id).collect())
+    }
+
     /// A data node's report on a copy. Kept per node; when a node serves a copy not announced
     /// yet, its Create CacheFile is queued to the origin. A report on a copy this instance no
     /// longer keeps gets a discard back.
