@@ -4,7 +4,8 @@
 //! persistent queue and verified by the receiving instance. And redundancy with a
 //! PeerTube-shaped instance served from the test (`common/peertube.rs`): its videos learned
 //! from its outbox and activities, copies and their fetch orders, a copy announced to it once a
-//! node serves it, extended and undone; a cache killed (SIGKILL) mid-import that resumes from
+//! node serves it, extended and undone; the shapes of PeerTube after 6.3.3 (split audio,
+//! captions over HLS); a cache killed (SIGKILL) mid-import that resumes from
 //! what it verified; a data node that deletes the copies removed while it was away; failed copies tried again, then given up; another cache as a second
 //! source of bad parts; and vidseed as the origin of a copy it checks, advertises, forwards to its
 //! followers and forgets.
@@ -14,6 +15,8 @@ mod common;
 mod cluster;
 #[path = "common/peertube.rs"]
 mod peertube;
+#[path = "federation_follows/peertube7.rs"]
+mod peertube7;
 #[path = "federation_follows/redundancy.rs"]
 mod redundancy;
 #[path = "federation_follows/forwarding.rs"]

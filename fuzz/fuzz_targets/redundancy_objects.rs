@@ -8,6 +8,7 @@ use vidseed_control_plane::redundancy::{cache_file, hls, mirrors, remote_video};
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let _ = hls::parse_master(text);
+    let _ = hls::subtitle_playlists(text);
     if let Ok(p) = hls::parse_media(text) {
         assert!(!p.segments.is_empty());
     }

@@ -28,6 +28,11 @@ use crate::common::pseudo_random;
 
 const VIDEO_VECTOR: &str = include_str!("../../control-plane/tests-data/peertube-6.3/video-object.json");
 const MASTER_VECTOR: &str = include_str!("../../control-plane/tests-data/peertube-6.3/master.m3u8");
+/// The documents of PeerTube after 6.3.3, derived from 6.3.3's (their README says how).
+const VIDEO_7: &str = include_str!("../../control-plane/tests-data/peertube-7/video-object.json");
+const MASTER_7: &str = include_str!("../../control-plane/tests-data/peertube-7/master.m3u8");
+const CAPTION_7: &str = include_str!("../../control-plane/tests-data/peertube-7/caption-en.m3u8");
+const CAPTION_7_NAME: &str = "e4a0c6d2-5b8f-4c1e-9a3d-7f2b6e0c4a18-en.m3u8";
 const API_VIDEO_VECTOR: &str = include_str!("../../control-plane/tests-data/peertube-6.3/api-video-with-redundancy.json");
 /// The cache instance of the API vector.
 const VECTOR_CACHE: &str = "http://127.0.0.1:9012";
@@ -39,9 +44,11 @@ pub const VECTOR_UUID: &str = "202e2a06-b073-46f0-8197-a77a379ce081";
 /// An HLS file: its name, its init section's length and its segments (inclusive ranges).
 type Segmented = (&'static str, u64, &'static [(u64, u64)]);
 /// The segments of the vector's HLS files (the 240p playlist's, and those its hashes give 360p).
-const SEGMENTS: [Segmented; 2] = [
+const SEGMENTS: [Segmented; 3] = [
     ("f861c810-93c0-4a8f-8894-8aacc213f95f-240-fragmented.mp4", 1377, &[(1377, 61036), (61037, 121540)]),
     ("32a9a9c1-6773-4804-a24b-a446b40f2e4d-360-fragmented.mp4", 1373, &[(1373, 70596), (70597, 141443)]),
+    // The audio-only file of the derived 7.x documents.
+    ("7c1e4a51-0a8f-4f43-9a3e-5d2b0e6a1c11-0-fragmented.mp4", 820, &[(820, 65999), (66000, 131044)]),
 ];
 pub const PIECE: usize = 16384;
 
@@ -448,7 +455,18 @@ impl FakePeerTube {
     /// Like [`FakePeerTube::publish_video`], the web-video file of each height for which
     /// `web_size` names a size made that large (its Link's `size` says so).
     pub fn publish_video_sized(&self, uuid: &str, name: &str, web_size: impl Fn(u64) -> Option<u64>) -> FakeVideo {
-        let text = VIDEO_VECTOR.replace(VECTOR_BASE, &self.base).replace(&encoded(VECTOR_BASE), &encoded(&self.base)).replace(VECTOR_UUID, uuid);
+        self.publish_shaped(uuid, name, web_size, false)
+    }
+
+    /// Publishes a Video in the shapes of PeerTube after 6.3.3 (`tests-data/peertube-7/`: audio
+    /// and video split in HLS, captions as subtitle playlists, the short watch URL Link, …).
+    pub fn publish_video_7(&self, uuid: &str, name: &str) -> FakeVideo {
+        self.publish_shaped(uuid, name, |_| None, true)
+    }
+
+    fn publish_shaped(&self, uuid: &str, name: &str, web_size: impl Fn(u64) -> Option<u64>, peertube_7: bool) -> FakeVideo {
+        let (vector, master_text) = if peertube_7 { (VIDEO_7, MASTER_7) } else { (VIDEO_VECTOR, MASTER_VECTOR) };
+        let text = vector.replace(VECTOR_BASE, &self.base).replace(&encoded(VECTOR_BASE), &encoded(&self.base)).replace(VECTOR_UUID, uuid);
         let mut object: Value = serde_json::from_str(&text).unwrap();
         object.as_object_mut().unwrap().remove("@context");
         object["name"] = json!(name);
@@ -466,7 +484,7 @@ impl FakePeerTube {
             let mut out = Vec::new();
             let files: Vec<(String, u64, u64, Option<u64>)> = links
                 .iter()
-                .filter(|l| l["mediaType"] == "video/mp4" && l.get("rel").is_none())
+                .filter(|l| (l["mediaType"] == "video/mp4" || l["mediaType"] == "audio/mp4") && l.get("rel").is_none())
                 .map(|l| (l["href"].as_str().unwrap().to_owned(), l["size"].as_u64().unwrap(), l["height"].as_u64().unwrap(), l["fps"].as_u64()))
                 .collect();
             for (url, size, height, fps) in files {
@@ -501,7 +519,7 @@ impl FakePeerTube {
         let folder = master_url.rsplit_once('/').unwrap().0.to_owned();
         let mut hashes = serde_json::Map::new();
         for (file, init, spans) in SEGMENTS {
-            let f = hls.iter_mut().find(|f| f.name == file).unwrap();
+            let Some(f) = hls.iter_mut().find(|f| f.name == file) else { continue };
             let mut ranges = serde_json::Map::new();
             for &(a, b) in spans {
                 let h = hex(&<sha2::Sha256 as sha2::Digest>::digest(&f.bytes[a as usize..=b as usize]));
@@ -522,10 +540,14 @@ impl FakePeerTube {
             let playlist_name = file.replace("-fragmented.mp4", ".m3u8");
             self.serve(&path_of(&format!("{folder}/{playlist_name}")), "application/vnd.apple.mpegurl", playlist.into_bytes());
         }
-        self.serve(&path_of(&master_url), "application/vnd.apple.mpegurl", MASTER_VECTOR.as_bytes().to_vec());
+        self.serve(&path_of(&master_url), "application/vnd.apple.mpegurl", master_text.as_bytes().to_vec());
+        if peertube_7 {
+            let caption = CAPTION_7.replace(VECTOR_BASE, &self.base);
+            self.serve(&path_of(&format!("{folder}/{CAPTION_7_NAME}")), "application/vnd.apple.mpegurl", caption.into_bytes());
+        }
         self.serve(&path_of(&segments_sha256_url), "application/json", Value::Object(hashes).to_string().into_bytes());
         let url = object["id"].as_str().unwrap().to_owned();
         self.serve_json(&path_of(&url), &object);
-        FakeVideo { url, uuid: uuid.to_owned(), object, web, hls, master_url, master: MASTER_VECTOR.to_owned(), segments_sha256_url }
+        FakeVideo { url, uuid: uuid.to_owned(), object, web, hls, master_url, master: master_text.to_owned(), segments_sha256_url }
     }
 }

@@ -121,6 +121,9 @@ impl RedundancyEngine {
                 for (url, uri) in orders::variant_urls(&hls.master_url, &master)? {
                     docs.media.push((uri, self.text(&url).await?));
                 }
+                for (url, uri) in orders::subtitle_urls(&hls.master_url, &master)? {
+                    docs.subtitles.push((uri, self.text(&url).await?));
+                }
                 docs.segments_sha256 = self.text(&hls.segments_sha256_url).await?;
                 for f in &hls.files {
                     if let Some(t) = &f.torrent_url {
