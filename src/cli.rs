@@ -231,6 +231,14 @@ pub(crate) struct InstanceArgs {
     /// The channel's display name [default: "Main ACCOUNT channel"]
     #[arg(long, value_name = "TEXT")]
     pub(crate) channel_display_name: Option<String>,
+    /// First delay before a failed copy is tried again, in seconds (doubles each time, at most
+    /// an hour).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) redundancy_retry_secs: u64,
+    /// Failures in a row before a copy is given up (a manual copy then stays failed until added
+    /// again; a strategy's copy is dropped).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub(crate) redundancy_retries: u32,
 }
 
 /// A size per second as `50MB`, `1GiB` or bytes.
@@ -260,6 +268,11 @@ impl InstanceArgs {
 
     pub(crate) fn federation_retry(&self) -> Duration {
         Duration::from_secs(self.federation_retry_secs.max(1))
+    }
+
+    /// How failed copies are tried again.
+    pub(crate) fn retry_policy(&self) -> vidseed_control_plane::redundancy::RetryPolicy {
+        vidseed_control_plane::redundancy::RetryPolicy::new(Duration::from_secs(self.redundancy_retry_secs), self.redundancy_retries)
     }
 
     /// What each copy's download may take on a data node.

@@ -139,6 +139,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         )
         .await?;
         node.redundancy.set_import_limits(args.instance.import_limits());
+        node.redundancy.set_retry_policy(args.instance.retry_policy());
         if let Some(token) = &node.new_admin_token {
             println!("vidseed: admin token (shown only this once; `vidseed admin --token …`): {token}");
         }
@@ -218,6 +219,7 @@ fn control(args: ControlArgs) -> Result<()> {
             node.pin()
         );
         node.redundancy.set_import_limits(args.instance.import_limits());
+        node.redundancy.set_retry_policy(args.instance.retry_policy());
         if let Some(token) = &node.new_admin_token {
             println!("vidseed: admin token (shown only this once; `vidseed admin --token …`): {token}");
         }

@@ -4,16 +4,33 @@
 //! persistent queue and verified by the receiving instance. And redundancy with a
 //! PeerTube-shaped instance served from the test (`common/peertube.rs`): its videos learned
 //! from its outbox and activities, copies and their fetch orders, a copy announced to it once a
-//! node serves it, extended and undone; and vidseed as the origin of a copy it checks,
-//! advertises and forgets.
+//! node serves it, extended and undone; the shapes of PeerTube after 6.3.3 (split audio,
+//! captions over HLS); a cache killed (SIGKILL) mid-import that resumes from
+//! what it verified; a data node that deletes the copies removed while it was away; failed copies tried again, then given up; another cache as a second
+//! source of bad parts; and vidseed as the origin of a copy it checks, advertises, forwards to its
+//! followers and forgets.
 
 mod common;
+#[path = "common/cluster.rs"]
+mod cluster;
 #[path = "common/peertube.rs"]
 mod peertube;
+#[path = "federation_follows/peertube7.rs"]
+mod peertube7;
 #[path = "federation_follows/redundancy.rs"]
 mod redundancy;
+#[path = "federation_follows/forwarding.rs"]
+mod forwarding;
+#[path = "federation_follows/node_restart.rs"]
+mod node_restart;
 #[path = "federation_follows/origin.rs"]
 mod origin;
+#[path = "federation_follows/resume.rs"]
+mod resume;
+#[path = "federation_follows/retries.rs"]
+mod retries;
+#[path = "federation_follows/sources.rs"]
+mod sources;
 
 use std::time::Duration;
 

@@ -111,6 +111,9 @@ pub enum ControlMessage {
     Fetch { order: crate::fetch::FetchOrder },
     /// Stop serving a copy and delete its files.
     Discard(crate::fetch::Discard),
+    /// The copies the control plane keeps (to nodes that named the kept capability, after the
+    /// orders when they connect): the node deletes any other copy it holds.
+    Kept(crate::fetch::Kept),
 }
 
 /// One atomic change of what a node serves.

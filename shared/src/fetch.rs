@@ -12,6 +12,10 @@ use crate::InfoHash;
 /// The capability a node names in its hello to receive fetch orders.
 pub const FETCH_CAPABILITY: &str = "fetch";
 
+/// The capability a node names (beside [`FETCH_CAPABILITY`]) to be told, when it connects,
+/// which copies the control plane keeps ([`Kept`]).
+pub const KEPT_CAPABILITY: &str = "fetch-kept";
+
 /// Make (or resume) a copy, then serve it; an order with an id the node knows replaces it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -86,6 +90,13 @@ pub struct Discard {
     pub id: String,
 }
 
+/// Every copy the control plane keeps, sent to a node that connects after the current orders:
+/// the node deletes the copies it holds that are not among them (removed while it was away).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kept {
+    pub ids: Vec<String>,
+}
+
 /// Where a copy stands on a node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -140,6 +151,8 @@ mod tests {
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["state"], "failed");
         assert_eq!(serde_json::from_value::<FetchReport>(json).unwrap(), report);
+        let kept = crate::channel::ControlMessage::Kept(Kept { ids: vec!["a".into()] });
+        assert_eq!(serde_json::to_value(&kept).unwrap(), serde_json::json!({ "type": "kept", "ids": ["a"] }));
         let seg = FileCheck::Segments { segments: vec![SegmentHash { start: 0, end: 9, sha256: "ab".repeat(32) }], piece_length: None, sha1: vec![] };
         assert_eq!(serde_json::from_str::<FileCheck>(&serde_json::to_string(&seg).unwrap()).unwrap(), seg);
         for check in [seg, FileCheck::Pieces { piece_length: 1, sha1: vec![] }, FileCheck::Sha256 { sha256: String::new() }] {

@@ -95,12 +95,18 @@ pub struct Control {
 }
 
 pub fn start_control(library: &Path, state: &Path, database: Option<(&str, &str)>, listen: u16, channel: u16, token: Option<&str>) -> Control {
+    start_control_with(library, state, database, listen, channel, token, &[])
+}
+
+/// [`start_control`] with more arguments.
+pub fn start_control_with(library: &Path, state: &Path, database: Option<(&str, &str)>, listen: u16, channel: u16, token: Option<&str>, extra: &[&str]) -> Control {
     let listen_s = format!("127.0.0.1:{listen}");
     let channel_s = format!("127.0.0.1:{channel}");
     let mut args = vec!["control", "--library", library.to_str().unwrap(), "--state", state.to_str().unwrap(), "--listen", &listen_s, "--channel-listen", &channel_s];
     if let Some((url, schema)) = database {
         args.extend(["--database", url, "--database-schema", schema]);
     }
+    args.extend_from_slice(extra);
     let proc = Proc::start(&args);
     let line = proc.line_with("control plane on http://");
     let http: SocketAddr = line.split("http://").nth(1).unwrap().split(',').next().unwrap().parse().unwrap();

@@ -193,10 +193,10 @@ fn a_followed_peertube_instance_s_videos_are_learned_and_copied_by_fetch_orders(
 
 /// Records the orders and discards the engine hands the nodes; for each discard, whether the
 /// copy's Undo was already queued then.
-struct Recorder {
+pub(super) struct Recorder {
     store: vidseed_control_plane::store::Store,
-    orders: Mutex<Vec<vidseed_shared::fetch::FetchOrder>>,
-    discards: Mutex<Vec<(String, bool)>>,
+    pub orders: Mutex<Vec<vidseed_shared::fetch::FetchOrder>>,
+    pub discards: Mutex<Vec<(String, bool)>>,
 }
 
 impl vidseed_control_plane::redundancy::FetchSink for Recorder {
@@ -217,7 +217,7 @@ impl vidseed_control_plane::redundancy::FetchSink for Recorder {
     }
 }
 
-async fn until<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+pub(super) async fn until<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
     let start = std::time::Instant::now();
     loop {
         if let Some(v) = f().await {
@@ -228,19 +228,27 @@ async fn until<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
     }
 }
 
-fn activities(origin: &FakePeerTube, kind: &str) -> Vec<(Value, String)> {
+pub(super) fn activities(origin: &FakePeerTube, kind: &str) -> Vec<(Value, String)> {
     origin.received().into_iter().filter(|(path, v, _)| path == "/inbox" && v["type"] == kind).map(|(_, v, sig)| (v, sig)).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_copy_a_node_serves_is_announced_to_its_origin_extended_and_undone() {
+/// A control plane in this process that follows `origin` and allows its redundancy, with a
+/// [`Recorder`] in place of the data nodes.
+pub(super) struct InProcess {
+    pub cp: vidseed_control_plane::ControlPlane,
+    pub r: Arc<vidseed_control_plane::redundancy::RedundancyEngine>,
+    pub store: vidseed_control_plane::store::Store,
+    pub recorder: Arc<Recorder>,
+    pub addr: std::net::SocketAddr,
+    pub base: String,
+    _dir: tempfile::TempDir,
+}
+
+pub(super) async fn in_process_following(origin: &FakePeerTube) -> InProcess {
     use vidseed_control_plane::library::{piece_length::PiecePolicy, LibraryConfig, TrackerChoice};
     use vidseed_control_plane::store::{Database, FollowDirection, FollowRecord, FollowState};
     use vidseed_control_plane::{ControlPlane, ControlPlaneConfig, PublicUrls};
-    use vidseed_shared::fetch::{FetchReport, FetchState};
 
-    let origin = FakePeerTube::start();
-    let video = origin.publish_video(UUID_A, "clip");
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("media")).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -291,6 +299,16 @@ async fn a_copy_a_node_serves_is_announced_to_its_origin_extended_and_undone() {
         .await
         .unwrap();
     r.allow_host(&origin.host()).await.unwrap();
+    InProcess { cp, r, store, recorder, addr, base, _dir: dir }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_a_node_serves_is_announced_to_its_origin_extended_and_undone() {
+    use vidseed_shared::fetch::{FetchReport, FetchState};
+
+    let origin = FakePeerTube::start();
+    let video = origin.publish_video(UUID_A, "clip");
+    let InProcess { cp, r, store, recorder, addr, base, _dir } = in_process_following(&origin).await;
     // The 240p file's torrent is broken at first: that copy fails with the reason; added
     // again once the origin serves it right, it is prepared again.
     let torrent_240 = video.object["url"].as_array().unwrap().iter().find(|l| l["mediaType"] == "application/x-bittorrent" && l["height"] == 240).unwrap()["href"].as_str().unwrap().to_owned();

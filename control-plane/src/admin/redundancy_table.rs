@@ -64,8 +64,21 @@ pub fn render_copies(copies: &[CopyInfo]) -> Vec<String> {
         if let Some(r) = c.reason.as_deref().filter(|_| c.state == "failed") {
             out.push(format!("    reason  {}", clean(r)));
         }
+        if let Some(line) = retry_line(c) {
+            out.push(format!("    retry   {line}"));
+        }
     }
     out
+}
+
+/// When a failed copy is tried again, or that it no longer is.
+fn retry_line(c: &CopyInfo) -> Option<String> {
+    let failures = |n: u32| if n == 1 { "1 failure".to_owned() } else { format!("{n} failures") };
+    if c.gave_up {
+        let how = if c.strategy == "manual" { "add it again to try again" } else { "its strategy drops it" };
+        return Some(format!("given up after {} in a row; {how}", failures(c.attempts)));
+    }
+    c.retry_at.as_deref().map(|at| format!("{} so far; next try at {}", failures(c.attempts), clean(at)))
 }
 
 /// Where a download of a video's copies stands.
@@ -97,7 +110,13 @@ pub fn download_of(copies: &[CopyInfo], video_url: &str) -> Download {
     let failed = mine
         .iter()
         .filter(|c| c.state == "failed")
-        .map(|c| format!("{}: {}", kind_cell(c), c.reason.as_deref().unwrap_or("failed")))
+        .map(|c| {
+            let why = format!("{}: {}", kind_cell(c), c.reason.as_deref().unwrap_or("failed"));
+            match retry_line(c) {
+                Some(retry) => format!("{why} ({retry})"),
+                None => why,
+            }
+        })
         .collect();
     let finished = !mine.is_empty() && mine.iter().all(|c| c.state == "serving" || c.state == "failed");
     Download { done, total, finished, failed, summary }
@@ -258,6 +277,9 @@ mod tests {
             announced: false,
             created_at: 0,
             updated_at: 0,
+            attempts: 0,
+            retry_at: None,
+            gave_up: false,
         }
     }
 
@@ -275,6 +297,25 @@ mod tests {
             "doneBytes": 0, "totalBytes": 5, "expires": "2026-12-08T00:00:00.000Z", "announced": false }] }))
         .unwrap();
         assert_eq!(parsed.copies[0].expires.as_deref(), Some("2026-12-08T00:00:00.000Z"));
+    }
+
+    #[test]
+    fn a_failed_copy_says_when_it_is_tried_again_or_that_it_no_longer_is() {
+        let waiting = CopyInfo { attempts: 2, retry_at: Some("2026-12-08T00:01:00.000Z".into()), ..copy("hls", "failed", 0, Some("local: no source left")) };
+        let lines = render_copies(&[waiting]);
+        assert!(lines.iter().any(|l| l.trim_start() == "retry   2 failures so far; next try at 2026-12-08T00:01:00.000Z"), "{lines:?}");
+        let manual = CopyInfo { attempts: 8, gave_up: true, ..copy("hls", "failed", 0, Some("x")) };
+        assert!(render_copies(std::slice::from_ref(&manual)).iter().any(|l| l.contains("given up after 8 failures in a row; add it again")));
+        let strategy = CopyInfo { strategy: "trending".into(), ..manual };
+        assert!(render_copies(&[strategy]).iter().any(|l| l.contains("its strategy drops it")));
+        assert!(!render_copies(&[copy("hls", "serving", 1000, None)]).iter().any(|l| l.contains("retry")));
+        let waiting = CopyInfo { attempts: 1, retry_at: Some("T".into()), ..copy("hls", "failed", 0, Some("gone")) };
+        assert_eq!(download_of(&[waiting], "https://o.example/videos/watch/u").failed, vec!["HLS: gone (1 failure so far; next try at T)".to_owned()]);
+        let parsed: CopyList = serde_json::from_value(json!({ "copies": [{
+            "id": "x", "videoUrl": "v", "kind": "hls", "size": 5, "strategy": "manual", "state": "failed",
+            "doneBytes": 0, "totalBytes": 5, "attempts": 1, "retryAt": "2026-12-08T00:00:00.000Z", "gaveUp": false }] }))
+        .unwrap();
+        assert_eq!((parsed.copies[0].attempts, parsed.copies[0].retry_at.as_deref()), (1, Some("2026-12-08T00:00:00.000Z")));
     }
 
     #[test]

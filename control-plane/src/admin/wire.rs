@@ -532,6 +532,15 @@ pub struct CopyInfo {
     pub created_at: i64,
     #[serde(default)]
     pub updated_at: i64,
+    /// Failures in a row so far.
+    #[serde(default)]
+    pub attempts: u32,
+    /// ISO 8601: when a failed copy is tried again.
+    #[serde(default)]
+    pub retry_at: Option<String>,
+    /// No more tries (until the admin adds it again).
+    #[serde(default)]
+    pub gave_up: bool,
 }
 
 /// `GET redundancy`, and `POST redundancy` (the new video's copies).

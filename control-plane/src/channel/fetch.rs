@@ -1,14 +1,16 @@
 //! Fetch orders on the catalog channel, the control plane's end (does I/O through the sessions):
 //! the sessions of nodes that hold a cache folder (they name the fetch capability) register
 //! here; orders and discards from the redundancy engine go to every such node, and their
-//! reports go back to the engine. A node that connects gets every current order.
+//! reports go back to the engine. A node that connects gets every current order, then (when it
+//! names the kept capability) the list of every copy kept, so that it deletes the copies
+//! removed while it was away.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::mpsc;
 use vidseed_shared::channel::ControlMessage;
-use vidseed_shared::fetch::{Discard, FetchOrder, FetchReport};
+use vidseed_shared::fetch::{Discard, FetchOrder, FetchReport, Kept};
 
 use crate::redundancy::{FetchSink, RedundancyEngine};
 
@@ -26,9 +28,12 @@ impl FetchHub {
         let _ = self.engine.set(engine);
     }
 
-    /// A capable node's session: the messages to send it (every current order first).
-    pub async fn join(&self, node: &str, session: u64) -> mpsc::UnboundedReceiver<ControlMessage> {
+    /// A capable node's session: the messages to send it (every current order first, then the
+    /// copies kept when `kept` is set). The node joins before the orders are listed, so that an
+    /// order made meanwhile reaches it too (an order given twice is carried out once).
+    pub async fn join(&self, node: &str, session: u64, kept: bool) -> mpsc::UnboundedReceiver<ControlMessage> {
         let (tx, rx) = mpsc::unbounded_channel();
+        self.nodes.lock().unwrap_or_else(|p| p.into_inner()).insert(node.to_owned(), (session, tx.clone()));
         if let Some(engine) = self.engine.get() {
             match engine.orders().await {
                 Ok(orders) => {
@@ -38,8 +43,16 @@ impl FetchHub {
                 }
                 Err(e) => tracing::warn!("cannot list the fetch orders for node {node:?}: {e}"),
             }
+            if kept {
+                match engine.kept_ids().await {
+                    Ok(ids) => {
+                        let _ = tx.send(ControlMessage::Kept(Kept { ids }));
+                    }
+                    // Without the list the node keeps what it has: nothing is deleted wrongly.
+                    Err(e) => tracing::warn!("cannot list the copies kept for node {node:?}: {e}"),
+                }
+            }
         }
-        self.nodes.lock().unwrap_or_else(|p| p.into_inner()).insert(node.to_owned(), (session, tx));
         rx
     }
 

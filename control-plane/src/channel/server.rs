@@ -10,7 +10,7 @@ use std::time::Duration;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use vidseed_shared::channel::{self, ControlMessage, NodeMessage, TrackerSettings, CHANNEL_VERSION};
 
-use vidseed_shared::fetch::FETCH_CAPABILITY;
+use vidseed_shared::fetch::{FETCH_CAPABILITY, KEPT_CAPABILITY};
 
 use super::cert::ChannelIdentity;
 use super::fetch::FetchHub;
@@ -224,7 +224,8 @@ async fn serve_node(conn: quinn::Connection, library: &Arc<Library>, live: &Live
     let resume = resume.filter(|r| r.log_id == log_id && previous_folders == folders).map(|r| r.seq);
     let session = Session { conn: &conn, library, node: &node, folders: &folders, log_id, hub };
     // A node with a cache folder takes fetch orders: every current one now, new ones as they come.
-    let orders = if capabilities.iter().any(|c| c == FETCH_CAPABILITY) { Some(hub.join(&node, id).await) } else { None };
+    let kept = capabilities.iter().any(|c| c == KEPT_CAPABILITY);
+    let orders = if capabilities.iter().any(|c| c == FETCH_CAPABILITY) { Some(hub.join(&node, id, kept).await) } else { None };
     // Frames are read by a task of their own: a read cut short by `select!` would lose bytes.
     let (msgs_tx, msgs) = tokio::sync::mpsc::channel(4);
     let reader = tokio::spawn(async move {

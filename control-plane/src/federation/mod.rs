@@ -208,6 +208,30 @@ impl Engine {
         Ok(())
     }
 
+    /// Forwards another instance's activity to this instance's followers as PeerTube forwards
+    /// activities about its videos: the body exactly as received (its sender's Linked Data
+    /// signature is what the receivers check), HTTP-signed by this instance when delivered; never
+    /// to the sender's own inboxes nor ours. Only an activity that carries a Linked Data
+    /// signature is forwarded (receivers refuse a forwarded one without). How many inboxes it
+    /// was queued for.
+    pub async fn forward(&self, body: &str, activity: &Value, sender: &str) -> Result<usize, FederationError> {
+        if activity.get("signature").is_none() {
+            tracing::debug!("activity from {sender} not forwarded: it has no Linked Data signature");
+            return Ok(0);
+        }
+        let id = activity.get("id").and_then(Value::as_str).ok_or_else(|| FederationError::Remote("an activity to forward has no id".into()))?;
+        let sender = self.actor(sender).await?;
+        let theirs = [Some(sender.inbox.clone()), sender.shared_inbox.clone()];
+        let followers = self.store.follows(FollowDirection::Follower, Some(FollowState::Accepted)).await?;
+        let inboxes: Vec<String> = broadcast_inboxes(&followers, &self.instance.shared_inbox()).into_iter().filter(|i| !theirs.contains(&Some(i.clone()))).collect();
+        let targets: Vec<(String, String)> = inboxes.iter().filter_map(|i| Some((i.clone(), host_of(i)?))).collect();
+        if !targets.is_empty() {
+            self.store.enqueue_deliveries(id, body, &targets, timestamp_ms()).await?;
+            self.poke();
+        }
+        Ok(targets.len())
+    }
+
     /// Sends an activity to every accepted follower, once per shared inbox (as PeerTube
     /// broadcasts); returns how many inboxes it was queued for.
     pub async fn broadcast(&self, activity: &Value) -> Result<usize, FederationError> {

@@ -137,7 +137,7 @@ impl Engine {
     /// A CacheFile's Create, Update or Undo, for the redundancy engine.
     pub(super) async fn cache_file(&self, item: &InboxItem, kind: &str, activity: &Value) -> Result<(), FederationError> {
         match self.redundancy() {
-            Some(r) => r.received_cache_file(&item.actor, kind, activity).await,
+            Some(r) => r.received_cache_file(&item.actor, kind, activity, &item.body).await,
             None => Err(FederationError::Unreachable("the redundancy engine is not running yet".into())),
         }
     }

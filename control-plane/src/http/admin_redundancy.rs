@@ -59,6 +59,9 @@ fn copy_info(view: &CopyView) -> wire::CopyInfo {
         announced: c.announced_at_ms.is_some(),
         created_at: c.created_at_ms,
         updated_at: c.updated_at_ms,
+        attempts: c.attempts,
+        retry_at: c.retry_at_ms.map(crate::clock::iso_of_ms),
+        gave_up: view.gave_up,
     }
 }
 

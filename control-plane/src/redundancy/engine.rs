@@ -17,6 +17,7 @@ use vidseed_shared::fetch::{Discard, FetchOrder, FetchReport, FetchState};
 
 use super::cache_file::{Copy, CopyKind};
 use super::config::{self, AcceptFrom, SETTING_ACCEPT_FROM, SETTING_STRATEGIES};
+use super::retry::{after_failure, given_up, AfterFailure, RetryPolicy};
 use super::schedule::StoredFiles;
 use super::status::{status, CopyStatus};
 use super::strategy::Strategy;
@@ -93,6 +94,8 @@ pub struct CopyView {
     pub copy: CopyRecord,
     pub video_name: Option<String>,
     pub status: CopyStatus,
+    /// It failed as many times in a row as the retry policy allows: no more tries.
+    pub gave_up: bool,
 }
 
 /// The engine.
@@ -110,6 +113,14 @@ pub struct RedundancyEngine {
     pub(super) next_expiry_ms: std::sync::atomic::AtomicI64,
     /// What each copy's download may take on a node.
     limits: std::sync::RwLock<ImportLimits>,
+    /// How failed copies are tried again.
+    retry: std::sync::RwLock<RetryPolicy>,
+    /// When the next failed copy is due to be tried again (ms; `i64::MAX`: none).
+    pub(super) next_retry_ms: std::sync::atomic::AtomicI64,
+    /// Videos whose strategy copy was given up, and until when (ms) the strategies leave them
+    /// alone (a check interval), so that a video whose copy keeps failing is not chosen again
+    /// at once.
+    pub(super) given_up_videos: Mutex<std::collections::HashMap<String, i64>>,
 }
 
 /// What a copy's download may take on a data node, set by the admin (`--redundancy-bandwidth`,
@@ -150,6 +161,9 @@ impl RedundancyEngine {
             preparing: Mutex::new(HashSet::new()),
             next_expiry_ms: std::sync::atomic::AtomicI64::new(i64::MAX),
             limits: std::sync::RwLock::new(ImportLimits::default()),
+            retry: std::sync::RwLock::new(RetryPolicy::default()),
+            next_retry_ms: std::sync::atomic::AtomicI64::new(i64::MAX),
+            given_up_videos: Mutex::default(),
         });
         fed.attach_redundancy(Arc::downgrade(&r));
         r
@@ -178,6 +192,59 @@ impl RedundancyEngine {
         *self.limits.write().unwrap_or_else(|p| p.into_inner()) = limits;
     }
 
+    /// Sets how failed copies are tried again (from the next failure on).
+    pub fn set_retry_policy(&self, policy: RetryPolicy) {
+        *self.retry.write().unwrap_or_else(|p| p.into_inner()) = policy;
+    }
+
+    pub(super) fn retry_policy(&self) -> RetryPolicy {
+        *self.retry.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A copy failed (its order could not be made, or its nodes' imports failed): it is tried
+    /// again after the retry policy's delay, or given up after as many failures in a row as the
+    /// policy allows (the scheduler then drops a strategy's copy). Nothing is counted while a
+    /// try is pending already, or while another node serves the copy.
+    pub(super) async fn note_failure(&self, id: &str, reason: &str) -> Result<(), RedundancyError> {
+        let store = &self.fed.store;
+        let Some(copy) = store.copy(id).await? else { return Ok(()) };
+        if copy.retry_at_ms.is_some() || store.reports_of_copy(id).await?.iter().any(|r| r.state == "serving") {
+            return Ok(());
+        }
+        let policy = self.retry_policy();
+        if given_up(&policy, copy.attempts) {
+            return Ok(());
+        }
+        let now = timestamp_ms();
+        match after_failure(&policy, copy.attempts, now, getrandom::u64().unwrap_or(0)) {
+            AfterFailure::RetryAt { attempts, at_ms } => {
+                store.set_copy_retry(id, attempts, Some(at_ms), now).await?;
+                tracing::warn!("{id} failed ({reason}); try {} of {} at {}", attempts + 1, policy.attempts, crate::clock::iso_of_ms(at_ms));
+            }
+            AfterFailure::GiveUp { attempts } => {
+                store.set_copy_retry(id, attempts, None, now).await?;
+                tracing::warn!("{id} failed {attempts} times in a row, given up: {reason}");
+            }
+        }
+        // The scheduler sleeps until the earliest try (and drops a strategy's copy given up).
+        self.wake();
+        Ok(())
+    }
+
+    /// Tries a failed copy again now: its nodes' failure reports are forgotten and its order
+    /// is made again (the origin's documents fetched anew) and handed to the nodes, which resume
+    /// from what they verified.
+    pub(super) async fn retry_now(self: &Arc<Self>, copy: &CopyRecord, attempts: u32) -> Result<(), RedundancyError> {
+        let store = &self.fed.store;
+        let now = timestamp_ms();
+        store.set_copy_retry(&copy.id, attempts, None, now).await?;
+        store.clear_failed_reports(&copy.id).await?;
+        store.set_copy_state(&copy.id, CopyState::Preparing, None, None, now).await?;
+        tracing::info!("trying {} again", copy.id);
+        self.spawn_prepare(CopyRecord { state: CopyState::Preparing, attempts, retry_at_ms: None, ..copy.clone() });
+        Ok(())
+    }
+
     /// An order with the current limits.
     pub(super) fn limited(&self, order: FetchOrder) -> FetchOrder {
         self.limits.read().unwrap_or_else(|p| p.into_inner()).apply(order)
@@ -193,6 +260,12 @@ impl RedundancyEngine {
             .filter_map(|c| serde_json::from_str(c.order_json.as_deref()?).ok())
             .map(|o| self.limited(o))
             .collect())
+    }
+
+    /// Every copy this instance keeps, whatever its state (a node keeps their files, partial
+    /// ones included, and deletes any other).
+    pub async fn kept_ids(&self) -> Result<Vec<String>, RedundancyError> {
+        Ok(self.fed.store.copies().await?.into_iter().map(|c| c.id).collect())
     }
 
     /// A data node's report on a copy. Kept per node; when a node serves a copy not announced
@@ -223,12 +296,23 @@ impl RedundancyEngine {
             self.sink().discard(&Discard { id: report.id });
             return Ok(());
         }
-        if report.state == FetchState::Serving {
-            if let Some(copy) = self.fed.store.copy(&report.id).await? {
-                if copy.announced_at_ms.is_none() {
-                    self.announce(&copy, node).await?;
+        match report.state {
+            FetchState::Serving => {
+                if let Some(copy) = self.fed.store.copy(&report.id).await? {
+                    if copy.attempts > 0 || copy.retry_at_ms.is_some() {
+                        // It works again: the failures in a row start from zero.
+                        self.fed.store.set_copy_retry(&copy.id, 0, None, timestamp_ms()).await?;
+                    }
+                    if copy.announced_at_ms.is_none() {
+                        self.announce(&copy, node).await?;
+                    }
                 }
             }
+            FetchState::Failed => {
+                let why = format!("{node}: {}", report.reason.as_deref().unwrap_or("failed"));
+                self.note_failure(&report.id, &why).await?;
+            }
+            FetchState::Downloading | FetchState::Verifying => {}
         }
         Ok(())
     }
@@ -368,6 +452,8 @@ impl RedundancyEngine {
             activity_suffix: None,
             announced_at_ms: None,
             expires_at_ms: expires_ms,
+            attempts: 0,
+            retry_at_ms: None,
             created_at_ms: now,
             updated_at_ms: now,
         };
@@ -431,10 +517,11 @@ impl RedundancyEngine {
                     if old.strategy != MANUAL {
                         store.set_copy_strategy(&old.id, MANUAL, None, timestamp_ms()).await?;
                     }
-                    // Adding it again retries a copy whose order could not be made.
-                    if old.state == CopyState::Failed {
-                        store.set_copy_state(&old.id, CopyState::Preparing, None, None, timestamp_ms()).await?;
-                        self.spawn_prepare(CopyRecord { state: CopyState::Preparing, ..old.clone() });
+                    // Adding it again tries a failed copy (even one given up) again at once, its
+                    // failures in a row counted from zero.
+                    let failed_on_nodes = store.reports_of_copy(&old.id).await?.iter().any(|r| r.state == "failed");
+                    if old.state == CopyState::Failed || old.attempts > 0 || old.retry_at_ms.is_some() || failed_on_nodes {
+                        self.retry_now(old, 0).await?;
                     }
                 }
                 None => {
@@ -453,6 +540,7 @@ impl RedundancyEngine {
         let store = &self.fed.store;
         let copies = store.copies().await?;
         let reports = store.copy_reports().await?;
+        let policy = self.retry_policy();
         let mut names = std::collections::HashMap::new();
         let mut out = Vec::with_capacity(copies.len());
         for c in copies {
@@ -461,7 +549,8 @@ impl RedundancyEngine {
                 names.insert(c.video_url.clone(), name);
             }
             let mine: Vec<&CopyNodeRecord> = reports.iter().filter(|r| r.copy_id == c.id).collect();
-            out.push(CopyView { status: status(&c, &mine), video_name: names.get(&c.video_url).cloned().flatten(), copy: c });
+            let gave_up = given_up(&policy, c.attempts);
+            out.push(CopyView { status: status(&c, &mine), video_name: names.get(&c.video_url).cloned().flatten(), copy: c, gave_up });
         }
         Ok(out)
     }

@@ -1,4 +1,6 @@
-//! HLS as PeerTube publishes it, pure: the master playlist (one resolution playlist per variant),
+//! HLS as PeerTube publishes it, pure: the master playlist (one resolution playlist per variant,
+//! and since audio and video may be split, the audio-only file's playlist as an audio rendition;
+//! subtitle playlists beside them),
 //! each resolution playlist (one fragmented mp4 per resolution: an `EXT-X-MAP` init section and
 //! segments as `EXT-X-BYTERANGE`s of that file) and the segments-sha256 file
 //! (`{file name: {"start-end": sha256 hex}}`, the init section not in it), and the check of a
@@ -35,13 +37,22 @@ pub struct MediaPlaylist {
     pub segments: Vec<Span>,
 }
 
-/// The URIs of a master playlist's variants (resolution playlists), in order.
+/// The URIs of a master playlist's media playlists, in order: each variant's
+/// (`EXT-X-STREAM-INF`) and each audio or video rendition's (`EXT-X-MEDIA` of `TYPE=AUDIO` or
+/// `VIDEO` with a `URI`: PeerTube's audio-only file when it splits audio and video), each once.
 pub fn parse_master(text: &str) -> Result<Vec<String>, String> {
     let mut lines = text.lines().map(str::trim);
     if lines.next() != Some("#EXTM3U") {
         return Err("not an HLS playlist (no #EXTM3U)".into());
     }
-    let mut variants = Vec::new();
+    let mut variants: Vec<String> = Vec::new();
+    let add = |uri: String, list: &mut Vec<String>| -> Result<(), String> {
+        check_relative(&uri)?;
+        if !list.contains(&uri) {
+            list.push(uri);
+        }
+        Ok(())
+    };
     let mut expect_uri = false;
     for line in lines {
         if line.is_empty() {
@@ -49,9 +60,14 @@ pub fn parse_master(text: &str) -> Result<Vec<String>, String> {
         }
         if line.starts_with("#EXT-X-STREAM-INF") {
             expect_uri = true;
+        } else if let Some(media) = line.strip_prefix("#EXT-X-MEDIA:") {
+            if matches!(attribute(media, "TYPE").as_deref(), Some("AUDIO" | "VIDEO")) {
+                if let Some(uri) = attribute(media, "URI") {
+                    add(uri, &mut variants)?;
+                }
+            }
         } else if !line.starts_with('#') && expect_uri {
-            check_relative(line)?;
-            variants.push(line.to_owned());
+            add(line.to_owned(), &mut variants)?;
             expect_uri = false;
         }
     }
@@ -59,6 +75,23 @@ pub fn parse_master(text: &str) -> Result<Vec<String>, String> {
         return Err("the master playlist lists no variant".into());
     }
     Ok(variants)
+}
+
+/// The URIs of a master playlist's subtitle playlists (`EXT-X-MEDIA:TYPE=SUBTITLES`; PeerTube
+/// names one per caption since it serves captions over HLS), in order, each once.
+pub fn subtitle_playlists(text: &str) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for media in text.lines().filter_map(|l| l.trim().strip_prefix("#EXT-X-MEDIA:")) {
+        if attribute(media, "TYPE").as_deref() == Some("SUBTITLES") {
+            if let Some(uri) = attribute(media, "URI") {
+                check_relative(&uri)?;
+                if !out.contains(&uri) {
+                    out.push(uri);
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A URI in a playlist must name a file beside it (what a copy can serve under the same names).
@@ -235,6 +268,24 @@ mod tests {
         assert_eq!(h.len(), 2);
         check_against(&p, &h, 121541).unwrap();
         assert!(check_against(&p, &h, 121542).unwrap_err().contains("the file has 121542 bytes"));
+    }
+
+    /// PeerTube after 6.3.3 splits audio and video and serves captions over HLS (the master
+    /// playlist `updateMasterHLSPlaylist` writes, `tests-data/peertube-7/README.md`).
+    #[test]
+    fn reads_the_master_playlist_of_split_audio_and_captions() {
+        let master = include_str!("../../tests-data/peertube-7/master.m3u8");
+        assert_eq!(
+            parse_master(master).unwrap(),
+            vec!["7c1e4a51-0a8f-4f43-9a3e-5d2b0e6a1c11-0.m3u8", "f861c810-93c0-4a8f-8894-8aacc213f95f-240.m3u8", "32a9a9c1-6773-4804-a24b-a446b40f2e4d-360.m3u8"],
+            "the audio rendition is a media playlist like the variants"
+        );
+        assert_eq!(subtitle_playlists(master).unwrap(), vec!["e4a0c6d2-5b8f-4c1e-9a3d-7f2b6e0c4a18-en.m3u8"]);
+        assert_eq!(subtitle_playlists(MASTER).unwrap(), Vec::<String>::new());
+        // A rendition's URI is held to the same rule as a variant's; one without URI is muxed.
+        assert!(parse_master("#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",URI=\"../x.m3u8\"\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n").is_err());
+        assert!(subtitle_playlists("#EXTM3U\n#EXT-X-MEDIA:TYPE=SUBTITLES,URI=\"https://evil.example/s.m3u8\"\n").is_err());
+        assert_eq!(parse_master("#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"x\"\n#EXT-X-STREAM-INF:BANDWIDTH=1,AUDIO=\"a\"\nv.m3u8\n").unwrap(), vec!["v.m3u8"]);
     }
 
     #[test]

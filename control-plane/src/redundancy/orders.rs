@@ -117,14 +117,23 @@ pub struct HlsDocuments {
     /// Each resolution playlist the master names: (its URI as written there, its text).
     pub media: Vec<(String, String)>,
     pub segments_sha256: String,
+    /// Each subtitle playlist the master names (captions over HLS): (its URI, its text).
+    pub subtitles: Vec<(String, String)>,
     /// The torrents of the fragmented files that have one: (file name, bytes).
     pub torrents: Vec<(String, Vec<u8>)>,
 }
 
-/// The master playlist's variant URIs as absolute URLs (beside the master).
+/// The master playlist's media playlists (variants and audio renditions) as absolute URLs
+/// (beside the master), with their URIs.
 pub fn variant_urls(master_url: &str, master: &str) -> Result<Vec<(String, String)>, String> {
     let base = master_url.rsplit_once('/').map_or(master_url, |(b, _)| b);
     Ok(hls::parse_master(master)?.into_iter().map(|uri| (format!("{base}/{uri}"), uri)).collect())
+}
+
+/// The master playlist's subtitle playlists as absolute URLs (beside the master), with their URIs.
+pub fn subtitle_urls(master_url: &str, master: &str) -> Result<Vec<(String, String)>, String> {
+    let base = master_url.rsplit_once('/').map_or(master_url, |(b, _)| b);
+    Ok(hls::subtitle_playlists(master)?.into_iter().map(|uri| (format!("{base}/{uri}"), uri)).collect())
 }
 
 /// The order for a copy of a video's HLS playlist: each fragmented file checked by its
@@ -161,6 +170,12 @@ pub fn hls_order(copy_id: &str, uuid: &str, hls: &RemoteHls, docs: &HlsDocuments
         hls::check_against(&playlist, &hashes, file.size)?;
         files.push(whole(uri, url, text, "application/vnd.apple.mpegurl")?);
         covered.push(playlist.file);
+    }
+    // Caption playlists are copied as they are (they name the captions at the origin), so that
+    // the copied master playlist reads only files the copy holds.
+    for (url, uri) in subtitle_urls(&hls.master_url, &docs.master)? {
+        let text = docs.subtitles.iter().find(|(u, _)| *u == uri).map(|(_, t)| t).ok_or_else(|| format!("the subtitle playlist {uri} was not fetched"))?;
+        files.push(whole(&uri, &url, text, "application/vnd.apple.mpegurl")?);
     }
     files.push(whole(file_name(&hls.segments_sha256_url), &hls.segments_sha256_url, &docs.segments_sha256, "application/json")?);
     for file in &hls.files {
@@ -260,6 +275,7 @@ mod tests {
             media_type: "video/mp4".into(),
             torrent_url: Some("https://origin.example/lazy-static/torrents/t-360.torrent".into()),
             info_hash: Some(ih),
+            mirrors: vec![],
         };
         let order = web_video_order("https://me.example/redundancy/videos/u/360-25", &file, &torrent).unwrap();
         assert_eq!(order.id, "https://me.example/redundancy/videos/u/360-25");
@@ -300,6 +316,7 @@ mod tests {
             master: MASTER.into(),
             media: vec![(uris[0].clone(), MEDIA_240.into()), (uris[1].clone(), media_360.clone())],
             segments_sha256: HASHES.into(),
+            subtitles: vec![],
             torrents: vec![],
         };
         let id = format!("https://me.example/redundancy/streaming-playlists/hls/{}", v.uuid);
@@ -339,6 +356,60 @@ mod tests {
         let mut bad = docs.clone();
         bad.torrents = vec![(f360.file_name().to_owned(), torrent_of("x", b"abc", 16384).0)];
         assert!(hls_order(&id, &v.uuid, &hls, &bad).unwrap_err().contains("info-hash"));
+    }
+
+    /// A resolution playlist of `file` in PeerTube's shape: an init section, then `spans`.
+    fn media_of(file: &str, spans: &[hls::Span]) -> String {
+        let mut m = format!("#EXTM3U\n#EXT-X-MAP:URI=\"{file}\",BYTERANGE=\"{}@0\"\n", spans[0].start);
+        for s in spans {
+            m.push_str(&format!("#EXTINF:4,\n#EXT-X-BYTERANGE:{}@{}\n{file}\n", s.len(), s.start));
+        }
+        m
+    }
+
+    /// PeerTube after 6.3.3 (`tests-data/peertube-7/`): audio and video split — the audio-only
+    /// file is an audio rendition of the master playlist — and captions as subtitle playlists.
+    #[test]
+    fn an_hls_order_of_split_audio_and_captions() {
+        let doc = serde_json::from_str(include_str!("../../tests-data/peertube-7/video-object.json")).unwrap();
+        let v = parse_video(&doc).unwrap();
+        let hls = v.hls.clone().unwrap();
+        let master = include_str!("../../tests-data/peertube-7/master.m3u8");
+        let caption = include_str!("../../tests-data/peertube-7/caption-en.m3u8");
+        // The 6.3.3 hashes, and the audio file's (two segments after its init section).
+        let audio = hls.files.iter().find(|f| f.resolution == 0).unwrap();
+        let audio_spans = [hls::Span { start: 820, end: 65_999 }, hls::Span { start: 66_000, end: 131_044 }];
+        let mut hashes: serde_json::Value = serde_json::from_str(HASHES).unwrap();
+        hashes[audio.file_name()] = serde_json::json!({ "820-65999": "ab".repeat(32), "66000-131044": "cd".repeat(32) });
+        let parsed = hls::parse_segment_hashes(HASHES).unwrap();
+        let f360 = hls.files.iter().find(|f| f.resolution == 360).unwrap();
+        let spans_360: Vec<_> = parsed[f360.file_name()].keys().copied().collect();
+        let uris = hls::parse_master(master).unwrap();
+        let docs = HlsDocuments {
+            master: master.into(),
+            media: vec![(uris[0].clone(), media_of(audio.file_name(), &audio_spans)), (uris[1].clone(), MEDIA_240.into()), (uris[2].clone(), media_of(f360.file_name(), &spans_360))],
+            segments_sha256: hashes.to_string(),
+            subtitles: vec![("e4a0c6d2-5b8f-4c1e-9a3d-7f2b6e0c4a18-en.m3u8".into(), caption.into())],
+            torrents: vec![],
+        };
+        let order = hls_order("https://me.example/redundancy/streaming-playlists/hls/u", &v.uuid, &hls, &docs).unwrap();
+        let names: Vec<&str> = order.files.iter().map(|f| f.path.rsplit('/').next().unwrap()).collect();
+        assert_eq!(order.files.len(), 9, "master, 3 media playlists, the caption playlist, the hashes, 3 fragmented files: {names:?}");
+        let a = order.files.iter().find(|f| f.path.ends_with("-0-fragmented.mp4")).unwrap();
+        assert_eq!((a.size, a.content_type.as_str()), (131_045, "audio/mp4"));
+        let FileCheck::Segments { segments, .. } = &a.check else { panic!() };
+        assert_eq!(segments.len(), 2);
+        let c = order.files.iter().find(|f| f.path.ends_with("-en.m3u8")).unwrap();
+        assert_eq!(c.check, FileCheck::Sha256 { sha256: hex(&Sha256::digest(caption.as_bytes())) });
+        assert_eq!(c.sources, vec![hls.master_url.rsplit_once('/').unwrap().0.to_owned() + "/e4a0c6d2-5b8f-4c1e-9a3d-7f2b6e0c4a18-en.m3u8"]);
+        // Without the audio rendition's playlist, the audio file would be in no playlist.
+        let mut bad = docs.clone();
+        bad.master = master.replace("#EXT-X-MEDIA:TYPE=AUDIO", "#EXT-X-IGNORED:TYPE=AUDIO");
+        bad.media.remove(0);
+        assert!(hls_order("x", &v.uuid, &hls, &bad).unwrap_err().contains("in no resolution playlist"));
+        let mut bad = docs.clone();
+        bad.subtitles.clear();
+        assert!(hls_order("x", &v.uuid, &hls, &bad).unwrap_err().contains("subtitle playlist"));
     }
 
     #[test]

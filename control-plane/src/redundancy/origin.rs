@@ -3,7 +3,8 @@
 //! sender's host, for a video of our library; before it is advertised, a few pieces are read
 //! back from the copy ([`check_copy`]) and must be our bytes. Accepted copies are kept until
 //! their sender undoes them or they expire, and advertised as extra WebSeeds (the API, the
-//! magnets' `ws=`, the torrents' url-list).
+//! magnets' `ws=`, the torrents' url-list). A CacheFile taken (Create, Update, an Undo of a
+//! kept copy) is forwarded to this instance's followers as received, as PeerTube does.
 
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
@@ -52,19 +53,35 @@ pub async fn check_copy(fetcher: &Fetcher, href: &str, file: &Path, spans: &[(u6
 }
 
 impl RedundancyEngine {
-    /// A CacheFile activity (`kind`: Create, Update or Undo) received from `actor`.
-    pub async fn received_cache_file(&self, actor: &str, kind: &str, activity: &Value) -> Result<(), FederationError> {
+    /// A CacheFile activity (`kind`: Create, Update or Undo) received from `actor` (`body`: as
+    /// it came). Once it is taken (a copy kept or updated, or undone), it is forwarded to this
+    /// instance's followers, as PeerTube forwards CacheFiles of its own videos, so that they
+    /// learn of the copy too.
+    pub async fn received_cache_file(&self, actor: &str, kind: &str, activity: &Value, body: &str) -> Result<(), FederationError> {
+        let taken = self.take_cache_file(actor, kind, activity).await?;
+        if taken {
+            let n = self.fed.forward(body, activity, actor).await?;
+            if n > 0 {
+                tracing::info!("{kind} CacheFile from {actor} forwarded to {n} follower inbox(es)");
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a received CacheFile activity; whether it changed anything.
+    async fn take_cache_file(&self, actor: &str, kind: &str, activity: &Value) -> Result<bool, FederationError> {
         let store = &self.fed.store;
         let object = activity.get("object").cloned().unwrap_or(Value::Null);
         if kind == "Undo" {
             // Undo{Create{CacheFile}}: matched by the CacheFile's id and its sender.
             let inner = object.get("object").cloned().unwrap_or(Value::Null);
             let id = inner.as_str().or_else(|| inner.get("id").and_then(Value::as_str)).unwrap_or_default();
-            if store.remove_received_copy(id, actor).await? {
-                tracing::info!("{actor} no longer keeps a copy ({id})");
-                self.refresh_advertised().await.map_err(fed)?;
+            if !store.remove_received_copy(id, actor).await? {
+                return Ok(false);
             }
-            return Ok(());
+            tracing::info!("{actor} no longer keeps a copy ({id})");
+            self.refresh_advertised().await.map_err(fed)?;
+            return Ok(true);
         }
         if !object.is_object() {
             return Err(FederationError::Remote("the CacheFile must be embedded in the activity".into()));
@@ -130,7 +147,8 @@ impl RedundancyEngine {
             })
             .await?;
         tracing::info!("{host} keeps a copy of {} at {}", video.path, copy.href);
-        self.refresh_advertised().await.map_err(fed)
+        self.refresh_advertised().await.map_err(fed)?;
+        Ok(true)
     }
 
     /// Advertises the checked, unexpired copies others keep of our videos.

@@ -1,19 +1,21 @@
 //! Preparing a copy's fetch order (does I/O): the origin's documents are fetched through the
 //! SSRF-guarded, signed fetcher — the web-video file's `.torrent`; for HLS the master and
 //! resolution playlists, the segments-sha256 file and the fragmented files' torrents — then
-//! checked and turned into the order by [`super::orders`] (pure). The order is stored with the
-//! copy and handed to the data nodes; a copy whose order cannot be made is marked failed with
-//! the reason.
+//! checked and turned into the order by [`super::orders`] (pure); other instances' copies of
+//! the files (the origin's API lists them) are added as sources after the origin
+//! ([`super::mirrors`]). The order is stored with the copy and handed to the data nodes; a copy
+//! whose order cannot be made is marked failed with the reason (and tried again later).
 
 use std::sync::Arc;
 
 use vidseed_shared::fetch::FetchOrder;
 
 use super::engine::RedundancyEngine;
+use super::mirrors::{self, OtherCopies};
 use super::orders::{self, HlsDocuments};
 use super::schedule::StoredFiles;
 use crate::library::timestamp_ms;
-use crate::store::{CopyFileKind, CopyRecord, CopyState};
+use crate::store::{CopyFileKind, CopyRecord, CopyState, RemoteVideoRecord};
 
 impl RedundancyEngine {
     /// Prepares a copy's order in the background (once at a time per copy).
@@ -50,6 +52,9 @@ impl RedundancyEngine {
                 if let Err(e) = store.set_copy_state(&copy.id, CopyState::Failed, Some(&reason), None, timestamp_ms()).await {
                     tracing::error!("cannot record why {} failed: {e}", copy.id);
                 }
+                if let Err(e) = self.note_failure(&copy.id, &reason).await {
+                    tracing::error!("cannot schedule another try of {}: {e}", copy.id);
+                }
             }
         }
     }
@@ -69,6 +74,34 @@ impl RedundancyEngine {
             .map_err(|e| format!("database: {e}"))?
             .ok_or_else(|| format!("the video {} is not known", copy.video_url))?;
         let files = StoredFiles::from_json(&video.files_json)?;
+        let mut order = self.origin_order(copy, &video, &files).await?;
+        self.other_copies(&video, &files).await.add_sources(&mut order, &self.own_bases());
+        Ok(order)
+    }
+
+    /// The addresses this instance serves from (never a source of its own copies).
+    fn own_bases(&self) -> Vec<String> {
+        let mut own = vec![self.fed.instance.base.clone(), self.library.urls().data_http.clone()];
+        own.extend(self.library.state().nodes.iter().map(|n| n.public_url.clone()).filter(|u| !u.is_empty()));
+        own
+    }
+
+    /// Other instances' copies of the video's files: those its Video object's magnets name,
+    /// and those its origin's API lists (PeerTube names its caches there); none when the API
+    /// cannot be read.
+    async fn other_copies(&self, video: &RemoteVideoRecord, files: &StoredFiles) -> OtherCopies {
+        let mut other = OtherCopies::from_video_files(files);
+        if let Some(api) = mirrors::api_video_url(&video.url, &video.uuid) {
+            match self.fed.fetcher.get_json(&api).await {
+                Ok(v) => other.merge(mirrors::from_api_video(&v)),
+                Err(e) => tracing::debug!("no list of other copies of {}: {e}", video.url),
+            }
+        }
+        other
+    }
+
+    /// The order with the origin as the only source.
+    async fn origin_order(&self, copy: &CopyRecord, video: &RemoteVideoRecord, files: &StoredFiles) -> Result<FetchOrder, String> {
         let fetcher = &self.fed.fetcher;
         match copy.kind {
             CopyFileKind::WebVideo => {
@@ -87,6 +120,9 @@ impl RedundancyEngine {
                 let mut docs = HlsDocuments { master: master.clone(), ..HlsDocuments::default() };
                 for (url, uri) in orders::variant_urls(&hls.master_url, &master)? {
                     docs.media.push((uri, self.text(&url).await?));
+                }
+                for (url, uri) in orders::subtitle_urls(&hls.master_url, &master)? {
+                    docs.subtitles.push((uri, self.text(&url).await?));
                 }
                 docs.segments_sha256 = self.text(&hls.segments_sha256_url).await?;
                 for f in &hls.files {

@@ -28,6 +28,10 @@ pub struct RemoteFile {
     pub torrent_url: Option<String>,
     /// From the file's magnet `xt=urn:btih:`.
     pub info_hash: Option<InfoHash>,
+    /// Other copies of the file its magnet names (`ws=` beside the file's own URL), when the
+    /// sender lists caches there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mirrors: Vec<String>,
 }
 
 impl RemoteFile {
@@ -131,7 +135,9 @@ fn files_of(links: &[Value], want_flag: &str) -> Result<Vec<RemoteFile>, String>
             })
         };
         let torrent_url = beside("application/x-bittorrent").and_then(|l| str_of(l, "href")).map(str::to_owned);
-        let info_hash = beside("application/x-bittorrent;x-scheme-handler/magnet").and_then(|l| str_of(l, "href")).and_then(info_hash_of_magnet);
+        let magnet = beside("application/x-bittorrent;x-scheme-handler/magnet").and_then(|l| str_of(l, "href"));
+        let info_hash = magnet.and_then(info_hash_of_magnet);
+        let mirrors = magnet.map(|m| super::mirrors::magnet_web_seeds(m, url)).unwrap_or_default();
         files.push(RemoteFile {
             resolution: u32::try_from(height).map_err(|_| format!("file {url}: height {height} is out of range"))?,
             fps,
@@ -140,6 +146,7 @@ fn files_of(links: &[Value], want_flag: &str) -> Result<Vec<RemoteFile>, String>
             media_type: t.to_owned(),
             torrent_url,
             info_hash,
+            mirrors,
         });
     }
     Ok(files)
@@ -232,6 +239,33 @@ mod tests {
         assert_eq!(h240.info_hash.unwrap().to_hex(), "78f0f146be1127be778a3b5a4dd45a568bcd84a1");
         assert_eq!(v.total_size(), 142634 + 122411 + 141444 + 121541);
         assert!(!v.attributed_to.is_empty());
+    }
+
+    /// The Video object as PeerTube's formatter after 6.3.3 writes it (`tests-data/peertube-7/`,
+    /// derived from the 6.3.3 capture; its README names the source of each difference): the
+    /// short watch URL Link first, audio and video split in HLS with an audio-only fragmented
+    /// file (`audio/mp4`, height 0, width null, fps 0), a `SensitiveTag`, caption file Links,
+    /// `schedules` and `playerSettings`.
+    #[test]
+    fn reads_the_video_object_of_peertube_7() {
+        let doc: Value = serde_json::from_str(include_str!("../../tests-data/peertube-7/video-object.json")).unwrap();
+        let v = parse_video(&doc).unwrap();
+        assert_eq!(v.url, "http://127.0.0.1:9011/videos/watch/202e2a06-b073-46f0-8197-a77a379ce081", "the object's id, not the short URL");
+        assert_eq!(v.web_videos.len(), 2, "web videos as before");
+        let hls = v.hls.as_ref().unwrap();
+        assert_eq!(hls.swarm_ids.len(), 3, "one swarm id per file, the audio file's too");
+        assert_eq!(hls.files.len(), 3);
+        let audio = hls.files.iter().find(|f| f.resolution == 0).unwrap();
+        assert_eq!((audio.media_type.as_str(), audio.fps, audio.size), ("audio/mp4", Some(0), 131045));
+        assert_eq!(audio.file_name(), "7c1e4a51-0a8f-4f43-9a3e-5d2b0e6a1c11-0-fragmented.mp4");
+        assert_eq!(audio.torrent_url.as_deref(), Some("http://127.0.0.1:9011/lazy-static/torrents/9d3f2b7e-61c4-4e0a-b8a5-2f6e1d0c3b48-0-hls.torrent"));
+        assert_eq!(audio.info_hash.unwrap().to_hex(), "3b1f0c9e5a7d2e4f6a8b0c1d2e3f4a5b6c7d8e9f");
+        assert!(audio.mirrors.is_empty(), "its magnet names the origin alone");
+        let h360 = hls.files.iter().find(|f| f.resolution == 360).unwrap();
+        assert_eq!(h360.info_hash.unwrap().to_hex(), "f4e1f56280c1fb8de8b4372772c0b830aa56ca94");
+        assert_eq!(v.total_size(), 142634 + 122411 + 141444 + 121541 + 131045);
+        // Caption playlists (inside subtitleLanguage) are not taken for the video's playlist.
+        assert!(hls.master_url.ends_with("-master.m3u8"));
     }
 
     #[test]

@@ -190,6 +190,8 @@ mod tests {
             activity_suffix: None,
             announced_at_ms: None,
             expires_at_ms: expires,
+            attempts: 0,
+            retry_at_ms: None,
             created_at_ms: created,
             updated_at_ms: created,
         }

@@ -2,7 +2,8 @@
 //! changed, the admin changed something). Each run brings the copies in line with the facts —
 //! copies of deleted videos, of instances no longer followed or whose redundancy was denied are
 //! undone and discarded; copies whose order was never made are prepared; served copies not yet
-//! announced are announced — then lets the strategies decide ([`super::strategy::decide`]):
+//! announced are announced; failed copies are tried again when due (a strategy's copy given up
+//! is dropped) — then lets the strategies decide ([`super::strategy::decide`]):
 //! new copies, later expiries (an Update before the old one passes), drops; and, as an origin,
 //! forgets the copies others keep of our videos once they expire.
 
@@ -10,7 +11,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::engine::{RedundancyEngine, RedundancyError};
+use super::retry::given_up;
 use super::schedule::{candidate, expiry_margin, held, StoredFiles};
+use super::status::status;
 use super::strategy::{decide, Decision};
 use crate::activitypub::fetch::host_of;
 use crate::library::timestamp_ms;
@@ -26,8 +29,10 @@ impl RedundancyEngine {
                 if let Err(e) = me.run_once().await {
                     tracing::warn!("redundancy: {e}");
                 }
-                // Until the next check, or until a copy of ours expires, whichever comes first.
-                let until_expiry = me.next_expiry_ms.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(timestamp_ms()).max(0);
+                // Until the next check, a copy of ours expiring or a failed copy's next try,
+                // whichever comes first.
+                let next = me.next_expiry_ms.load(std::sync::atomic::Ordering::Relaxed).min(me.next_retry_ms.load(std::sync::atomic::Ordering::Relaxed));
+                let until_expiry = next.saturating_sub(timestamp_ms()).max(0);
                 let sleep = me.check_interval.min(std::time::Duration::from_millis(u64::try_from(until_expiry).unwrap_or(u64::MAX)));
                 tokio::select! {
                     _ = tokio::time::sleep(sleep) => {}
@@ -86,15 +91,35 @@ impl RedundancyEngine {
             }
         }
 
-        // A strategy's copy that failed is dropped after a check interval (the reason stays in
-        // the log); the strategy may choose the video again later.
-        let stale = now.saturating_sub(i64::try_from(self.check_interval.as_millis()).unwrap_or(i64::MAX));
-        for c in copies.iter().filter(|c| c.strategy != MANUAL && c.state == CopyState::Failed && c.updated_at_ms <= stale) {
-            let why = format!("its copy failed: {}", c.reason.as_deref().unwrap_or("unknown"));
-            if let Err(e) = self.remove_video_copies(&c.video_url, &why).await {
-                tracing::warn!("cannot remove the failed copy {}: {e}", c.id);
+        // Failed copies: tried again when due; a failure not counted yet (the process stopped
+        // in between) is counted now; a strategy's copy given up is dropped (the reason stays in
+        // the log), and the strategy may choose the video again later.
+        let policy = self.retry_policy();
+        let mut next_retry = i64::MAX;
+        for c in &copies {
+            let mine: Vec<&crate::store::CopyNodeRecord> = reports.iter().filter(|r| r.copy_id == c.id).collect();
+            let result = match c.retry_at_ms {
+                Some(at) if at <= now => self.retry_now(c, c.attempts).await,
+                Some(at) => {
+                    next_retry = next_retry.min(at);
+                    Ok(())
+                }
+                None if given_up(&policy, c.attempts) && c.strategy != MANUAL => {
+                    let why = format!("its copy failed {} times in a row: {}", c.attempts, status(c, &mine).reason.unwrap_or_else(|| "unknown".into()));
+                    let until = now.saturating_add(i64::try_from(self.check_interval.as_millis()).unwrap_or(i64::MAX));
+                    self.given_up_videos.lock().unwrap_or_else(|p| p.into_inner()).insert(c.video_url.clone(), until);
+                    self.remove_video_copies(&c.video_url, &why).await.map(|_| ())
+                }
+                None => match status(c, &mine) {
+                    s if s.state == "failed" && !given_up(&policy, c.attempts) => self.note_failure(&c.id, s.reason.as_deref().unwrap_or("failed")).await,
+                    _ => Ok(()),
+                },
+            };
+            if let Err(e) = result {
+                tracing::warn!("redundancy: {}: {e}", c.id);
             }
         }
+        self.next_retry_ms.store(next_retry, std::sync::atomic::Ordering::Relaxed);
         let copies = store.copies().await?;
 
         // The strategies.
@@ -103,8 +128,13 @@ impl RedundancyEngine {
             let videos = store.remote_videos().await?;
             let mut files: HashMap<String, StoredFiles> = HashMap::new();
             let mut candidates = Vec::new();
+            let resting = {
+                let mut g = self.given_up_videos.lock().unwrap_or_else(|p| p.into_inner());
+                g.retain(|_, until| *until > now);
+                g.clone()
+            };
             for v in &videos {
-                if !following.contains(&v.host) {
+                if !following.contains(&v.host) || resting.contains_key(&v.url) {
                     continue;
                 }
                 let Ok(f) = StoredFiles::from_json(&v.files_json) else { continue };

@@ -86,6 +86,8 @@ mod tests {
             activity_suffix: None,
             announced_at_ms: None,
             expires_at_ms: None,
+            attempts: 0,
+            retry_at_ms: None,
             created_at_ms: 0,
             updated_at_ms: 0,
         }

@@ -116,6 +116,10 @@ pub struct CopyRecord {
     pub activity_suffix: Option<String>,
     pub announced_at_ms: Option<i64>,
     pub expires_at_ms: Option<i64>,
+    /// Failures since it last worked (its order made and a node serving it).
+    pub attempts: u32,
+    /// When it is tried again after a failure (`None`: no try pending).
+    pub retry_at_ms: Option<i64>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
 }
@@ -163,8 +167,8 @@ macro_rules! remote_video_columns {
 macro_rules! copy_columns {
     () => {
         "id, video_url, kind, resolution, fps, media_type, file_name, size, strategy, state, \
-         reason, order_json, serve_base, activity_suffix, announced_at_ms, expires_at_ms, created_at_ms, \
-         updated_at_ms"
+         reason, order_json, serve_base, activity_suffix, announced_at_ms, expires_at_ms, attempts, \
+         retry_at_ms, created_at_ms, updated_at_ms"
     };
 }
 
@@ -239,6 +243,8 @@ struct CopyRow {
     activity_suffix: Option<String>,
     announced_at_ms: Option<i64>,
     expires_at_ms: Option<i64>,
+    attempts: i64,
+    retry_at_ms: Option<i64>,
     created_at_ms: i64,
     updated_at_ms: i64,
 }
@@ -258,6 +264,8 @@ impl CopyRow {
             resolution: small("redundancy_copies.resolution", &self.id, self.resolution)?,
             fps: small("redundancy_copies.fps", &self.id, self.fps)?,
             size: to_u64("redundancy_copies.size", &self.id, self.size)?,
+            attempts: small("redundancy_copies.attempts", &self.id, Some(self.attempts))?.unwrap_or(0),
+            retry_at_ms: self.retry_at_ms,
             id: self.id,
             video_url: self.video_url,
             kind,
@@ -426,7 +434,7 @@ impl Store {
             sqlx::query(concat!(
                 "INSERT INTO redundancy_copies (",
                 copy_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
                  ON CONFLICT (id) DO NOTHING"
             ))
             .bind(&c.id)
@@ -445,6 +453,8 @@ impl Store {
             .bind(&c.activity_suffix)
             .bind(c.announced_at_ms)
             .bind(c.expires_at_ms)
+            .bind(i64::from(c.attempts))
+            .bind(c.retry_at_ms)
             .bind(c.created_at_ms)
             .bind(c.updated_at_ms)
             .execute(&mut *tx)
@@ -512,6 +522,22 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    /// Sets a copy's failures since it last worked and when it is tried again (`None`: no try
+    /// pending); false if the copy is gone.
+    pub async fn set_copy_retry(&self, id: &str, attempts: u32, retry_at_ms: Option<i64>, at_ms: i64) -> Result<bool, StoreError> {
+        let n = write_tx!(self, |tx| {
+            sqlx::query("UPDATE redundancy_copies SET attempts = $2, retry_at_ms = $3, updated_at_ms = $4 WHERE id = $1")
+                .bind(id)
+                .bind(i64::from(attempts))
+                .bind(retry_at_ms)
+                .bind(at_ms)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
         });
         Ok(n == 1)
     }
@@ -610,6 +636,13 @@ impl Store {
             .rows_affected()
         });
         Ok(n == 1)
+    }
+
+    /// Forgets the nodes' failure reports on a copy (it is being tried again); how many.
+    pub async fn clear_failed_reports(&self, id: &str) -> Result<u64, StoreError> {
+        Ok(write_tx!(self, |tx| {
+            sqlx::query("DELETE FROM redundancy_copy_nodes WHERE copy_id = $1 AND state = 'failed'").bind(id).execute(&mut *tx).await?.rows_affected()
+        }))
     }
 
     /// Every node's last report on every copy, by copy then node.

@@ -51,6 +51,8 @@ fn copy(id: &str, video_url: &str, created: i64) -> CopyRecord {
         activity_suffix: None,
         announced_at_ms: None,
         expires_at_ms: None,
+        attempts: 0,
+        retry_at_ms: None,
         created_at_ms: created,
         updated_at_ms: created,
     }
@@ -117,6 +119,14 @@ async fn copies_states_announcements_and_reports(fx: &Fixture) {
     assert_eq!((got.state, got.reason.as_deref(), got.order_json.as_deref(), got.updated_at_ms), (CopyState::Failed, Some("the torrent does not match"), Some("{\"id\":1}"), 6));
     assert!(!store.set_copy_state("https://me.example/none", CopyState::Ordered, None, None, 5).await.unwrap());
 
+    // Failures counted, a try scheduled; the count is kept until it works again.
+    assert!(store.set_copy_retry(&web.id, 2, Some(500), 6).await.unwrap());
+    let got = store.copy(&web.id).await.unwrap().unwrap();
+    assert_eq!((got.attempts, got.retry_at_ms), (2, Some(500)));
+    assert!(store.set_copy_retry(&web.id, 2, None, 6).await.unwrap());
+    assert_eq!(store.copy(&web.id).await.unwrap().unwrap().retry_at_ms, None);
+    assert!(!store.set_copy_retry("https://me.example/none", 1, None, 6).await.unwrap());
+
     // Announced once, by one caller; taken back when its Create could not be queued.
     assert!(store.claim_copy_announcement(&web.id, "https://node.example", "", 7).await.unwrap());
     assert!(!store.claim_copy_announcement(&web.id, "https://other.example", "/8", 8).await.unwrap());
@@ -162,6 +172,11 @@ async fn copies_states_announcements_and_reports(fx: &Fixture) {
     assert_eq!(store.reports_of_copy(&web.id).await.unwrap(), vec![report("edge-1", "serving", 142_634), report("edge-2", "downloading", 10)]);
     assert_eq!(store.copy_reports().await.unwrap().len(), 2);
     assert!(store.put_copy_report(&CopyNodeRecord { copy_id: hls.id.clone(), ..report("edge-1", "verifying", 3) }).await.unwrap());
+    // Failure reports go when the copy is tried again; the others stay.
+    assert!(store.put_copy_report(&report("edge-2", "failed", 10)).await.unwrap());
+    assert_eq!(store.clear_failed_reports(&web.id).await.unwrap(), 1);
+    assert_eq!(store.reports_of_copy(&web.id).await.unwrap(), vec![report("edge-1", "serving", 142_634)]);
+    assert!(store.put_copy_report(&report("edge-2", "downloading", 10)).await.unwrap());
     // A state the table does not know is refused by the database.
     assert!(store.put_copy_report(&report("edge-3", "teleporting", 1)).await.is_err());
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use vidseed_shared::channel::{self, ControlMessage, NodeMessage, NodeStats, NodeUpdate, RejectedFile, Resume, CHANNEL_VERSION};
 
-use vidseed_shared::fetch::FETCH_CAPABILITY;
+use vidseed_shared::fetch::{FETCH_CAPABILITY, KEPT_CAPABILITY};
 use vidseed_shared::Backoff;
 
 use super::copies::{CopyEvent, Copies, Outbox};
@@ -241,7 +241,7 @@ async fn session(
         folders: cfg.folders.iter().map(|f| f.library.trim_matches('/').to_owned()).collect(),
         resume: position.clone(),
         public_url: cfg.public_url.clone(),
-        capabilities: if copies.is_some() { vec![FETCH_CAPABILITY.to_owned()] } else { Vec::new() },
+        capabilities: if copies.is_some() { vec![FETCH_CAPABILITY.to_owned(), KEPT_CAPABILITY.to_owned()] } else { Vec::new() },
     };
     send(&mut tx, &hello).await?;
     let (log_id, interval) = match read_frame(&mut rx).await? {
@@ -289,6 +289,11 @@ async fn session(
                 ControlMessage::Discard(d) => {
                     if let Some(c) = &copies {
                         c.discard(&d.id);
+                    }
+                }
+                ControlMessage::Kept(k) => {
+                    if let Some(c) = &copies {
+                        c.keep_only(&k.ids);
                     }
                 }
             },

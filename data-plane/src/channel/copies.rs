@@ -1,13 +1,17 @@
 //! The copies of other instances' videos this node keeps in its cache folder (does I/O): fetch
 //! orders start imports (`crate::import`), a finished copy joins the served catalog under
 //! `/static/redundancy/…` with its info-hashes tracked, a discard stops the import and deletes
-//! the files. Reports and catalog changes go out through channels the session drains.
+//! the files. Each order is also written under `.orders/` in the cache folder, so that a node
+//! restarted since can still delete a copy it is told to discard, and the copies the control
+//! plane no longer keeps (removed while the node was away: [`Copies::keep_only`]). Reports and
+//! catalog changes go out through channels the session drains.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
+use sha2::Digest as _;
 use tokio::sync::mpsc;
 use vidseed_shared::fetch::{FetchOrder, FetchReport};
 use vidseed_shared::{FileIdentity, InfoHash};
@@ -83,6 +87,7 @@ impl Copies {
 
     /// Makes (or resumes) a copy; an order the node is already carrying out is left running.
     pub fn order(self: &Arc<Self>, order: FetchOrder) {
+        self.remember(&order);
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         if running.get(&order.id).is_some_and(|(o, h)| *o == order && !h.is_finished()) {
             return;
@@ -122,27 +127,87 @@ impl Copies {
         running.insert(id, (order, handle.abort_handle()));
     }
 
-    /// Stops serving a copy and deletes its files, finished or partial.
+    /// Stops serving a copy and deletes its files, finished or partial (known from the running
+    /// order, or from the one written under `.orders/` before a restart).
     pub fn discard(&self, id: &str) {
-        let order = self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(id).map(|(o, h)| {
+        let running = self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(id).map(|(o, h)| {
             h.abort();
             o
         });
         let was_served = self.serving.lock().unwrap_or_else(|p| p.into_inner()).remove(id).is_some();
-        if let Some(order) = order {
-            for f in &order.files {
-                if let Some(rel) = safe_relative(&f.path) {
-                    let partial = partial_dir(&self.cache).join(&rel);
-                    for p in [self.cache.join(&rel), partial.clone(), record_of(&partial)] {
-                        let _ = std::fs::remove_file(p);
+        match running.or_else(|| self.remembered(id)) {
+            Some(order) => {
+                for f in &order.files {
+                    if let Some(rel) = safe_relative(&f.path) {
+                        let partial = partial_dir(&self.cache).join(&rel);
+                        for p in [self.cache.join(&rel), partial.clone(), record_of(&partial), record_of(&partial).with_extension("tmp")] {
+                            let _ = std::fs::remove_file(&p);
+                            self.remove_empty_parents(&p);
+                        }
                     }
                 }
+                let _ = std::fs::remove_file(self.order_path(id));
+                tracing::info!(copy = %id, "copy discarded");
             }
+            None => tracing::info!(copy = %id, "discard of a copy this node does not hold"),
         }
         if was_served {
             let _ = self.events.send(CopyEvent::Changed);
         }
-        tracing::info!(copy = %id, "copy discarded");
+    }
+
+    /// Deletes every copy this node holds but `ids` (the copies the control plane keeps).
+    pub fn keep_only(&self, ids: &[String]) {
+        let keep: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let Ok(dir) = std::fs::read_dir(self.orders_dir()) else { return };
+        let held: Vec<String> = dir
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .filter_map(|e| serde_json::from_slice::<FetchOrder>(&std::fs::read(e.path()).ok()?).ok())
+            .map(|o| o.id)
+            .collect();
+        for id in held.iter().filter(|id| !keep.contains(id.as_str())) {
+            tracing::info!(copy = %id, "the control plane no longer keeps this copy");
+            self.discard(id);
+        }
+    }
+
+    fn orders_dir(&self) -> PathBuf {
+        self.cache.join(".orders")
+    }
+
+    /// Where the order of copy `id` is written: its SHA-256, hex (ids are URLs).
+    fn order_path(&self, id: &str) -> PathBuf {
+        let hash: String = sha2::Sha256::digest(id.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        self.orders_dir().join(format!("{hash}.json"))
+    }
+
+    /// Writes the order (whole, by a rename), so that a restarted node still knows its files.
+    fn remember(&self, order: &FetchOrder) {
+        let path = self.order_path(&order.id);
+        let tmp = path.with_extension("tmp");
+        let written = std::fs::create_dir_all(self.orders_dir())
+            .and_then(|()| std::fs::write(&tmp, serde_json::to_vec(order).unwrap_or_default()))
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            tracing::warn!(copy = %order.id, "cannot write the order under {}: {e}", self.orders_dir().display());
+        }
+    }
+
+    fn remembered(&self, id: &str) -> Option<FetchOrder> {
+        let order: FetchOrder = serde_json::from_slice(&std::fs::read(self.order_path(id)).ok()?).ok()?;
+        (order.id == id).then_some(order)
+    }
+
+    /// Removes the folders a deleted file leaves empty, up to the cache folder.
+    fn remove_empty_parents(&self, file: &Path) {
+        let mut dir = file.parent();
+        while let Some(d) = dir.filter(|d| d.starts_with(&self.cache) && *d != self.cache && *d != partial_dir(&self.cache)) {
+            if std::fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
     }
 
     /// The catalog entries of a finished copy.
@@ -186,3 +251,6 @@ impl Copies {
 fn record_of(partial: &Path) -> PathBuf {
     partial.with_extension(format!("{}.progress", partial.extension().and_then(|e| e.to_str()).unwrap_or("")))
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,9 +2,10 @@
 //! from its sources, several at once, each range a verification unit (`units`) checked before it
 //! is written; what is verified is recorded (`progress`) so that a restart resumes without
 //! fetching it again. A file is written under `.partial/` and moved into place only when whole
-//! and verified. A source that keeps sending bad data, or that will not serve the file as
-//! ordered, is dropped for the next; when none is left the copy fails with the reason, its
-//! partial files kept for a later order to resume.
+//! and verified. Sources are asked in the order's order (the origin, then other caches); a part
+//! that fails its hash is fetched again from another source. A source that keeps sending bad
+//! data, or that will not serve the file as ordered, is dropped for the next; when none is left
+//! the copy fails with the reason, its partial files kept for a later order to resume.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -300,8 +301,8 @@ async fn worker(job: Arc<Job>, size: u64, allow_private: bool, done: Arc<Mutex<u
 }
 
 /// A run of units, each verified: one range covering them from the first source still usable;
-/// units that fail their hash are fetched again, the source dropped for the next when it keeps
-/// sending bad data or refuses.
+/// units that fail their hash are fetched again from another source when the file has one (else
+/// from the same), the source that sent them dropped when it keeps sending bad data or refuses.
 async fn fetch_batch(
     job: &Job,
     batch: &[(usize, Unit)],
@@ -312,10 +313,17 @@ async fn fetch_batch(
 ) -> Result<Vec<(usize, Arc<Frames>)>, String> {
     let mut pending: Vec<(usize, Unit)> = batch.to_vec();
     let mut good = Vec::with_capacity(batch.len());
+    // The source that just sent bad bytes for what is pending: another is asked first.
+    let mut avoid: Option<usize> = None;
     while !pending.is_empty() {
         let (index, url) = {
             let sources = job.sources.lock().await;
-            match sources.iter().enumerate().find(|(_, s)| s.gone.is_none()) {
+            let mut usable = sources.iter().enumerate().filter(|(_, s)| s.gone.is_none());
+            let pick = match avoid {
+                Some(bad) => sources.iter().enumerate().find(|(i, s)| s.gone.is_none() && *i != bad).or_else(|| usable.next()),
+                None => usable.next(),
+            };
+            match pick {
                 Some((i, s)) => (i, s.url.clone()),
                 None => {
                     let why: Vec<String> = sources.iter().filter_map(|s| s.gone.clone()).collect();
@@ -354,10 +362,11 @@ async fn fetch_batch(
                         }
                     });
                     if failed > 0 {
+                        avoid = Some(index);
                         let mut sources = job.sources.lock().await;
                         let slot = &mut sources[index];
                         slot.bad += 1;
-                        tracing::warn!(source = %url, start, end, failed, "parts failed their hash; fetching them again");
+                        tracing::warn!(source = %url, start, end, failed, "parts failed their hash; fetching them again, from another source if there is one");
                         if slot.bad >= MAX_BAD_FROM_SOURCE {
                             slot.gone = Some(format!("{url} kept sending bad data ({} ranges had parts that failed their hash)", slot.bad));
                         }

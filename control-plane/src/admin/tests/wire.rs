@@ -186,13 +186,17 @@ fn redundancy_answers() {
         announced: true,
         created_at: 1,
         updated_at: 2,
+        attempts: 2,
+        retry_at: Some("2026-12-08T00:01:00.000Z".into()),
+        gave_up: false,
     };
     round_trip(
         CopyList { copies: vec![copy] },
         json!({ "copies": [{ "id": "https://me/redundancy/1", "videoUrl": "https://a/videos/watch/u", "videoName": null, "kind": "web-video",
                              "resolution": 720, "fps": null, "size": 10, "strategy": "manual", "state": "serving", "reason": null,
                              "doneBytes": 10, "totalBytes": 10, "nodes": ["n1"], "expires": "2026-12-08T00:00:00.000Z",
-                             "expiresAt": 1_796_688_000_000_i64, "announced": true, "createdAt": 1, "updatedAt": 2 }] }),
+                             "expiresAt": 1_796_688_000_000_i64, "announced": true, "createdAt": 1, "updatedAt": 2,
+                             "attempts": 2, "retryAt": "2026-12-08T00:01:00.000Z", "gaveUp": false }] }),
     );
     round_trip(CopiesRemoved { video_url: "u".into(), removed: 2 }, json!({ "videoUrl": "u", "removed": 2 }));
     round_trip(HostList { hosts: vec![HostInfo { host: "a".into(), allowed: true, followed: false }] }, json!({ "hosts": [{ "host": "a", "allowed": true, "followed": false }] }));

@@ -146,6 +146,42 @@ async fn a_source_that_keeps_sending_bad_data_is_dropped_for_the_next() {
 }
 
 #[tokio::test]
+async fn a_bad_piece_or_segment_is_fetched_again_from_another_source() {
+    let bytes = Arc::new(data(300_000));
+    // The first source (the origin) flips a byte of piece 4 every time; the second (another
+    // cache) is good.
+    let bad = Arc::new(Faults::default());
+    bad.corrupt_at.store(4 * 16_384 + 7, Ordering::SeqCst);
+    bad.corrupt_times.store(1000, Ordering::SeqCst);
+    let bad_url = origin(Arc::clone(&bytes), Arc::clone(&bad)).await;
+    let good = Arc::new(Faults::default());
+    let good_url = origin(Arc::clone(&bytes), Arc::clone(&good)).await;
+    let mut o = order(vec![bad_url.clone(), good_url.clone()], &bytes, 16_384);
+    o.parallel = 1;
+    let cache = tempfile::tempdir().unwrap();
+    import(&o, cache.path(), true, reports().0).await.unwrap();
+    assert!(std::fs::read(cache.path().join("a-360.mp4")).unwrap() == *bytes);
+    assert_eq!(good.served.load(Ordering::SeqCst), 16_384, "only the bad piece came from the other source");
+    assert_eq!(bad.served.load(Ordering::SeqCst), 300_000, "the origin sent the rest (once)");
+
+    // HLS: a segment the origin corrupts comes from the other cache, the rest from the origin.
+    let sha256 = |r: std::ops::RangeInclusive<usize>| sha2::Sha256::digest(&bytes[r]).iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let FileCheck::Pieces { sha1, .. } = o.files[0].check.clone() else { unreachable!() };
+    o.files[0].path = "hls/u/x-fragmented.mp4".into();
+    o.files[0].check = FileCheck::Segments {
+        segments: vec![SegmentHash { start: 1377, end: 150_000, sha256: sha256(1377..=150_000) }, SegmentHash { start: 150_001, end: 299_999, sha256: sha256(150_001..=299_999) }],
+        piece_length: Some(16_384),
+        sha1,
+    };
+    bad.corrupt_at.store(200_000, Ordering::SeqCst);
+    let (before_bad, before_good) = (bad.served.load(Ordering::SeqCst), good.served.load(Ordering::SeqCst));
+    import(&o, cache.path(), true, reports().0).await.unwrap();
+    assert!(std::fs::read(cache.path().join("hls/u/x-fragmented.mp4")).unwrap() == *bytes);
+    assert_eq!(good.served.load(Ordering::SeqCst) - before_good, 150_000 - 1, "the bad segment alone from the other source");
+    assert_eq!(bad.served.load(Ordering::SeqCst) - before_bad, 300_000);
+}
+
+#[tokio::test]
 async fn an_interrupted_copy_resumes_without_fetching_verified_parts_again() {
     let bytes = Arc::new(data(200_000));
     let faults = Arc::new(Faults::default());
