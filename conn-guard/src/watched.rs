@@ -301,13 +301,22 @@ mod tests {
             let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
             s.write_all(REQUEST).await.unwrap();
             assert!(answered(&mut s).await);
+            // The server's idle time started before this moment (it wrote the answer first).
+            let idle_since = Instant::now();
             tokio::time::sleep(KEEPALIVE - Duration::from_millis(40) + Duration::from_millis(10) * step).await;
             if closed_by_server(&s).await {
                 continue; // closed while idle, before the request: the client sees it and reconnects
             }
-            s.write_all(REQUEST).await.unwrap();
-            assert!(answered(&mut s).await, "step {step}: a request sent on an open connection got no answer");
-            answered_late += 1;
+            let sent_at = Instant::now();
+            let _ = s.write_all(REQUEST).await;
+            if answered(&mut s).await {
+                answered_late += 1;
+                continue;
+            }
+            // Unanswered is allowed only when the limit had passed before the request left: the
+            // close and the request crossed (a slow machine delays the close past the peek).
+            let idle = sent_at - idle_since;
+            assert!(idle >= KEEPALIVE, "step {step}: a request sent after {idle:?} idle, under the limit, got no answer");
         }
         assert!(answered_late > 0, "every connection closed before its limit");
     }

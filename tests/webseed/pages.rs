@@ -12,8 +12,14 @@ fn index_watch_page_and_assets() {
     let node = Node::start(&[("films/a <b>.mp4", &bytes)], &[]);
     let v = &node.videos()[0];
     let ih = v["infoHash"].as_str().unwrap();
-    let watch_path = format!("/videos/watch/{ih}");
-    assert_eq!(v["watchUrl"], format!("http://{}{watch_path}", node.control));
+    // The watch page lives at the video's UUID; the older info-hash address redirects there.
+    let watch_url = v["watchUrl"].as_str().unwrap();
+    let watch_path = watch_url.strip_prefix(&format!("http://{}", node.control)).unwrap().to_owned();
+    let uuid = watch_path.strip_prefix("/videos/watch/").unwrap();
+    assert!(uuid.len() == 36 && uuid.split('-').map(str::len).eq([8, 4, 4, 4, 12]), "{watch_url}");
+    let old = get(node.control, &format!("/videos/watch/{ih}"), &[]).unwrap();
+    assert_eq!(old.status, 301);
+    assert!(old.header("location").unwrap().ends_with(&watch_path), "{:?}", old.header("location"));
 
     let index = get(node.control, "/", &[]).unwrap();
     assert_eq!(index.status, 200);
@@ -62,7 +68,8 @@ fn index_watch_page_and_assets() {
 fn stun_servers_reach_the_watch_page_and_bad_ones_are_refused() {
     let node = Node::start(&[("a.mp4", &pseudo_random(50_000, 62))], &["--stun-server", "stun:stun.example.org:3478", "--stun-server", "stuns:[2001:db8::1]:5349", "--stun-server", "stun:[::1]"]);
     let v = &node.videos()[0];
-    let page = get(node.control, &format!("/videos/watch/{}", v["infoHash"].as_str().unwrap()), &[]).unwrap();
+    let watch_url = v["watchUrl"].as_str().unwrap();
+    let page = get(node.control, watch_url.strip_prefix(&format!("http://{}", node.control)).unwrap(), &[]).unwrap();
     let html = String::from_utf8(page.body).unwrap();
     assert!(html.contains(r#""iceServers":[{"urls":"stun:stun.example.org:3478"},{"urls":"stuns:[2001:db8::1]:5349"},{"urls":"stun:[::1]"}]"#), "{html}");
 
