@@ -83,8 +83,10 @@ pub(crate) fn unit(which: Unit) -> String {
         ),
     };
     format!(
-        "# {BINARY} print-systemd {name} > /etc/systemd/system/vidseed-{name}.service
-# Edit the paths and addresses in ExecStart= and *Paths= to your layout, then:
+        "# vidseed-{name}.service: installed by the vidseed package in /usr/lib/systemd/system, or
+# written by `{BINARY} print-systemd {name} > /etc/systemd/system/vidseed-{name}.service`.
+# Fit the paths and addresses of ExecStart= and *Paths= to your layout (for the package's unit:
+# `systemctl edit --full vidseed-{name}`, a copy in /etc that upgrades leave alone), then:
 #   systemctl daemon-reload && systemctl enable --now vidseed-{name}
 [Unit]
 Description={description}
