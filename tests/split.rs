@@ -499,7 +499,7 @@ fn the_readme_split_section_works_as_printed() {
             announce_over_http(&meta.announce_list[1][0], &ih);
             done.push("add");
         } else if command == "vidseed admin videos" {
-            assert!(stdout.contains(&format!("    tracker  ws://127.0.0.1:{node_port}/tracker/socket (node edge-1)")), "{stdout}");
+            assert!(stdout.contains(&format!("    tracker   ws://127.0.0.1:{node_port}/tracker/socket (node edge-1)")), "{stdout}");
             done.push("videos");
         }
     }

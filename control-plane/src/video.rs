@@ -40,4 +40,8 @@ pub struct Video {
     /// or no node serves the video).
     #[serde(default)]
     pub tracker_node: Option<String>,
+    /// The video as federated (UUID, title, duration, resolution, who caches it): in the admin
+    /// API's list only, once the publisher knows the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federated: Option<crate::publish::wire::PublishedEntry>,
 }

@@ -84,6 +84,10 @@ fn a_follower_learns_our_videos_from_their_objects_and_follows_edits_and_removal
     let (code, table) = b.cli(&["video", "list"]);
     assert_eq!(code, Some(0), "{table}");
     assert!(table.lines().any(|l| l.contains(&uuid) && l.contains("Sea and sun") && l.contains("0:03") && l.contains("320x180 25fps")), "{table}");
+    let (code, table) = b.cli(&["videos"]);
+    assert_eq!(code, Some(0), "{table}");
+    assert!(table.lines().any(|l| l.starts_with(&uuid) && l.contains("Sea and sun") && l.contains("0:03") && l.contains("320x180 25fps")), "{table}");
+    assert!(table.contains("    path      films/My_holiday.mp4"), "{table}");
 
     // The channel can be followed on its own: A's instance actor follows it like a PeerTube
     // user would, and B counts the follower.

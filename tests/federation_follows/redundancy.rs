@@ -426,6 +426,10 @@ fn a_peertube_copy_of_our_video_is_checked_advertised_and_forgotten() {
     assert_eq!(list[0]["verified"], true);
     let (code, out) = a.cli(&["redundancy", "received"]);
     assert!(code == Some(0) && out.contains(&href), "{out}");
+    // `vidseed admin videos` says where each of our videos is cached.
+    let (code, out) = a.cli(&["videos"]);
+    let row = out.lines().nth(1).unwrap_or_default();
+    assert!(code == Some(0) && out.starts_with("UUID") && row.ends_with(&cache.host()), "{out}");
 
     // Advertised: in the API's WebSeeds, as a ws= of the magnet, and in the torrent's url-list,
     // whose info dictionary (so the info-hash) is unchanged.

@@ -112,35 +112,71 @@ fn list_or_dash(items: &[String]) -> String {
     }
 }
 
-fn last_component(path: &str) -> &str {
-    path.trim_end_matches('/').rsplit('/').next().unwrap_or(path)
+/// A duration in seconds as `m:ss` or `h:mm:ss`; `-` when unknown.
+pub fn clock_duration(seconds: Option<i64>) -> String {
+    match seconds {
+        Some(s) if s >= 3600 => format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60),
+        Some(s) if s >= 0 => format!("{}:{:02}", s / 60, s % 60),
+        _ => "-".into(),
+    }
 }
 
-/// The videos table: PATH, SIZE, INFO-HASH, NODES, each row followed by indented lines with the
-/// video's magnet URI, torrent URL and tracker (and its name when the path's last part is not
-/// it). The tracker line shows the first tracker (the WebSocket one browsers use) and the node
-/// it belongs to.
+/// `1280x720 30fps` (or `1280x720` without a frame rate); `-` when unknown or audio only.
+pub fn resolution(width: Option<i64>, height: Option<i64>, fps: Option<i64>) -> String {
+    match (width, height, fps) {
+        (Some(w), Some(h), Some(f)) if w > 0 && h > 0 && f > 0 => format!("{w}x{h} {f}fps"),
+        (Some(w), Some(h), _) if w > 0 && h > 0 => format!("{w}x{h}"),
+        _ => "-".into(),
+    }
+}
+
+/// The videos table: UUID, TITLE, DURATION, RESOLUTION, SIZE, NODES, CACHED AT (the instances
+/// keeping a checked copy), each row followed by indented lines with the video's path, info-hash,
+/// federation state when it is not federated, magnet URI, torrent URL and tracker (the first one,
+/// the WebSocket one browsers use, and the node it belongs to). A video the publisher does not
+/// know yet shows `-` for its UUID and its file name for a title.
 pub fn render_videos(videos: &[Video]) -> Vec<String> {
     if videos.is_empty() {
         return vec!["no videos are published yet; publish some with `vidseed admin add PATH`".to_owned()];
     }
-    let columns = [("PATH", Align::Left), ("SIZE", Align::Right), ("INFO-HASH", Align::Left), ("NODES", Align::Left)];
+    let columns = [
+        ("UUID", Align::Left),
+        ("TITLE", Align::Left),
+        ("DURATION", Align::Right),
+        ("RESOLUTION", Align::Left),
+        ("SIZE", Align::Right),
+        ("NODES", Align::Left),
+        ("CACHED AT", Align::Left),
+    ];
     let rows: Vec<Vec<String>> = videos
         .iter()
-        .map(|v| vec![v.path.clone(), human_size(v.size), v.info_hash.to_hex(), list_or_dash(&v.nodes)])
+        .map(|v| match &v.federated {
+            Some(f) => vec![
+                f.uuid.clone(),
+                f.title.clone(),
+                clock_duration(f.duration),
+                resolution(f.width, f.height, f.fps),
+                human_size(v.size),
+                list_or_dash(&v.nodes),
+                list_or_dash(&f.cached_at),
+            ],
+            None => vec!["-".into(), v.name.clone(), "-".into(), "-".into(), human_size(v.size), list_or_dash(&v.nodes), "-".into()],
+        })
         .collect();
     let mut table = render_table(&columns, &rows).into_iter();
     let mut out: Vec<String> = table.next().into_iter().collect();
     for (line, v) in table.zip(videos) {
         out.push(line);
-        if !v.name.is_empty() && v.name != last_component(&v.path) {
-            out.push(format!("    name     {}", clean(&v.name)));
+        out.push(format!("    path      {}", clean(&v.path)));
+        out.push(format!("    info-hash {}", v.info_hash.to_hex()));
+        if let Some(f) = v.federated.as_ref().filter(|f| f.state != "federated") {
+            out.push(format!("    state     {}", clean(&f.state)));
         }
-        out.push(format!("    magnet   {}", clean(&v.magnet_uri)));
-        out.push(format!("    torrent  {}", clean(&v.torrent_url)));
+        out.push(format!("    magnet    {}", clean(&v.magnet_uri)));
+        out.push(format!("    torrent   {}", clean(&v.torrent_url)));
         if let Some(tracker) = v.trackers.first() {
             let node = v.tracker_node.as_deref().map_or_else(String::new, |n| format!(" (node {})", clean(n)));
-            out.push(format!("    tracker  {}{node}", clean(tracker)));
+            out.push(format!("    tracker   {}{node}", clean(tracker)));
         }
     }
     out

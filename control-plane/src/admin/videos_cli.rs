@@ -1,4 +1,4 @@
-//! `vidseed admin videos` (our videos as federated: UUID, title, duration, resolution, state,
+//! `vidseed admin video list` (our videos as federated: UUID, title, duration, resolution, state,
 //! who caches them) and `vidseed admin video edit UUID --title …` (an Update follows). Does I/O
 //! through the admin client; the table is pure.
 
@@ -8,6 +8,7 @@ use clap::Subcommand;
 use http::Method;
 
 use super::client::{AdminClient, AdminError};
+use super::table::{clock_duration, resolution};
 use crate::publish::wire::{PublishedEntry, PublishedList, VideoEdit};
 
 #[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
@@ -47,15 +48,7 @@ pub struct EditArgs {
     no_tags: bool,
 }
 
-fn duration(s: Option<i64>) -> String {
-    match s {
-        Some(s) if s >= 3600 => format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60),
-        Some(s) => format!("{}:{:02}", s / 60, s % 60),
-        None => "—".into(),
-    }
-}
-
-/// The table of `vidseed admin videos`.
+/// The table of `vidseed admin video list`.
 pub fn render(videos: &[PublishedEntry]) -> Vec<String> {
     if videos.is_empty() {
         return vec!["no videos published yet".into()];
@@ -63,12 +56,8 @@ pub fn render(videos: &[PublishedEntry]) -> Vec<String> {
     let rows: Vec<[String; 6]> = videos
         .iter()
         .map(|v| {
-            let res = match (v.width, v.height, v.fps) {
-                (Some(w), Some(h), Some(f)) if w > 0 => format!("{w}x{h} {f}fps"),
-                _ => "—".into(),
-            };
-            let cached = if v.cached_at.is_empty() { "—".to_owned() } else { v.cached_at.join(" ") };
-            [v.uuid.clone(), v.title.clone(), duration(v.duration), res, v.state.clone(), cached]
+            let cached = if v.cached_at.is_empty() { "-".to_owned() } else { v.cached_at.join(" ") };
+            [v.uuid.clone(), v.title.clone(), clock_duration(v.duration), resolution(v.width, v.height, v.fps), v.state.clone(), cached]
         })
         .collect();
     let head = ["UUID", "TITLE", "DURATION", "RESOLUTION", "STATE", "CACHED AT"];
@@ -151,7 +140,9 @@ mod tests {
         let t = render(&[e]);
         assert!(t[0].starts_with("UUID"));
         assert!(t[1].contains("sample clip") && t[1].contains("1:02:05") && t[1].contains("640x360 25fps") && t[1].ends_with("127.0.0.1:9012"), "{}", t[1]);
-        assert_eq!(duration(Some(8)), "0:08");
+        assert_eq!(clock_duration(Some(8)), "0:08");
+        assert_eq!(clock_duration(None), "-");
+        assert_eq!(resolution(Some(0), Some(0), None), "-", "audio only");
         assert_eq!(render(&[]), vec!["no videos published yet".to_owned()]);
     }
 }

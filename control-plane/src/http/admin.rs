@@ -257,7 +257,7 @@ impl AdminApi {
         };
         use AdminRoute as A;
         match route {
-            A::ListVideos => self.list_videos(),
+            A::ListVideos => self.list_videos().await,
             A::AddVideos => match parsed() {
                 Ok(v) => self.add_videos(wire::request(v)).await,
                 Err(res) => *res,
@@ -330,8 +330,21 @@ impl AdminApi {
         }
     }
 
-    fn list_videos(&self) -> Response<AdminBody> {
-        json_response(StatusCode::OK, &wire::VideoList { videos: self.library.all_videos() })
+    /// Every video of the library, each with its federated facts once the publisher knows it.
+    async fn list_videos(&self) -> Response<AdminBody> {
+        let mut videos = self.library.all_videos();
+        if let Some(p) = self.publisher.get() {
+            match videos::entries(p, &self.library).await {
+                Ok(entries) => {
+                    let mut by_path: std::collections::HashMap<String, _> = entries.into_iter().map(|e| (e.path.clone(), e)).collect();
+                    for v in &mut videos {
+                        v.federated = by_path.remove(&v.path);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "the videos' federated facts could not be read; listing without them"),
+            }
+        }
+        json_response(StatusCode::OK, &wire::VideoList { videos })
     }
 
     async fn add_videos(&self, req: wire::AddVideos) -> Response<AdminBody> {

@@ -233,6 +233,7 @@ mod tests {
             nodes: vec!["local".into()],
             trackers: vec!["ws://t/tracker/socket".into()],
             tracker_node: Some("local".into()),
+            federated: None,
         }
     }
 

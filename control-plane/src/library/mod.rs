@@ -414,6 +414,7 @@ impl Library {
             nodes: nodes.iter().map(|n| n.name.clone()).collect(),
             trackers,
             tracker_node,
+            federated: None,
         }
     }
 

@@ -195,6 +195,7 @@ fn file() -> Video {
         nodes: vec!["local".into()],
         trackers,
         tracker_node: None,
+        federated: None,
     }
 }
 

@@ -360,7 +360,7 @@ async fn add_command_with_a_failure_exits_1() {
     let a = args(AdminCommand::Add { path: "films".into() }, format!("http://{addr}"));
     let (code, out, err) = run(a, &env()).await;
     assert_eq!(code, ExitCode::FAILURE);
-    assert!(out.starts_with("added 1 video:\nPATH"), "{out}");
+    assert!(out.starts_with("added 1 video:\nUUID"), "{out}");
     assert!(out.ends_with("1 file was already published, unchanged\n"), "{out}");
     assert_eq!(err, "error: could not add films/bad.mp4: not a video\n");
 }

@@ -19,7 +19,12 @@ pub(super) const VIDEOS_JSON: &str = r#"{"videos":[
    "torrentUrl":"http://127.0.0.1:8081/torrents/0123456789abcdef0123456789abcdef01234567.torrent",
    "webseeds":["https://seed1.example.org/static/webseed/films/bbb.mp4"],"nodes":["paris-1","berlin"],
    "trackers":["wss://seed2.example.org/tracker/socket","https://seed2.example.org/tracker/announce"],
-   "trackerNode":"berlin"},
+   "trackerNode":"berlin",
+   "federated":{"uuid":"202e2a06-b073-46f0-8197-a77a379ce081","title":"Big Buck Bunny","path":"films/bbb.mp4",
+     "duration":596,"width":1280,"height":720,"fps":24,"state":"federated",
+     "url":"http://127.0.0.1:8081/videos/watch/202e2a06-b073-46f0-8197-a77a379ce081",
+     "description":null,"language":null,"licence":null,"category":null,"tags":[],
+     "cachedAt":["peertube.example","cache.example"]}},
   {"path":"talks/intro.webm","name":"Intro talk","size":900,
    "infoHash":"fedcba9876543210fedcba9876543210fedcba98","pieceLength":16384,
    "contentType":"video/webm",
@@ -28,17 +33,21 @@ pub(super) const VIDEOS_JSON: &str = r#"{"videos":[
    "webseeds":[],"nodes":[]}
 ]}"#;
 
-/// The lines `VIDEOS_JSON` renders to.
-pub(super) const VIDEOS_LINES: [&str; 9] = [
-    "PATH                  SIZE  INFO-HASH                                 NODES",
-    "films/bbb.mp4     12.5 MiB  0123456789abcdef0123456789abcdef01234567  paris-1, berlin",
-    "    magnet   magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=bbb.mp4",
-    "    torrent  http://127.0.0.1:8081/torrents/0123456789abcdef0123456789abcdef01234567.torrent",
-    "    tracker  wss://seed2.example.org/tracker/socket (node berlin)",
-    "talks/intro.webm     900 B  fedcba9876543210fedcba9876543210fedcba98  -",
-    "    name     Intro talk",
-    "    magnet   magnet:?xt=urn:btih:fedcba9876543210fedcba9876543210fedcba98",
-    "    torrent  http://127.0.0.1:8081/torrents/fedcba9876543210fedcba9876543210fedcba98.torrent",
+/// The lines `VIDEOS_JSON` renders to: the first video federated and cached twice, the second
+/// not known to the publisher.
+pub(super) const VIDEOS_LINES: [&str; 12] = [
+    "UUID                                  TITLE           DURATION  RESOLUTION          SIZE  NODES            CACHED AT",
+    "202e2a06-b073-46f0-8197-a77a379ce081  Big Buck Bunny      9:56  1280x720 24fps  12.5 MiB  paris-1, berlin  peertube.example, cache.example",
+    "    path      films/bbb.mp4",
+    "    info-hash 0123456789abcdef0123456789abcdef01234567",
+    "    magnet    magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=bbb.mp4",
+    "    torrent   http://127.0.0.1:8081/torrents/0123456789abcdef0123456789abcdef01234567.torrent",
+    "    tracker   wss://seed2.example.org/tracker/socket (node berlin)",
+    "-                                     Intro talk             -  -                  900 B  -                -",
+    "    path      talks/intro.webm",
+    "    info-hash fedcba9876543210fedcba9876543210fedcba98",
+    "    magnet    magnet:?xt=urn:btih:fedcba9876543210fedcba9876543210fedcba98",
+    "    torrent   http://127.0.0.1:8081/torrents/fedcba9876543210fedcba9876543210fedcba98.torrent",
 ];
 
 pub(super) fn videos() -> Vec<Video> {

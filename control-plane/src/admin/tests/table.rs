@@ -106,11 +106,13 @@ fn add_result_lines() {
         render_add_result(&result),
         [
             "added 1 video:",
-            "PATH               SIZE  INFO-HASH                                 NODES",
-            "films/bbb.mp4  12.5 MiB  0123456789abcdef0123456789abcdef01234567  paris-1, berlin",
+            VIDEOS_LINES[0],
+            VIDEOS_LINES[1],
             VIDEOS_LINES[2],
             VIDEOS_LINES[3],
             VIDEOS_LINES[4],
+            VIDEOS_LINES[5],
+            VIDEOS_LINES[6],
             "2 files were already published, unchanged",
         ]
     );

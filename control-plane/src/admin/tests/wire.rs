@@ -33,6 +33,7 @@ fn video() -> Video {
         nodes: vec!["n1".into()],
         trackers: vec!["ws://n1/tracker/socket".into()],
         tracker_node: None,
+        federated: None,
     }
 }
 
