@@ -58,7 +58,16 @@ pub async fn gather<S>(mut total: S, tasks: impl IntoIterator<Item = JoinHandle<
 
 /// CPU seconds (user and system) this process has used, when Linux says.
 pub fn own_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    cpu_seconds_in("/proc/self/stat")
+}
+
+/// CPU seconds (user and system, all threads) process `pid` has used, when Linux says.
+pub fn cpu_seconds_of(pid: u32) -> Option<f64> {
+    cpu_seconds_in(&format!("/proc/{pid}/stat"))
+}
+
+fn cpu_seconds_in(path: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(path).ok()?;
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_ascii_whitespace().collect();
@@ -77,6 +86,8 @@ mod tests {
         let spin = (0..5_000_000u64).fold(0u64, |a, x| a.wrapping_add(std::hint::black_box(x) * x));
         assert!(spin > 0);
         assert!(own_cpu_seconds().unwrap() >= before);
+        assert!(cpu_seconds_of(std::process::id()).unwrap() >= before);
+        assert_eq!(cpu_seconds_of(u32::MAX), None, "no such process");
     }
 
     #[tokio::test]

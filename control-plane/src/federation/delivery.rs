@@ -45,8 +45,8 @@ impl Engine {
 
     async fn deliver(&self, d: crate::store::Delivery) {
         let now = timestamp_ms();
-        // A host that acknowledged this activity never gets it again (a retry after a crash).
-        if !d.activity_id.is_empty() && self.store.delivered_to(&d.activity_id, &d.host).await.unwrap_or(false) {
+        // An inbox that acknowledged this activity never gets it again (a retry after a crash).
+        if !d.activity_id.is_empty() && self.store.delivered_to(&d.activity_id, &d.inbox_url).await.unwrap_or(false) {
             let _ = self.store.delivery_succeeded(d.id, now).await;
             return;
         }

@@ -412,9 +412,10 @@ async fn delivery_outcomes(fx: &Fixture) {
         Some(20)
     );
     assert_eq!(store.delivered_hosts(act).await.unwrap(), vec!["b.example"]);
-    assert!(store.delivered_to(act, "b.example").await.unwrap());
-    assert!(!store.delivered_to(act, "c.example").await.unwrap());
-    assert!(!store.delivered_to("other", "b.example").await.unwrap());
+    assert!(store.delivered_to(act, "https://b.example/inbox").await.unwrap());
+    assert!(!store.delivered_to(act, "https://c.example/inbox").await.unwrap());
+    assert!(!store.delivered_to("other", "https://b.example/inbox").await.unwrap());
+
 
     // c failed: due again at the given time, with the error kept.
     assert!(store
@@ -483,6 +484,13 @@ async fn delivery_outcomes(fx: &Fixture) {
     assert_eq!(store.delivered_hosts(act).await.unwrap(), vec!["c.example"]);
     assert_eq!(store.prune_deliveries(i64::MAX).await.unwrap(), 1, "c");
     assert_eq!(ids(&store.pending_deliveries(None).await.unwrap()), pending);
+
+    // Two actors of one host without a shared inbox: each inbox gets its own copy.
+    let inboxes = [("https://b.example/users/x/inbox".to_owned(), "b.example".to_owned()), ("https://b.example/users/y/inbox".to_owned(), "b.example".to_owned())];
+    let rows = store.enqueue_deliveries("a9", "{}", &inboxes, 0).await.unwrap();
+    assert!(store.delivery_succeeded(rows[0], 30).await.unwrap());
+    assert!(store.delivered_to("a9", &inboxes[0].0).await.unwrap());
+    assert!(!store.delivered_to("a9", &inboxes[1].0).await.unwrap(), "the other inbox of the host still gets it");
     store.close().await;
 }
 

@@ -185,16 +185,18 @@ impl Store {
         }))
     }
 
-    /// Whether `host` acknowledged activity `activity_id` (one indexed lookup: what a delivery
-    /// asks before each attempt).
-    pub async fn delivered_to(&self, activity_id: &str, host: &str) -> Result<bool, StoreError> {
+    /// Whether the inbox `inbox_url` acknowledged activity `activity_id` (one indexed lookup:
+    /// what a delivery asks before each attempt, so a row claimed again after a crash is not
+    /// sent twice). By inbox, not by host: two actors of one host without a shared inbox each
+    /// get their copy.
+    pub async fn delivered_to(&self, activity_id: &str, inbox_url: &str) -> Result<bool, StoreError> {
         let found: Option<i64> = read!(self, |db| {
             sqlx::query_scalar(
                 "SELECT id FROM deliveries \
-                 WHERE activity_id = $1 AND host = $2 AND delivered_at_ms IS NOT NULL LIMIT 1",
+                 WHERE activity_id = $1 AND inbox_url = $2 AND delivered_at_ms IS NOT NULL LIMIT 1",
             )
             .bind(activity_id)
-            .bind(host)
+            .bind(inbox_url)
             .fetch_optional(db)
             .await?
         });
