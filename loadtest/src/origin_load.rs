@@ -209,10 +209,11 @@ async fn get_json(addr: SocketAddr, authority: &str, path: &str) -> Result<Value
 
 /// Every follower sends a signed Follow of `account` to `inbox`.
 async fn follow_all(addr: SocketAddr, authority: &str, keys: &InstanceKeys, bases: &[String], account: &str, inbox_path: &str) -> Result<()> {
-    let stream = tokio::net::TcpStream::connect(addr).await?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(conn);
     for (i, base) in bases.iter().enumerate() {
+        // A connection each: the inbox may close one after answering.
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(conn);
         let actor = format!("{base}/actors/f{i}");
         let body = json!({"@context": "https://www.w3.org/ns/activitystreams", "type": "Follow", "id": format!("{actor}/follows/1"), "actor": actor, "object": account}).to_string();
         let d = digest(body.as_bytes());
