@@ -156,6 +156,7 @@ async fn measure(args: Args) -> Result<Printed> {
     // Connect every peer (128 handshakes at once) and start its reader.
     let mut peers: Vec<Option<Peer>> = Vec::with_capacity(args.connections);
     let mut joins = Vec::with_capacity(args.connections);
+    let mut readers = Vec::with_capacity(args.connections);
     let slots = Arc::new(tokio::sync::Semaphore::new(128));
     let mut opening = Vec::with_capacity(args.connections);
     for _ in 0..args.connections {
@@ -169,7 +170,7 @@ async fn measure(args: Args) -> Result<Printed> {
         let (reader, writer, rest) = o.await?.with_context(|| format!("peer {i}"))?;
         let (ih, id) = (hashes[i % hashes.len()], ascii_id(b'p', i as u64));
         let sender = Arc::new(Mutex::new(writer));
-        tokio::spawn(read_all(reader, rest, Arc::clone(&sender), AnswerFrame::new(&ih, &id), epoch, Arc::clone(&groups[i / args.group]), stop_rx.clone()));
+        readers.push(tokio::spawn(read_all(reader, rest, Arc::clone(&sender), AnswerFrame::new(&ih, &id), epoch, Arc::clone(&groups[i / args.group]), stop_rx.clone())));
         joins.push((Arc::clone(&sender), AnnounceFrame::new(&ih, &id, 0)));
         peers.push(Some(Peer { announce: AnnounceFrame::new(&ih, &id, args.offers), sender, next_offer: (i as u64) << 32 }));
     }
@@ -206,8 +207,12 @@ async fn measure(args: Args) -> Result<Printed> {
     let load_s = start.elapsed().as_secs_f64().min(args.duration.max(1e-3));
     until_quiet(&groups, Duration::from_millis(args.quiet_ms), Duration::from_secs(30)).await;
     let (cpu1, own1) = (args.server_pid.and_then(cpu_seconds_of), own_cpu_seconds());
-    let c = snapshot(&groups).since(&base);
+    // The readers hand over their histograms as they stop.
     let _ = stop_tx.send(true);
+    for r in readers {
+        let _ = r.await;
+    }
+    let c = snapshot(&groups).since(&base);
 
     let missing_responses = sent.saturating_sub(c.announced);
     let missing_answers = c.answers_sent.saturating_sub(c.answers);

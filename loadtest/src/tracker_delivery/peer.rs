@@ -140,6 +140,11 @@ pub async fn read_all(
             }
             buf.drain(..frame.len);
         }
+        // Hand the plain counts over before waiting, so the run sees its progress; the
+        // histograms go when the reader stops.
+        if local.messages() + local.answers_sent > 0 {
+            counts.lock().unwrap_or_else(|e| e.into_inner()).take_scalars(&mut local);
+        }
         tokio::select! {
             n = reader.read(&mut chunk) => match n {
                 Ok(0) | Err(_) => {
@@ -149,10 +154,6 @@ pub async fn read_all(
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
             },
             _ = stop.changed() => break,
-        }
-        // Hand the counts over now and then, so a snapshot sees them.
-        if local.messages() >= 256 {
-            counts.lock().unwrap_or_else(|e| e.into_inner()).merge(&std::mem::take(&mut local));
         }
     }
     counts.lock().unwrap_or_else(|e| e.into_inner()).merge(&local);

@@ -117,6 +117,20 @@ impl Counts {
         self.answer_relay.merge(&o.answer_relay);
     }
 
+    /// Moves the plain counts (not the histograms) of `from` onto these: what a reader hands
+    /// over after each read, so that the run sees its progress at once.
+    pub fn take_scalars(&mut self, from: &mut Counts) {
+        use std::mem::take;
+        self.announced += take(&mut from.announced);
+        self.offers += take(&mut from.offers);
+        self.answers += take(&mut from.answers);
+        self.answers_sent += take(&mut from.answers_sent);
+        self.failures += take(&mut from.failures);
+        self.other += take(&mut from.other);
+        self.closed += take(&mut from.closed);
+        self.broken += take(&mut from.broken);
+    }
+
     /// What was counted after `earlier`.
     pub fn since(&self, earlier: &Counts) -> Counts {
         Counts {
@@ -171,5 +185,9 @@ mod tests {
         c.merge(&Counts { announced: 1, answers_sent: 4, ..Counts::default() });
         let d = c.since(&base);
         assert_eq!((d.announced, d.offers, d.answers_sent, d.messages()), (1, 0, 4, 1));
+        let mut reader = Counts { offers: 2, ..Counts::default() };
+        reader.offer_relay.add(7);
+        c.take_scalars(&mut reader);
+        assert_eq!((c.offers, reader.offers, reader.offer_relay.count(), c.offer_relay.count()), (4, 0, 1, 0), "histograms stay with the reader");
     }
 }

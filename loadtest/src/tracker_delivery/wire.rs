@@ -224,7 +224,7 @@ pub enum Message {
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 /// The 20 ASCII characters after `pattern` (`"key":"`), when that is what the string holds.
