@@ -29,16 +29,7 @@ TMP=$(mktemp -d -t vidseed-federation.XXXXXX)
 PID=""
 cleanup() { stop_pid "$PID"; rm -rf "$TMP"; }
 trap cleanup EXIT
-mkdir -p "$TMP/media"
-"$TARGET_DIR/release/vidseed" serve "$TMP/media" --state "$TMP/state" --control-listen 127.0.0.1:0 \
-    --data-listen 127.0.0.1:0 --data-workers "$DATA_WORKERS" --allow-private-federation > "$TMP/out.log" 2> "$TMP/err.log" &
-PID=$!
-for ((i = 0; i < 200; i++)); do
-    grep -q "vidseed ready" "$TMP/out.log" 2> /dev/null && break
-    sleep 0.1
-done
-CONTROL=$(sed -n 's/.*control plane on \(http:\/\/[0-9.:]*\).*/\1/p' "$TMP/out.log" | head -1)
-[[ -n $CONTROL ]] || { log "vidseed did not start:"; cat "$TMP/err.log" >&2; exit 1; }
+serve_federating "$TMP" --data-workers "$DATA_WORKERS"
 log "federation.sh: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) CPUs, vidseed rev $(git rev-parse --short HEAD 2> /dev/null || echo unknown), target $CONTROL"
 JSON=$("$TARGET_DIR/release/federation-load" --target "$CONTROL" --seconds "$SECONDS_EACH" --concurrency "$CONCURRENCY" --json | tail -1)
 read -r OSSL_SIGN OSSL_VERIFY < <(openssl speed -seconds "$SECONDS_EACH" rsa2048 2> /dev/null | awk '/^rsa 2048 bits/ { print $(NF-1), $NF }')

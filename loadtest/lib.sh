@@ -56,3 +56,41 @@ wait_idle() { # name pid: until the server used < 3 % of a CPU over 1 s (start-u
 }
 
 jnum() { sed -n 's/.*"'"$1"'":\([-0-9.eE+]*\).*/\1/p' <<< "$2"; }
+
+serve_federating() { # dir [extra vidseed serve args...]: starts `vidseed serve` (release, from
+    # TARGET_DIR) on dir/media with its state in dir/state, federating with loopback peers;
+    # sets PID and CONTROL (the control plane's URL) or exits with its log
+    local dir=$1 i
+    shift
+    mkdir -p "$dir/media"
+    "$TARGET_DIR/release/vidseed" serve "$dir/media" --state "$dir/state" --control-listen 127.0.0.1:0 \
+        --data-listen 127.0.0.1:0 --allow-private-federation "$@" > "$dir/out.log" 2> "$dir/err.log" &
+    PID=$!
+    for ((i = 0; i < 300; i++)); do
+        grep -q "vidseed ready" "$dir/out.log" 2> /dev/null && break
+        sleep 0.1
+    done
+    CONTROL=$(sed -n 's/.*control plane on \(http:\/\/[0-9.:]*\).*/\1/p' "$dir/out.log" | head -1)
+    [[ -n $CONTROL ]] || { log "vidseed did not start:"; cat "$dir/err.log" >&2; exit 1; }
+}
+
+aquatic_config() { # defaults address tls cert key: aquatic_ws's printed defaults (file
+    # `defaults`) changed for a measurement — ws:// (or wss:// when tls is 1) at address, one
+    # socket and one swarm worker, no access list, no metrics, no privilege dropping
+    awk -v addr="$2" -v tls="$3" -v cert="$4" -v key="$5" '
+        /^\[/ { section = $0 }
+        section == "" && /^socket_workers *=/ { print "socket_workers = 1"; next }
+        section == "" && /^swarm_workers *=/ { print "swarm_workers = 1"; next }
+        section == "" && /^log_level *=/ { print "log_level = \"warn\""; next }
+        section == "[network]" && /^address *=/ { print "address = \"" addr "\""; next }
+        section == "[network]" && /^use_ipv4 *=/ { print "use_ipv4 = true"; next }
+        section == "[network]" && /^use_ipv6 *=/ { print "use_ipv6 = false"; next }
+        section == "[network]" && /^enable_tls *=/ { print "enable_tls = " (tls == 1 ? "true" : "false"); next }
+        section == "[network]" && /^tls_certificate_path *=/ && tls == 1 { print "tls_certificate_path = \"" cert "\""; next }
+        section == "[network]" && /^tls_private_key_path *=/ && tls == 1 { print "tls_private_key_path = \"" key "\""; next }
+        section == "[access_list]" && /^mode *=/ { print "mode = \"off\""; next }
+        section == "[metrics]" && /^run_prometheus_endpoint *=/ { print "run_prometheus_endpoint = false"; next }
+        section == "[privileges]" && /^drop_privileges *=/ { print "drop_privileges = false"; next }
+        { print }
+    ' "$1"
+}

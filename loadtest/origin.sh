@@ -30,20 +30,8 @@ TMP=$(mktemp -d -t vidseed-origin.XXXXXX)
 PID=""
 cleanup() { stop_pid "$PID"; rm -rf "$TMP"; }
 trap cleanup EXIT
-mkdir -p "$TMP/media"
+serve_federating "$TMP" --data-workers 1 --rescan-interval 1
 cp control-plane/tests-data/media/clip-320x180-25fps-3s.mp4 "$TMP/clip.mp4"
-"$TARGET_DIR/release/vidseed" serve "$TMP/media" --state "$TMP/state" --control-listen 127.0.0.1:0 \
-    --data-listen 127.0.0.1:0 --data-workers 1 --rescan-interval 1 --allow-private-federation \
-    > "$TMP/out.log" 2> "$TMP/err.log" &
-PID=$!
-CONTROL=""
-for ((i = 0; i < 300; i++)); do
-    CONTROL=$(sed -n 's/.*control plane on \(http:\/\/[0-9.:]*\).*/\1/p' "$TMP/out.log" "$TMP/err.log" 2> /dev/null | head -1)
-    [[ -n $CONTROL ]] && break
-    sleep 0.1
-done
-[[ -n $CONTROL ]] || { log "vidseed did not start:"; cat "$TMP/err.log" >&2; exit 1; }
-sleep 1
 log "origin.sh: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), vidseed rev $(git rev-parse --short HEAD 2> /dev/null || echo unknown), $VIDEOS videos to $FOLLOWERS followers"
 "$TARGET_DIR/release/origin-load" --target "$CONTROL" --media "$TMP/media" --clip "$TMP/clip.mp4" --pid "$PID" \
     --followers "$FOLLOWERS" --videos "$VIDEOS" --latency-runs "$LATENCY_RUNS" --stall-secs "$STALL_SECS" --json

@@ -88,18 +88,7 @@ start_server() { # name -> SPID, or 1 when it cannot run here
         aquatic)
             [[ -x $AQUATIC_BIN ]] || { log "note: no aquatic_ws at $AQUATIC_BIN: skipped"; return 1; }
             "$AQUATIC_BIN" -p > "$TMP/aquatic-default.toml"
-            awk -v addr="127.0.0.1:$PORT" '
-                /^\[/ { section = $0 }
-                section == "" && /^socket_workers *=/ { print "socket_workers = 1"; next }
-                section == "" && /^swarm_workers *=/ { print "swarm_workers = 1"; next }
-                section == "" && /^log_level *=/ { print "log_level = \"warn\""; next }
-                section == "[network]" && /^address *=/ { print "address = \"" addr "\""; next }
-                section == "[network]" && /^use_ipv6 *=/ { print "use_ipv6 = false"; next }
-                section == "[network]" && /^enable_tls *=/ { print "enable_tls = false"; next }
-                section == "[access_list]" && /^mode *=/ { print "mode = \"off\""; next }
-                section == "[metrics]" && /^run_prometheus_endpoint *=/ { print "run_prometheus_endpoint = false"; next }
-                section == "[privileges]" && /^drop_privileges *=/ { print "drop_privileges = false"; next }
-                { print }' "$TMP/aquatic-default.toml" > "$TMP/aquatic.toml"
+            aquatic_config "$TMP/aquatic-default.toml" "127.0.0.1:$PORT" 0 "" "" > "$TMP/aquatic.toml"
             (pin "$SERVER_CPU" "$AQUATIC_BIN" -c "$TMP/aquatic.toml") > "$TMP/server.log" 2>&1 &
             ;;
     esac

@@ -366,24 +366,8 @@ start_aquatic() { # 0 if it runs; otherwise aquatic is dropped from SERVERS with
         log "note: '$AQUATIC_BIN -p' failed: aquatic is skipped"
         return 1
     fi
-    # The printed defaults, changed with awk: plain ws:// on our port, one socket and one swarm
-    # worker, no access list, no metrics, no privilege dropping.
-    awk -v addr="127.0.0.1:$PORT_AQUATIC" -v tls="$TLS" -v cert="${CERT:-}" -v key="${KEY:-}" '
-        /^\[/ { section = $0 }
-        section == "" && /^socket_workers *=/ { print "socket_workers = 1"; next }
-        section == "" && /^swarm_workers *=/ { print "swarm_workers = 1"; next }
-        section == "" && /^log_level *=/ { print "log_level = \"warn\""; next }
-        section == "[network]" && /^address *=/ { print "address = \"" addr "\""; next }
-        section == "[network]" && /^use_ipv4 *=/ { print "use_ipv4 = true"; next }
-        section == "[network]" && /^use_ipv6 *=/ { print "use_ipv6 = false"; next }
-        section == "[network]" && /^enable_tls *=/ { print "enable_tls = " (tls == 1 ? "true" : "false"); next }
-        section == "[network]" && /^tls_certificate_path *=/ && tls == 1 { print "tls_certificate_path = \"" cert "\""; next }
-        section == "[network]" && /^tls_private_key_path *=/ && tls == 1 { print "tls_private_key_path = \"" key "\""; next }
-        section == "[access_list]" && /^mode *=/ { print "mode = \"off\""; next }
-        section == "[metrics]" && /^run_prometheus_endpoint *=/ { print "run_prometheus_endpoint = false"; next }
-        section == "[privileges]" && /^drop_privileges *=/ { print "drop_privileges = false"; next }
-        { print }
-    ' "$TMP/aquatic-default.toml" > "$cfg"
+    # The printed defaults, changed for the measurement (lib.sh).
+    aquatic_config "$TMP/aquatic-default.toml" "127.0.0.1:$PORT_AQUATIC" "$TLS" "${CERT:-}" "${KEY:-}" > "$cfg"
     "$AQUATIC_BIN" -c "$cfg" > "$TMP/aquatic.log" 2>&1 &
     PID[aquatic]=$!
     if ! wait_port aquatic "${PID[aquatic]}" "$TMP/aquatic.log" "$PORT_AQUATIC"; then
