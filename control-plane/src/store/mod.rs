@@ -43,8 +43,10 @@ pub use secrets::{random_token, sha256_hex};
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
-/// How long an SQLite writer waits for another one before giving up.
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an SQLite writer waits for another one before giving up. Generous: every commit is
+/// fsynced, and on a busy disk a few writers in line can take seconds; a give-up is an error
+/// the caller sees (an inbox answers 500 and is retried), never lost data, but it should be rare.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 const SQLITE_MAX_CONNECTIONS: u32 = 4;
 const POSTGRES_MAX_CONNECTIONS: u32 = 8;
 

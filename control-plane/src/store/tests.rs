@@ -213,7 +213,7 @@ async fn migrations_apply_and_reopen(fx: &Fixture) {
                 .fetch_one(pool)
                 .await
                 .unwrap();
-            assert_eq!(timeout, 5000);
+            assert_eq!(timeout, 30_000);
         }
         Backend::Postgres(pool) => {
             // Everything lives in the test's own schema.
