@@ -12,7 +12,8 @@
 #   VIDEOS=1000 FOLLOWERS=100 loadtest/origin.sh
 #
 # Settings: VIDEOS [10000], FOLLOWERS [100], LATENCY_RUNS [10], BUILD [1] (0: use existing
-# release binaries), STALL_SECS [120].
+# release binaries), STALL_SECS [120], MAX_SECS [0: to the end; else end the cost run after that
+# long and report the steady rate and CPU per delivery of its second half].
 
 set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
@@ -21,6 +22,7 @@ FOLLOWERS=${FOLLOWERS:-100}
 LATENCY_RUNS=${LATENCY_RUNS:-10}
 BUILD=${BUILD:-1}
 STALL_SECS=${STALL_SECS:-120}
+MAX_SECS=${MAX_SECS:-0}
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 if [[ $BUILD == 1 ]]; then
@@ -34,4 +36,4 @@ serve_federating "$TMP" --data-workers 1 --rescan-interval 1
 cp control-plane/tests-data/media/clip-320x180-25fps-3s.mp4 "$TMP/clip.mp4"
 log "origin.sh: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), vidseed rev $(git rev-parse --short HEAD 2> /dev/null || echo unknown), $VIDEOS videos to $FOLLOWERS followers"
 "$TARGET_DIR/release/origin-load" --target "$CONTROL" --media "$TMP/media" --clip "$TMP/clip.mp4" --pid "$PID" \
-    --followers "$FOLLOWERS" --videos "$VIDEOS" --latency-runs "$LATENCY_RUNS" --stall-secs "$STALL_SECS" --json
+    --followers "$FOLLOWERS" --videos "$VIDEOS" --latency-runs "$LATENCY_RUNS" --stall-secs "$STALL_SECS" --max-secs "$MAX_SECS" --json

@@ -13,7 +13,10 @@
 //!    counted until all expected ones (3 per video per follower) arrived or nothing came for
 //!    `--stall-secs`. Reported: deliveries per second over the delivery window, vidseed's CPU
 //!    (process `--pid`, all its work: scan, hash, store, sign, send) per delivery and per video,
-//!    and this generator's own CPU beside it (it shares the machine).
+//!    and this generator's own CPU beside it (it shares the machine). With `--max-secs` the run
+//!    ends after that long (a run of millions of deliveries lasts hours), and the *steady*
+//!    figures — deliveries per second and CPU per delivery over the second half of the window,
+//!    when the videos' own work (scan, hash, queueing) is behind — stand for the whole.
 //!
 //! Output: a table of figures, and a JSON object as the last line with `--json`.
 
@@ -62,6 +65,10 @@ struct Args {
     /// Give up when no delivery arrived for this long.
     #[arg(long, default_value_t = 60)]
     stall_secs: u64,
+    /// End the cost run after this many seconds even if deliveries remain (0: run to the end);
+    /// the steady figures then come from the window's second half.
+    #[arg(long, default_value_t = 0)]
+    max_secs: u64,
     /// Print a JSON object at the end.
     #[arg(long)]
     json: bool,
@@ -324,9 +331,13 @@ async fn measure(args: Args) -> Result<Printed> {
     // One rename: the folder appears whole to the next rescan.
     std::fs::rename(&staging, &bulk)?;
     let stall = Duration::from_secs(args.stall_secs);
+    let limit = (args.max_secs > 0).then(|| Duration::from_secs(args.max_secs));
     let mut progress = (delivered(), Instant::now());
     let mut first_at: Option<Duration> = None;
     let mut cpu_at_last = cpu0;
+    // (seconds since the landing, deliveries, vidseed's CPU seconds), once a second.
+    let mut samples: Vec<(f64, u64, f64)> = vec![(0.0, 0, cpu0)];
+    let mut ended_by_limit = false;
     loop {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let now = delivered();
@@ -337,23 +348,39 @@ async fn measure(args: Args) -> Result<Printed> {
             progress = (now, Instant::now());
             cpu_at_last = cpu_seconds_of(args.pid).unwrap_or(cpu_at_last);
         }
+        let elapsed = t0.elapsed().as_secs_f64();
+        if elapsed - samples.last().map_or(0.0, |s| s.0) >= 1.0 {
+            samples.push((elapsed, now - before, cpu_seconds_of(args.pid).unwrap_or(cpu_at_last)));
+        }
         if now - before >= expected || progress.1.elapsed() > stall {
+            break;
+        }
+        if limit.is_some_and(|l| t0.elapsed() >= l) {
+            ended_by_limit = true;
+            samples.push((elapsed, now - before, cpu_seconds_of(args.pid).unwrap_or(cpu_at_last)));
+            cpu_at_last = samples.last().map_or(cpu_at_last, |s| s.2);
             break;
         }
     }
     let got = delivered() - before;
     let last_ns = inboxes.last_ns.load(Ordering::Relaxed).max(t0_ns);
-    let total_s = (last_ns - t0_ns) as f64 / 1e9;
+    let total_s = if ended_by_limit { t0.elapsed().as_secs_f64() } else { (last_ns - t0_ns) as f64 / 1e9 };
     let first_s = first_at.map_or(total_s, |d| d.as_secs_f64());
     let window = (total_s - first_s).max(1e-3);
     let cpu = cpu_at_last - cpu0;
     let own = own_cpu_seconds().unwrap_or(0.0) - own0;
-    let code = if got >= expected { ExitCode::SUCCESS } else { ExitCode::from(1) };
+    let code = if got >= expected || ended_by_limit { ExitCode::SUCCESS } else { ExitCode::from(1) };
     text += &format!("{} videos at once: {got} of {expected} deliveries (Create + 2 Announce per video per follower) in {total_s:.1} s, the first after {first_s:.1} s\n", args.videos);
     text += &format!("deliveries per second (first to last): {:.0}\n", got as f64 / window);
     text += &format!("vidseed CPU: {cpu:.1} s in all, {:.0} µs per delivery, {:.1} ms per video\n", cpu / got.max(1) as f64 * 1e6, cpu / args.videos.max(1) as f64 * 1e3);
     text += &format!("this generator's CPU (followers' inboxes): {own:.1} s\n");
-    if got < expected {
+    let steady = steady_half(&samples, first_s);
+    if let Some((rate, cpu_per)) = steady {
+        text += &format!("steady (second half of the window): {rate:.0} deliveries/s, {:.0} µs of vidseed CPU per delivery\n", cpu_per * 1e6);
+    }
+    if ended_by_limit {
+        text += &format!("PARTIAL: ended after --max-secs {} with {} deliveries to go\n", args.max_secs, expected.saturating_sub(got));
+    } else if got < expected {
         text += &format!("INCOMPLETE: nothing arrived for {} s\n", args.stall_secs);
     }
     if args.json {
@@ -367,10 +394,23 @@ async fn measure(args: Args) -> Result<Printed> {
                 "deliveries_per_s": got as f64 / window, "vidseed_cpu_s": cpu,
                 "cpu_us_per_delivery": cpu / got.max(1) as f64 * 1e6, "generator_cpu_s": own,
                 "others": inboxes.others.load(Ordering::Relaxed),
+                "partial": ended_by_limit,
+                "steady_deliveries_per_s": steady.map(|s| s.0),
+                "steady_cpu_us_per_delivery": steady.map(|s| s.1 * 1e6),
             })
         );
     }
     Ok(Printed { text, code })
+}
+
+/// Deliveries per second and CPU seconds per delivery between the middle of the delivery window
+/// (from the first delivery to the last sample) and its end; `None` when too little was sampled.
+fn steady_half(samples: &[(f64, u64, f64)], first_s: f64) -> Option<(f64, f64)> {
+    let end = *samples.last()?;
+    let mid_t = first_s + (end.0 - first_s) / 2.0;
+    let mid = *samples.iter().find(|s| s.0 >= mid_t)?;
+    let (dt, dn, dc) = (end.0 - mid.0, end.1.saturating_sub(mid.1), end.2 - mid.2);
+    (dt >= 2.0 && dn > 0).then(|| (dn as f64 / dt, dc / dn as f64))
 }
 
 fn main() -> ExitCode {
@@ -416,5 +456,19 @@ mod tests {
         let w = inboxes.watch.lock().unwrap();
         assert_eq!(w.as_ref().unwrap().count, 2);
         assert!(w.as_ref().unwrap().all.is_some());
+    }
+
+    #[test]
+    fn the_steady_figures_come_from_the_second_half_of_the_delivery_window() {
+        // First delivery at 10 s; 100/s and 2 ms each from then on, with a costly start.
+        let mut samples = vec![(0.0, 0, 0.0)];
+        for t in 1..=50u64 {
+            let n = t.saturating_sub(10) * 100;
+            samples.push((t as f64, n, 30.0 + n as f64 * 0.002));
+        }
+        let (rate, cpu) = steady_half(&samples, 10.0).unwrap();
+        assert!((rate - 100.0).abs() < 1e-9, "{rate}");
+        assert!((cpu - 0.002).abs() < 1e-9, "{cpu}");
+        assert_eq!(steady_half(&samples[..2], 0.5), None, "too short a window");
     }
 }
