@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 use vidseed_control_plane::library::piece_length;
-use vidseed_data_plane::{SendPath, TlsFiles};
+use vidseed_data_plane::{IoBackend, SendPath, TlsFiles};
 
 /// vidseed: a seeding and tracker node for the PeerTube video federation.
 #[derive(Parser, Debug)]
@@ -86,6 +86,10 @@ pub(crate) struct ServeArgs {
     /// from the file's mapping).
     #[arg(long, default_value = "sendfile")]
     pub(crate) send_path: SendPath,
+    /// The data plane's I/O backend for plain HTTP: `epoll` or `uring` (io_uring workers for
+    /// WebSeed requests, falling back to epoll where refused); default: `[http] io`, else epoll.
+    #[arg(long)]
+    pub(crate) io: Option<IoBackend>,
     /// A configuration file (TOML; `vidseed print-config` shows every key and its default).
     #[arg(long)]
     pub(crate) config: Option<PathBuf>,
@@ -185,6 +189,9 @@ pub(crate) struct DataArgs {
     /// How file bytes reach the socket: `sendfile` or `write`.
     #[arg(long, default_value = "sendfile")]
     pub(crate) send_path: SendPath,
+    /// The I/O backend for plain HTTP: `epoll` or `uring`; default: `[http] io`, else epoll.
+    #[arg(long)]
+    pub(crate) io: Option<IoBackend>,
     /// Serve files that symbolic links in the node's folders lead to outside them (as
     /// `follow_symlinks = true` in [node]; refused by default, with a warning naming each).
     #[arg(long)]

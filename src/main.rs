@@ -6,8 +6,8 @@ mod configs;
 mod logging;
 mod systemd;
 
-use cli::{Cli, Command, ControlArgs, DataArgs, ServeArgs};
-use configs::{cpus, database, piece_policy, read_file_config};
+use cli::{Cli, Command, ControlArgs, DataArgs, InstanceArgs, ServeArgs};
+use configs::{control_plane_config, cpus, data_plane_config, database, piece_policy, read_file_config};
 
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use vidseed_control_plane::library::TrackerChoice;
 use vidseed_control_plane::{ControlPlane, ControlPlaneConfig, LibraryConfig, PublicUrls};
 use vidseed_data_plane::channel::{ChannelConfig, FolderMapping, Pin};
 use vidseed_data_plane::node::warn_plain_url_over_tls;
-use vidseed_data_plane::{DataNode, DataNodeConfig, DataPlaneConfig, DEFAULT_CONFIG_TOML};
+use vidseed_data_plane::{DataNode, DataNodeConfig, DEFAULT_CONFIG_TOML};
 
 /// The tracker allocates a few small buffers per message (parsed offers, reply JSON); glibc's
 /// malloc took a fifth of its CPU under load, mimalloc a fraction of that.
@@ -66,20 +66,11 @@ fn serve(args: ServeArgs) -> Result<()> {
     let mut file_config = read_file_config(args.config.as_ref())?;
     file_config.tracker.open |= args.open_tracker;
     // Unreadable files or a key that does not match fail here, naming the file.
-    let tls = args.tls.files(file_config.tls)?.map(|f| vidseed_data_plane::tls::server_config(&f)).transpose()?;
+    let tls = args.tls.files(file_config.tls.take())?.map(|f| vidseed_data_plane::tls::server_config(&f)).transpose()?;
     let db = database(args.database.as_deref(), args.database_schema.as_deref(), &args.state)?;
 
     warn_plain_url_over_tls(tls.is_some(), args.public_url.as_deref(), "--public-url");
-    let servers = DataPlaneConfig {
-        listen: args.data_listen,
-        workers: args.data_workers.unwrap_or(cpus()),
-        send_path: args.send_path,
-        http: file_config.http,
-        metrics: file_config.metrics,
-        tracker: file_config.tracker,
-        tls,
-        ..DataPlaneConfig::default()
-    };
+    let servers = data_plane_config(args.data_listen, args.data_workers, (args.send_path, args.io), file_config, tls);
     let mut data = DataNode::start(DataNodeConfig { servers })
         .with_context(|| format!("cannot listen on {} (--data-listen)", args.data_listen))?;
     let data_scheme = data.scheme();
@@ -112,37 +103,24 @@ fn serve(args: ServeArgs) -> Result<()> {
         println!("vidseed: publishing {} …", args.media_dir.display());
         let media_dir = args.media_dir.canonicalize()?;
         let data_public = urls.data_http.clone();
-        let node = ControlPlane::start(
-            ControlPlaneConfig {
-                library: LibraryConfig {
-                    root: media_dir.clone(),
-                    urls,
-                    pieces,
-                    hash_threads: args.hash_threads.unwrap_or(cpus()),
-                    stun_servers: args.instance.stun_servers.clone(),
-                    follow_symlinks: args.follow_symlinks,
-                    trackers: TrackerChoice::Fixed,
-                },
-                database: db,
-                channel_listen: args.channel_listen,
-                channel_public: None,
-                follow: true,
-                follow_interval: (args.rescan_interval > 0).then(|| Duration::from_secs(args.rescan_interval)),
-                open_tracker: args.open_tracker,
-                ready_node: Some(EMBEDDED_NODE.into()),
-                allow_private_fetches: args.instance.allow_private_federation,
-                federation_retry: args.instance.federation_retry(),
-                redundancy_check: Duration::from_secs(args.instance.redundancy_check_secs.max(1)),
-                publish: args.instance.publish(),
-            },
-            listener,
-        )
-        .await?;
-        node.redundancy.set_import_limits(args.instance.import_limits());
-        node.redundancy.set_retry_policy(args.instance.retry_policy());
-        if let Some(token) = &node.new_admin_token {
-            println!("vidseed: admin token (shown only this once; `vidseed admin --token …`): {token}");
-        }
+        let library = LibraryConfig {
+            root: media_dir.clone(),
+            urls,
+            pieces,
+            hash_threads: args.hash_threads.unwrap_or(cpus()),
+            stun_servers: args.instance.stun_servers.clone(),
+            follow_symlinks: args.follow_symlinks,
+            trackers: TrackerChoice::Fixed,
+        };
+        let config = ControlPlaneConfig {
+            follow: true,
+            follow_interval: (args.rescan_interval > 0).then(|| Duration::from_secs(args.rescan_interval)),
+            open_tracker: args.open_tracker,
+            ready_node: Some(EMBEDDED_NODE.into()),
+            ..control_plane_config(&args.instance, library, db, args.channel_listen)
+        };
+        let node = ControlPlane::start(config, listener).await?;
+        started(&node, &args.instance);
         let token = node.embedded_node_token(EMBEDDED_NODE, &data_public).await?;
         data.follow(ChannelConfig {
             control: node.channel_addr().to_string(),
@@ -186,43 +164,30 @@ fn control(args: ControlArgs) -> Result<()> {
             None => ("http://127.0.0.1:9001".to_owned(), TrackerChoice::ServingNode),
         };
         let urls = PublicUrls::new(listener.local_addr()?, listener.local_addr()?, Some(&tracker_base), args.public_url.as_deref())?;
-        let node = ControlPlane::start(
-            ControlPlaneConfig {
-                library: LibraryConfig {
-                    root: args.library.canonicalize()?,
-                    urls,
-                    pieces,
-                    hash_threads: args.hash_threads.unwrap_or(cpus()),
-                    stun_servers: args.instance.stun_servers.clone(),
-                    follow_symlinks: args.follow_symlinks,
-                    trackers,
-                },
-                database: db,
-                channel_listen: args.channel_listen,
-                channel_public: args.channel_public.clone(),
-                follow: args.follow_interval > 0,
-                follow_interval: (args.follow_interval > 0).then(|| Duration::from_secs(args.follow_interval)),
-                open_tracker: args.open_tracker,
-                ready_node: None,
-                allow_private_fetches: args.instance.allow_private_federation,
-                federation_retry: args.instance.federation_retry(),
-                redundancy_check: Duration::from_secs(args.instance.redundancy_check_secs.max(1)),
-                publish: args.instance.publish(),
-            },
-            listener,
-        )
-        .await?;
+        let library = LibraryConfig {
+            root: args.library.canonicalize()?,
+            urls,
+            pieces,
+            hash_threads: args.hash_threads.unwrap_or(cpus()),
+            stun_servers: args.instance.stun_servers.clone(),
+            follow_symlinks: args.follow_symlinks,
+            trackers,
+        };
+        let config = ControlPlaneConfig {
+            channel_public: args.channel_public.clone(),
+            follow: args.follow_interval > 0,
+            follow_interval: (args.follow_interval > 0).then(|| Duration::from_secs(args.follow_interval)),
+            open_tracker: args.open_tracker,
+            ..control_plane_config(&args.instance, library, db, args.channel_listen)
+        };
+        let node = ControlPlane::start(config, listener).await?;
         println!(
             "vidseed: control plane on http://{}, catalog channel on {} (udp), pin {}",
             node.local_addr(),
             node.channel_addr(),
             node.pin()
         );
-        node.redundancy.set_import_limits(args.instance.import_limits());
-        node.redundancy.set_retry_policy(args.instance.retry_policy());
-        if let Some(token) = &node.new_admin_token {
-            println!("vidseed: admin token (shown only this once; `vidseed admin --token …`): {token}");
-        }
+        started(&node, &args.instance);
         wait_for_stop().await;
         println!("vidseed: stopping");
         node.shutdown().await;
@@ -231,7 +196,7 @@ fn control(args: ControlArgs) -> Result<()> {
 }
 
 fn data_node(args: DataArgs) -> Result<()> {
-    let file_config = read_file_config(Some(&args.config))?;
+    let mut file_config = read_file_config(Some(&args.config))?;
     let Some(section) = file_config.node.clone() else {
         bail!("{} has no [node] section: use the configuration `vidseed admin node add` printed", args.config.display());
     };
@@ -240,18 +205,9 @@ fn data_node(args: DataArgs) -> Result<()> {
         bail!("{}: [node] has no folders: add [[node.folders]] with library and path", args.config.display());
     }
     let listen = args.listen.or(section.listen).unwrap_or(vidseed_shared::channel::DEFAULT_NODE_LISTEN);
-    let tls = args.tls.files(file_config.tls)?.map(|f| vidseed_data_plane::tls::server_config(&f)).transpose()?;
+    let tls = args.tls.files(file_config.tls.take())?.map(|f| vidseed_data_plane::tls::server_config(&f)).transpose()?;
     warn_plain_url_over_tls(tls.is_some(), section.public_url.as_deref(), "[node] public_url");
-    let servers = DataPlaneConfig {
-        listen,
-        workers: args.data_workers.unwrap_or(cpus()),
-        send_path: args.send_path,
-        http: file_config.http,
-        metrics: file_config.metrics,
-        tracker: file_config.tracker,
-        tls,
-        ..DataPlaneConfig::default()
-    };
+    let servers = data_plane_config(listen, args.data_workers, (args.send_path, args.io), file_config, tls);
     let mut data = DataNode::start(DataNodeConfig { servers }).with_context(|| format!("cannot listen on {listen}"))?;
     println!(
         "vidseed: data node {:?} on {}://{} (files under /static/webseed/), control plane at {}",
@@ -277,6 +233,15 @@ fn data_node(args: DataArgs) -> Result<()> {
     println!("vidseed: stopping");
     data.shutdown();
     Ok(())
+}
+
+/// The instance settings a started control plane takes, and its new admin token said once.
+fn started(node: &ControlPlane, instance: &InstanceArgs) {
+    node.redundancy.set_import_limits(instance.import_limits());
+    node.redundancy.set_retry_policy(instance.retry_policy());
+    if let Some(token) = &node.new_admin_token {
+        println!("vidseed: admin token (shown only this once; `vidseed admin --token …`): {token}");
+    }
 }
 
 async fn wait_for_stop() {

@@ -61,6 +61,36 @@ pub struct HttpLimits {
     /// Connections the node holds at once (default 0: the open-files limit less a reserve
     /// of an eighth, 64 to 4096, for everything else). More are answered 503 and closed.
     pub max_connections: usize,
+    /// How plain connections' bytes move: `epoll` (the default) or `uring` (io_uring workers
+    /// for WebSeed requests; the rest is handed to the epoll path). Falls back to `epoll`, with
+    /// one log line, where the kernel or a seccomp profile refuses io_uring, and with TLS.
+    pub io: IoBackend,
+    /// With `io = "uring"`: bodies of at least this many bytes leave by zero-copy `sendmsg`
+    /// (`SEND_ZC`) from the mapping; 0 (the default): never, every body is copied by the kernel.
+    pub zero_copy_min: usize,
+}
+
+/// The data plane's I/O backend for plain HTTP connections.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IoBackend {
+    /// Readiness (epoll) event loops, hyper, `sendfile`/`writev`.
+    #[default]
+    Epoll,
+    /// io_uring rings, one per worker: completion-based accept, receive and send.
+    Uring,
+}
+
+impl std::str::FromStr for IoBackend {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "epoll" => Ok(IoBackend::Epoll),
+            "uring" | "io_uring" => Ok(IoBackend::Uring),
+            other => Err(format!("unknown I/O backend {other:?}: use epoll or uring")),
+        }
+    }
 }
 
 impl Default for HttpLimits {
@@ -72,6 +102,8 @@ impl Default for HttpLimits {
             request_timeout: Duration::from_secs(60),
             max_connections_per_ip: 1024,
             max_connections: 0,
+            io: IoBackend::Epoll,
+            zero_copy_min: 0,
         }
     }
 }
@@ -219,6 +251,14 @@ max_connections_per_ip = 1024
 # Connections the node holds at once; 0: the open-files limit (raised to its hard limit at
 # start) less a reserve of an eighth (64 to 4096) for the database, files and the control plane.
 max_connections = 0
+# How plain connections' bytes move: "epoll" (readiness event loops, sendfile) or "uring"
+# (io_uring rings for WebSeed requests; tracker, metrics and HTTP/2 stay on epoll). Falls back
+# to "epoll" with one log line where the kernel or a seccomp profile refuses io_uring, and
+# with TLS. `--io` overrides it.
+io = "epoll"
+# With io = "uring": bodies of at least this many bytes are sent zero-copy (SEND_ZC) from the
+# file's mapping; 0: never (the kernel copies them, cheaper over loopback).
+zero_copy_min = 0
 
 [tracker]
 # Track any info-hash, not only those of published videos.
@@ -312,6 +352,9 @@ mod tests {
         assert_eq!(parsed.metrics, crate::ops::MetricsConfig::default());
         let c = FileConfig::parse("[metrics]\nlisten = \"127.0.0.1:9101\"\n").unwrap();
         assert_eq!((c.metrics.listen, c.metrics.path.as_str()), (Some("127.0.0.1:9101".parse().unwrap()), "/metrics"));
+        let c = FileConfig::parse("[http]\nio = \"uring\"\nzero_copy_min = 65536\n").unwrap();
+        assert_eq!((c.http.io, c.http.zero_copy_min), (IoBackend::Uring, 65536));
+        assert!(FileConfig::parse("[http]\nio = \"kqueue\"\n").unwrap_err().contains("kqueue"));
         let c = FileConfig::parse("[http]\nkeepalive_timeout_secs = 5\nmax_connections_per_ip = 3\n").unwrap();
         assert_eq!((c.http.keepalive_timeout, c.http.max_connections_per_ip), (Duration::from_secs(5), 3));
         assert!(FileConfig::parse("[http]\nkeepalive = 5\n").unwrap_err().contains("keepalive"));

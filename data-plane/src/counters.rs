@@ -47,10 +47,12 @@ pub enum Sent {
     Write = 1,
     /// Encrypted by rustls and written (TLS connections).
     Tls = 2,
+    /// `sendmsg` zero-copy from the mapping (`SEND_ZC`, the io_uring workers).
+    ZeroCopy = 3,
 }
 
 /// The send-path labels, indexed by [`Sent`].
-pub const SEND_PATHS: [&str; 3] = ["sendfile", "write", "tls"];
+pub const SEND_PATHS: [&str; 4] = ["sendfile", "write", "tls", "zerocopy"];
 
 /// One worker's counters.
 #[derive(Debug, Default)]
@@ -60,7 +62,7 @@ pub struct WorkerCounters {
     responses: [[AtomicU64; 5]; 3],
     /// Body bytes of the responses (what was planned; a client may close before the end).
     pub bytes: AtomicU64,
-    sent: [AtomicU64; 3],
+    sent: [AtomicU64; 4],
     refused: [AtomicU64; 3],
     /// Request durations: a count per bucket (not cumulative; the last is `+Inf`) and the sum.
     duration_buckets: [AtomicU64; 13],
@@ -109,7 +111,7 @@ impl WorkerCounters {
 pub struct ServeSnapshot {
     pub responses: [[u64; 5]; 3],
     pub bytes: u64,
-    pub sent: [u64; 3],
+    pub sent: [u64; 4],
     pub refused: [u64; 3],
     /// Requests per duration bucket (not cumulative), above every bound last.
     pub duration_buckets: [u64; 13],
@@ -128,9 +130,11 @@ impl ServeSnapshot {
                 }
             }
             s.bytes += load(&c.bytes);
-            for i in 0..3 {
-                s.sent[i] += load(&c.sent[i]);
-                s.refused[i] += load(&c.refused[i]);
+            for (total, v) in s.sent.iter_mut().zip(&c.sent) {
+                *total += load(v);
+            }
+            for (total, v) in s.refused.iter_mut().zip(&c.refused) {
+                *total += load(v);
             }
             for (b, v) in s.duration_buckets.iter_mut().zip(&c.duration_buckets) {
                 *b += load(v);
@@ -243,7 +247,7 @@ mod tests {
         assert_eq!(s.responses[0], [0, 2, 0, 0, 0]);
         assert_eq!(s.responses[1], [0, 0, 0, 1, 0]);
         assert_eq!(s.responses[2], [0, 0, 0, 0, 1]);
-        assert_eq!((s.bytes, s.sent, s.refused), (157, [4096, 0, 0], [1, 0, 1]));
+        assert_eq!((s.bytes, s.sent, s.refused), (157, [4096, 0, 0, 0], [1, 0, 1]));
         // ≤50 µs: 2 (30 µs and 0); ≤500 µs: 1; above every bound: 1 (3 s).
         assert_eq!(s.duration_buckets, [2, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
         assert!((s.duration_sum_secs - 3.00033).abs() < 1e-9, "{}", s.duration_sum_secs);

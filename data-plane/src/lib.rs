@@ -12,13 +12,15 @@ pub mod import;
 pub mod node;
 pub mod ops;
 pub mod sendfile;
+pub mod rewind;
 pub mod server;
 pub mod sigbus;
 pub mod tls;
 pub mod tracker;
+pub mod uring;
 pub mod webseed;
 
 pub use catalog::CatalogStore;
-pub use config::{DataPlaneConfig, FileConfig, HttpLimits, SendPath, TlsFiles, DEFAULT_CONFIG_TOML};
+pub use config::{DataPlaneConfig, FileConfig, HttpLimits, IoBackend, SendPath, TlsFiles, DEFAULT_CONFIG_TOML};
 pub use node::{DataNode, DataNodeConfig};
 pub use server::{DataPlane, RunningDataPlane};

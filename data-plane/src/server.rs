@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -20,12 +22,14 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::either::Either;
 
 use crate::catalog::CatalogStore;
-use crate::config::{DataPlaneConfig, SendPath};
+use crate::config::{DataPlaneConfig, IoBackend, SendPath};
 use crate::counters::{Counted, Refusal, Sent};
 use crate::ops::listener::OpsListener;
 use crate::ops::Ops;
+use crate::rewind::Rewind;
 use crate::sendfile::SendfileStream;
 use crate::tracker::socket::{empty_body_response, Shard, Tracker};
+use crate::uring::worker::HandOff;
 use crate::webseed::body::FileBody;
 use crate::webseed::serve::respond;
 use vidseed_conn_guard::{guard, Activity, ConnBudget, PerIp, Places, Watched};
@@ -43,15 +47,18 @@ pub struct RunningDataPlane {
     ops: Arc<Ops>,
     ops_listener: Option<OpsListener>,
     stop: watch::Sender<bool>,
+    stop_uring: Arc<AtomicBool>,
     stop_revalidate: Arc<AtomicBool>,
     workers: Vec<JoinHandle<()>>,
     revalidator: Option<JoinHandle<()>>,
+    io: IoBackend,
 }
 
 impl DataPlane {
     /// Binds the listeners and starts the workers; returns once the port accepts connections.
     pub fn start(config: &DataPlaneConfig, store: Arc<CatalogStore>) -> std::io::Result<RunningDataPlane> {
         let workers = config.workers.max(1);
+        let uring = uring_support(config);
         let first = bind(config.listen)?;
         let local_addr = first.local_addr()?;
         let mut listeners = vec![first];
@@ -71,7 +78,8 @@ impl DataPlane {
         };
         tracing::info!("data plane: at most {} connections, {} per client address", budget.max(), config.http.max_connections_per_ip);
         let per_ip = PerIp::new(config.http.max_connections_per_ip);
-        let ops = Arc::new(Ops::new(Arc::clone(&store), Arc::clone(&tracker), Arc::clone(&counters), Arc::clone(&budget), &config.metrics));
+        let io = if uring.is_some() { IoBackend::Uring } else { IoBackend::Epoll };
+        let ops = Arc::new(Ops::new(Arc::clone(&store), Arc::clone(&tracker), Arc::clone(&counters), Arc::clone(&budget), &config.metrics).with_io(io));
         let ops_listener = match config.metrics.listen {
             Some(addr) => {
                 let path = if config.metrics.path.is_empty() { "/metrics".to_owned() } else { config.metrics.path.clone() };
@@ -79,8 +87,42 @@ impl DataPlane {
             }
             None => None,
         };
-        let mut handles = Vec::with_capacity(workers);
+        let mut handles = Vec::with_capacity(workers * 2);
+        let stop_uring = Arc::new(AtomicBool::new(false));
         for (i, (listener, shards)) in listeners.into_iter().zip(per_worker).enumerate() {
+            // With io_uring, worker i's ring accepts and the epoll loop of the same index serves
+            // what the ring hands it (tracker, operations, HTTP/2, …).
+            let (listener, handoffs) = match uring {
+                Some(support) => {
+                    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                    let shared = crate::uring::worker::Shared {
+                        index: i,
+                        store: Arc::clone(&store),
+                        ops: Arc::clone(&ops),
+                        counters: Arc::clone(&counters),
+                        budget: Arc::clone(&budget),
+                        per_ip: Arc::clone(&per_ip),
+                        timeouts: config.http.timeouts(),
+                        max_target_len: config.max_target_len,
+                        min_zero_copy: match config.http.zero_copy_min {
+                            n if n > 0 && support.zero_copy => n,
+                            _ => usize::MAX,
+                        },
+                        shutdown_grace: config.shutdown_grace,
+                        stop: Arc::clone(&stop_uring),
+                        hand_off: tx,
+                    };
+                    let handle = std::thread::Builder::new().name(format!("vidseed-ring-{i}")).spawn(move || {
+                        if let Err(e) = crate::uring::worker::run(listener, shared) {
+                            tracing::error!("data plane io_uring worker {i} failed: {e}");
+                            std::process::abort();
+                        }
+                    })?;
+                    handles.push(handle);
+                    (None, Some(rx))
+                }
+                None => (Some(listener), None),
+            };
             let ctx = WorkerContext {
                 shards,
                 store: Arc::clone(&store),
@@ -92,6 +134,7 @@ impl DataPlane {
                 budget: Arc::clone(&budget),
                 per_ip: Arc::clone(&per_ip),
                 ops: Arc::clone(&ops),
+                handoffs,
             };
             let handle = std::thread::Builder::new()
                 .name(format!("vidseed-data-{i}"))
@@ -113,9 +156,11 @@ impl DataPlane {
             ops,
             ops_listener,
             stop,
+            stop_uring,
             stop_revalidate,
             workers: handles,
             revalidator: Some(revalidator),
+            io,
         })
     }
 }
@@ -146,6 +191,11 @@ impl RunningDataPlane {
         &self.ops
     }
 
+    /// The I/O backend serving plain connections (`uring` only when configured and allowed).
+    pub fn io_backend(&self) -> IoBackend {
+        self.io
+    }
+
     /// Where `[metrics] listen` bound, if set.
     pub fn ops_addr(&self) -> Option<SocketAddr> {
         self.ops_listener.as_ref().map(OpsListener::local_addr)
@@ -155,6 +205,7 @@ impl RunningDataPlane {
     /// every thread.
     pub fn shutdown(mut self) {
         let _ = self.stop.send(true);
+        self.stop_uring.store(true, Ordering::Relaxed);
         if let Some(l) = self.ops_listener.take() {
             l.shutdown();
         }
@@ -180,6 +231,30 @@ struct WorkerContext {
     budget: Arc<ConnBudget>,
     per_ip: Arc<PerIp>,
     ops: Arc<Ops>,
+    /// Connections an io_uring worker hands over (with `io = "uring"`, in place of a listener).
+    handoffs: Option<tokio::sync::mpsc::UnboundedReceiver<HandOff>>,
+}
+
+/// Whether the io_uring workers run: configured, plain HTTP, and allowed by the kernel; one log
+/// line says why not otherwise.
+fn uring_support(config: &DataPlaneConfig) -> Option<crate::uring::Support> {
+    if config.http.io != IoBackend::Uring {
+        return None;
+    }
+    if config.tls.is_some() {
+        tracing::warn!("data plane: io = \"uring\" serves plain HTTP only; with TLS every connection stays on epoll");
+        return None;
+    }
+    match crate::uring::probe() {
+        Ok(support) => {
+            tracing::info!("data plane: io_uring workers serve WebSeed requests (zero-copy send {})", if support.zero_copy { "available" } else { "not available" });
+            Some(support)
+        }
+        Err(why) => {
+            tracing::warn!("data plane: falling back to epoll: {why}");
+            None
+        }
+    }
 }
 
 fn bind(addr: SocketAddr) -> std::io::Result<StdListener> {
@@ -192,7 +267,7 @@ fn bind(addr: SocketAddr) -> std::io::Result<StdListener> {
     Ok(socket.into())
 }
 
-fn run_worker(listener: StdListener, ctx: WorkerContext) {
+fn run_worker(listener: Option<StdListener>, ctx: WorkerContext) {
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -201,7 +276,7 @@ fn run_worker(listener: StdListener, ctx: WorkerContext) {
         }
     };
     rt.block_on(async move {
-        let listener = match TcpListener::from_std(listener) {
+        let listener = match listener.map(TcpListener::from_std).transpose() {
             Ok(l) => l,
             Err(e) => {
                 tracing::error!("data plane worker cannot use its listener: {e}");
@@ -212,7 +287,7 @@ fn run_worker(listener: StdListener, ctx: WorkerContext) {
     });
 }
 
-async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
+async fn accept_loop(listener: Option<TcpListener>, mut ctx: WorkerContext) {
     for shard in ctx.shards.drain(..) {
         let index = shard.index();
         let task = tokio::spawn(shard.run());
@@ -252,9 +327,11 @@ async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
     let timeouts = ctx.config.http.timeouts();
     let copies = tls.is_some();
     let mut failing = AcceptFailures::default();
+    let mut handoffs = ctx.handoffs.take();
+    let index = ctx.index;
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
+        let (stream, peer, places, read) = tokio::select! {
+            accepted = accept(listener.as_ref()) => {
                 let (stream, peer) = match accepted {
                     Ok(c) => {
                         failing.succeeded();
@@ -267,22 +344,31 @@ async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
                         continue;
                     }
                 };
-                let counters = Arc::clone(&ctx.counters);
-                let index = ctx.index;
                 let Some(conn_slot) = ctx.budget.admit() else {
-                    refuse(&stream, "the node holds as many connections as it may; retry later", &counters[index], Refusal::NodeFull);
+                    refuse(&stream, "the node holds as many connections as it may; retry later", &ctx.counters[index], Refusal::NodeFull);
                     continue;
                 };
                 let Some(ip_slot) = ctx.per_ip.admit(peer.ip()) else {
-                    refuse(&stream, "too many connections from your address", &counters[index], Refusal::PerIp);
+                    refuse(&stream, "too many connections from your address", &ctx.counters[index], Refusal::PerIp);
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
+                (stream, peer, Places { conn: Some(conn_slot), ip: Some(ip_slot) }, Bytes::new())
+            }
+            Some(h) = handed_off(handoffs.as_mut()) => {
+                match tokio::net::TcpStream::from_std(h.stream) {
+                    Ok(stream) => (stream, h.peer, h.places, h.read),
+                    Err(_) => continue,
+                }
+            }
+            _ = stop.changed() => break,
+        };
+        {
+                let counters = Arc::clone(&ctx.counters);
                 let store = Arc::clone(&store);
                 let tracker = Arc::clone(&tracker);
                 let ops = Arc::clone(&ctx.ops);
                 let activity = Activity::new();
-                let places = Places { conn: Some(conn_slot), ip: Some(ip_slot) };
                 let requests = Arc::clone(&activity);
                 let service = service_fn(move |req| {
                     requests.request_started();
@@ -379,7 +465,8 @@ async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
                     SendPath::Write => usize::MAX,
                 };
                 let io = SendfileStream::new(stream, min_chunk).counted(Arc::clone(&ctx.counters), index);
-                let io = Watched::new(io, Arc::clone(&activity), places);
+                // A connection an io_uring worker handed over is read from its first byte.
+                let io = Watched::new(Rewind::new(io, read), Arc::clone(&activity), places);
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
                 let conn = graceful.watch(conn.into_owned());
                 tokio::spawn(async move {
@@ -387,13 +474,27 @@ async fn accept_loop(listener: TcpListener, mut ctx: WorkerContext) {
                         tracing::debug!("closed the connection from {peer}: {}", v.reason());
                     }
                 });
-            }
-            _ = stop.changed() => break,
         }
     }
     drop(listener);
     if tokio::time::timeout(ctx.config.shutdown_grace, graceful.shutdown()).await.is_err() {
         tracing::info!("data plane: grace period over, closing remaining connections");
+    }
+}
+
+/// The next connection from the listener; never, without one (the io_uring workers accept).
+async fn accept(listener: Option<&TcpListener>) -> std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next connection an io_uring worker hands over; never, without such a worker.
+async fn handed_off(rx: Option<&mut tokio::sync::mpsc::UnboundedReceiver<HandOff>>) -> Option<HandOff> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -8,11 +8,50 @@ use crate::common::*;
 
 const SIZE: usize = 3 * 1024 * 1024 + 12345;
 
+std::thread_local! {
+    /// The data plane's I/O backend for this test's nodes: the tests below run once on the
+    /// default (epoll) and once more on io_uring (`mod on_uring`).
+    static IO: std::cell::Cell<&'static str> = const { std::cell::Cell::new("epoll") };
+}
+
+fn io_args() -> [&'static str; 2] {
+    ["--io", IO.with(std::cell::Cell::get)]
+}
+
 fn node() -> (Node, Vec<u8>, String) {
     let bytes = pseudo_random(SIZE, 7);
-    let node = Node::start(&[("movie.mp4", &bytes)], &[]);
+    let node = Node::start(&[("movie.mp4", &bytes)], &io_args());
     let path = file_path(&node.videos()[0]);
     (node, bytes, path)
+}
+
+/// Every conformance test again with `--io uring`: the same answers from the io_uring workers
+/// (and from the epoll path for what they hand over: HTTP/2, other methods).
+mod on_uring {
+    macro_rules! again_on_uring {
+        ($($test:ident),* $(,)?) => {$(
+            #[test]
+            fn $test() {
+                super::IO.with(|io| io.set("uring"));
+                super::$test();
+            }
+        )*};
+    }
+    again_on_uring!(
+        full_get_and_head,
+        single_ranges,
+        unsatisfiable_and_invalid_ranges,
+        multiple_ranges_are_multipart,
+        overlapping_ranges_never_send_more_than_the_file,
+        conditional_requests,
+        cors_preflight_as_chromium_sends_it,
+        other_methods_and_unknown_paths,
+        paths_never_leave_the_catalog,
+        percent_encoded_names_in_folders,
+        keep_alive_and_pipelining,
+        http2_prior_knowledge,
+        both_send_paths_serve_identical_bytes,
+    );
 }
 
 #[test]
@@ -253,7 +292,7 @@ fn paths_never_leave_the_catalog() {
 fn percent_encoded_names_in_folders() {
     let a = pseudo_random(70_000, 1);
     let b = pseudo_random(5_000, 2);
-    let node = Node::start(&[("season 1/épisode #1?.webm", &a), ("x/y/z.mkv", &b)], &[]);
+    let node = Node::start(&[("season 1/épisode #1?.webm", &a), ("x/y/z.mkv", &b)], &io_args());
     let videos = node.videos();
     for v in &videos {
         let p = file_path(v);
@@ -326,7 +365,8 @@ fn http2_prior_knowledge() {
 fn both_send_paths_serve_identical_bytes() {
     let bytes = pseudo_random(SIZE, 77);
     for send_path in ["write", "sendfile"] {
-        let node = Node::start(&[("movie.mp4", &bytes)], &["--send-path", send_path]);
+        let [io_flag, io] = io_args();
+        let node = Node::start(&[("movie.mp4", &bytes)], &["--send-path", send_path, io_flag, io]);
         let path = file_path(&node.videos()[0]);
         for (a, b) in [(0usize, 100usize), (0, 16383), (4096, 4096 + 262143), (7, 7 + 65536), (1, 1 + 65534), (SIZE - 4097, SIZE - 1)] {
             let r = get(node.data, &path, &[("Range", &format!("bytes={a}-{b}"))]).unwrap();

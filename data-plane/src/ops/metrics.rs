@@ -9,6 +9,8 @@ use crate::tracker::socket::TrackerStats;
 /// Everything a scrape reports.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
+    /// Plain connections are served by io_uring workers (else epoll).
+    pub io_uring: bool,
     pub serve: ServeSnapshot,
     pub open_connections: u64,
     pub max_connections: u64,
@@ -47,6 +49,8 @@ pub fn render(s: &Snapshot) -> String {
     let mut e = Exposition::new();
     e.gauges("build_info", "The running vidseed's version (always 1).", vec![(label("version", env!("CARGO_PKG_VERSION")), 1.0)]);
     e.gauge("ready", "1 once a catalog from the control plane is served (what /readyz says).", f64::from(u8::from(s.catalog.applied > 0)));
+    let io = [("epoll", !s.io_uring), ("uring", s.io_uring)].iter().map(|(b, on)| (label("backend", b), f64::from(u8::from(*on)))).collect();
+    e.gauges("io_backend", "The I/O backend serving plain HTTP connections (1: in use).", io);
 
     // WebSeed.
     let mut responses = Vec::new();
@@ -127,7 +131,7 @@ mod tests {
     fn every_count_appears_under_its_name_and_labels() {
         let mut s = Snapshot { open_connections: 3, max_connections: 100, ..Default::default() };
         s.serve.responses[0][1] = 7;
-        s.serve.sent = [10, 20, 30];
+        s.serve.sent = [10, 20, 30, 40];
         s.serve.refused = [1, 2, 3];
         s.serve.duration_buckets[0] = 7;
         s.tracker.peers = 5;
@@ -138,9 +142,12 @@ mod tests {
         let text = render(&s);
         for line in [
             "vidseed_data_ready 1",
+            "vidseed_data_io_backend{backend=\"epoll\"} 1",
+            "vidseed_data_io_backend{backend=\"uring\"} 0",
             "vidseed_data_webseed_responses_total{method=\"GET\",class=\"2xx\"} 7",
             "vidseed_data_webseed_responses_total{method=\"other\",class=\"5xx\"} 0",
             "vidseed_data_sent_bytes_total{path=\"tls\"} 30",
+            "vidseed_data_sent_bytes_total{path=\"zerocopy\"} 40",
             "vidseed_data_refused_connections_total{reason=\"node_full\"} 2",
             "vidseed_data_open_connections 3",
             "vidseed_data_webseed_request_duration_seconds_bucket{le=\"+Inf\"} 7",

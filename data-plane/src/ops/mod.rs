@@ -51,12 +51,20 @@ pub struct Ops {
     budget: Arc<ConnBudget>,
     /// The metrics' path on the public port (`None`: not there).
     public_metrics: Option<String>,
+    /// The I/O backend serving plain connections.
+    io: crate::config::IoBackend,
 }
 
 impl Ops {
     pub fn new(store: Arc<CatalogStore>, tracker: Arc<Tracker>, counters: Arc<[WorkerCounters]>, budget: Arc<ConnBudget>, config: &MetricsConfig) -> Ops {
         let public_metrics = (config.listen.is_none() && !config.path.is_empty()).then(|| config.path.clone());
-        Ops { store, tracker, counters, budget, public_metrics }
+        Ops { store, tracker, counters, budget, public_metrics, io: crate::config::IoBackend::Epoll }
+    }
+
+    /// Says which I/O backend serves plain connections (for the `io_backend` metric).
+    pub fn with_io(mut self, io: crate::config::IoBackend) -> Ops {
+        self.io = io;
+        self
     }
 
     /// The ops route of a path on the public port, if it is one.
@@ -75,6 +83,7 @@ impl Ops {
         let applies = self.store.applies();
         let copies = &crate::channel::copies::COUNTS;
         metrics::Snapshot {
+            io_uring: self.io == crate::config::IoBackend::Uring,
             serve: ServeSnapshot::of(&self.counters),
             open_connections: self.budget.open() as u64,
             max_connections: self.budget.max() as u64,

@@ -59,6 +59,15 @@ impl FileBody {
         self.checked = true;
     }
 
+    /// The chunks, in order, for a transport that sends them itself (the io_uring workers).
+    pub fn into_chunks(self) -> VecDeque<Bytes> {
+        match self.chunks {
+            Chunks::Empty => VecDeque::new(),
+            Chunks::One(b) => VecDeque::from([b]),
+            Chunks::Many(q) => q,
+        }
+    }
+
     /// A short static message (error pages).
     pub fn text(msg: &'static str) -> Self {
         Self::once(Bytes::from_static(msg.as_bytes()))

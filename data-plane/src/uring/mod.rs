@@ -1,0 +1,46 @@
+//! The io_uring backend for plain HTTP/1.1 WebSeed traffic (`[http] io = "uring"`): one ring
+//! per worker thread, beside the epoll workers, which keep the tracker, operations, HTTP/2 and
+//! anything else this path hands them. `probe` decides at start whether the kernel (or a
+//! seccomp profile: Docker's default refuses io_uring) lets us; `http1` is the pure protocol
+//! part, `worker` the ring loop.
+
+pub mod http1;
+pub mod worker;
+
+use io_uring::{opcode, IoUring, Probe};
+
+/// What the kernel offers, found at start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Support {
+    /// `sendmsg` zero-copy (`IORING_OP_SENDMSG_ZC`, Linux 6.1).
+    pub zero_copy: bool,
+}
+
+/// Whether io_uring can run the workers here: a ring with the flags they use (single issuer and
+/// cooperative task running, Linux 6.0, which also brings multishot accept) and the operations
+/// they submit. The error says why not, for the one log line of the fallback.
+pub fn probe() -> Result<Support, String> {
+    let ring: IoUring = IoUring::builder()
+        .setup_single_issuer()
+        .setup_coop_taskrun()
+        .build(8)
+        .map_err(|e| format!("io_uring is not available ({e}); a seccomp profile such as Docker's default refuses it"))?;
+    let mut probe = Probe::new();
+    ring.submitter().register_probe(&mut probe).map_err(|e| format!("io_uring cannot be probed ({e})"))?;
+    for (code, name) in [
+        (opcode::AcceptMulti::CODE, "accept"),
+        (opcode::Recv::CODE, "recv"),
+        (opcode::SendMsg::CODE, "sendmsg"),
+        (opcode::AsyncCancel::CODE, "async cancel"),
+    ] {
+        if !probe.is_supported(code) {
+            return Err(format!("this kernel's io_uring lacks {name}"));
+        }
+    }
+    Ok(Support { zero_copy: probe.is_supported(opcode::SendMsgZc::CODE) })
+}
+
+/// Fuzzing entry point: a request head read as the io_uring workers read it.
+pub fn fuzz_one(data: &[u8]) {
+    let _ = http1::parse(data, |p| p.starts_with("/tracker/"));
+}

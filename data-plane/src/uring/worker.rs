@@ -1,0 +1,608 @@
+//! One io_uring worker (does I/O): a thread with its own ring and its own `SO_REUSEPORT`
+//! listener. Connections come from a multishot accept; each reads its request head into a
+//! buffer of its own, the WebSeed service (`webseed::serve::respond`, shared with the epoll path)
+//! plans the answer, and the head and body leave in one `sendmsg` whose iovecs point into the
+//! file's mapping — large bodies by `sendmsg` zero-copy (`SEND_ZC`) when configured. Submissions
+//! are batched: one `io_uring_enter` per loop turn submits everything the completions of the
+//! previous turn asked for. Requests this path does not serve (the tracker, operations,
+//! upgrades, bodies, HTTP/2) are handed with the bytes read so far to the epoll worker of the
+//! same index. The connection guard's policy (`vidseed_conn_guard::Watch`) closes idle, slow
+//! and stalled connections as on the epoll path.
+//!
+//! Unsafe code is allowed here, and only here on this path: the ring reads and writes memory
+//! we name by raw pointers (each use says why it stays valid), and sockets are handled as raw
+//! descriptors between submissions.
+#![allow(unsafe_code)]
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use http::StatusCode;
+use io_uring::{cqueue, opcode, squeue, types, IoUring};
+use vidseed_conn_guard::{ConnBudget, PerIp, Places, Sample, Timeouts, Verdict, Watch};
+
+use super::http1::{self, Parsed};
+use crate::catalog::CatalogStore;
+use crate::counters::{Refusal, Sent, WorkerCounters};
+use crate::ops::Ops;
+use crate::webseed::serve::respond;
+
+/// Longest request head this path reads; a longer one is answered 431.
+pub const MAX_HEAD: usize = 8 * 1024;
+/// iovecs in one `sendmsg`: the head and the chunks of a multipart body after it.
+const MAX_IOV: usize = 16;
+/// Submission queue size; completions get twice as many.
+const RING_ENTRIES: u32 = 1024;
+
+/// What the worker needs from the data plane.
+pub struct Shared {
+    pub index: usize,
+    pub store: Arc<CatalogStore>,
+    pub ops: Arc<Ops>,
+    pub counters: Arc<[WorkerCounters]>,
+    pub budget: Arc<ConnBudget>,
+    pub per_ip: Arc<PerIp>,
+    pub timeouts: Timeouts,
+    pub max_target_len: usize,
+    /// Bodies of at least this many bytes leave by `SEND_ZC`; `usize::MAX`: never.
+    pub min_zero_copy: usize,
+    pub shutdown_grace: Duration,
+    pub stop: Arc<AtomicBool>,
+    pub hand_off: tokio::sync::mpsc::UnboundedSender<HandOff>,
+}
+
+/// A connection the epoll path serves from here on, with what was read of it.
+pub struct HandOff {
+    pub stream: std::net::TcpStream,
+    pub peer: SocketAddr,
+    pub read: Bytes,
+    pub places: Places,
+}
+
+// user_data: [generation:24][slot:32][op:8]
+const OP_ACCEPT: u64 = 1;
+const OP_RECV: u64 = 2;
+const OP_SEND: u64 = 3;
+const ACCEPT_DATA: u64 = OP_ACCEPT;
+
+fn user_data(slot: usize, generation: u32, op: u64) -> u64 {
+    (u64::from(generation & 0xff_ffff) << 40) | ((slot as u64 & 0xffff_ffff) << 8) | op
+}
+
+fn split(data: u64) -> (usize, u32, u64) {
+    (((data >> 8) & 0xffff_ffff) as usize, (data >> 40) as u32, data & 0xff)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for (the rest of) a request head.
+    Reading,
+    /// A response is leaving.
+    Writing,
+    /// Shut down; the slot is freed once nothing of it is left in the ring.
+    Closing,
+}
+
+struct Conn {
+    fd: RawFd,
+    generation: u32,
+    peer: SocketAddr,
+    buf: Box<[u8]>,
+    filled: usize,
+    phase: Phase,
+    keep_alive: bool,
+    /// Operations in the ring (a receive or a send, and zero-copy notifications).
+    in_ring: u32,
+    /// Zero-copy notifications still to come: the bytes they name must stay alive.
+    notifications: u32,
+    head: Vec<u8>,
+    /// The response's head (first) and body chunks still to send, and how much of the first
+    /// is gone.
+    chunks: VecDeque<Bytes>,
+    head_left: usize,
+    sent_of_first: usize,
+    iov: [libc::iovec; MAX_IOV],
+    msg: libc::msghdr,
+    /// Chunks held until their zero-copy notification.
+    held: Vec<Bytes>,
+    zero_copy: bool,
+    close_after: bool,
+    sample: Sample,
+    watch: Watch,
+    places: Places,
+}
+
+/// Runs the worker until `shared.stop`; returns once every connection is closed.
+pub fn run(listener: std::net::TcpListener, shared: Shared) -> std::io::Result<()> {
+    let mut ring: IoUring = IoUring::builder().setup_cqsize(RING_ENTRIES * 2).setup_single_issuer().setup_coop_taskrun().build(RING_ENTRIES)?;
+    let mut w = Worker {
+        shared,
+        conns: Vec::new(),
+        free: Vec::new(),
+        next_generation: 1,
+        date: Date::default(),
+        accepting: true,
+        listener,
+        pending: Vec::with_capacity(256),
+    };
+    w.arm_accept(&mut ring);
+    let tick = w.shared.timeouts.tick().min(Duration::from_millis(250));
+    let mut last_tick = Instant::now();
+    let mut stopping: Option<Instant> = None;
+    let mut completions: Vec<(u64, i32, u32)> = Vec::with_capacity(1024);
+    loop {
+        w.flush(&mut ring)?;
+        let ts = types::Timespec::from(tick);
+        let args = types::SubmitArgs::new().timespec(&ts);
+        match ring.submitter().submit_with_args(1, &args) {
+            Ok(_) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY)) => {}
+            Err(e) => return Err(e),
+        }
+        completions.clear();
+        completions.extend(ring.completion().map(|c| (c.user_data(), c.result(), c.flags())));
+        for &(data, result, flags) in &completions {
+            w.complete(&mut ring, data, result, flags);
+        }
+        let now = Instant::now();
+        if now.duration_since(last_tick) >= tick {
+            w.date.refresh();
+            w.watch_all(now.duration_since(last_tick));
+            last_tick = now;
+        }
+        if stopping.is_none() && w.shared.stop.load(Ordering::Relaxed) {
+            stopping = Some(now);
+            w.stop_accepting(&mut ring);
+        }
+        if let Some(since) = stopping {
+            let grace_over = now.duration_since(since) >= w.shared.shutdown_grace;
+            w.close_idle(grace_over);
+            if w.conns.iter().all(Option::is_none) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+struct Worker {
+    shared: Shared,
+    conns: Vec<Option<Box<Conn>>>,
+    free: Vec<usize>,
+    next_generation: u32,
+    date: Date,
+    accepting: bool,
+    listener: std::net::TcpListener,
+    /// Entries to submit at the next turn (the ring's queue may be full now).
+    pending: Vec<squeue::Entry>,
+}
+
+impl Worker {
+    fn push(&mut self, entry: squeue::Entry) {
+        self.pending.push(entry);
+    }
+
+    /// Moves pending entries into the submission queue, submitting when it fills.
+    fn flush(&mut self, ring: &mut IoUring) -> std::io::Result<()> {
+        let mut i = 0;
+        while i < self.pending.len() {
+            // SAFETY: every entry points at memory its connection keeps until its completion
+            // (buffers, iovecs and message headers live in the boxed `Conn`, body bytes in its
+            // chunk queue or `held`), and a connection's slot is not reused while `in_ring > 0`.
+            let pushed = unsafe { ring.submission().push(&self.pending[i]) };
+            if pushed.is_err() {
+                ring.submit()?;
+                continue;
+            }
+            i += 1;
+        }
+        self.pending.clear();
+        Ok(())
+    }
+
+    fn arm_accept(&mut self, _ring: &mut IoUring) {
+        let entry = opcode::AcceptMulti::new(types::Fd(self.listener.as_raw_fd())).flags(libc::SOCK_CLOEXEC).build().user_data(ACCEPT_DATA);
+        self.push(entry);
+    }
+
+    fn stop_accepting(&mut self, _ring: &mut IoUring) {
+        if self.accepting {
+            self.accepting = false;
+            self.push(opcode::AsyncCancel::new(ACCEPT_DATA).build().user_data(0));
+            // Closing the socket also stops the kernel from queueing new connections for it.
+            // SAFETY: the listener's descriptor stays owned by `self.listener`; shutdown only
+            // changes its state.
+            unsafe { libc::shutdown(self.listener.as_raw_fd(), libc::SHUT_RDWR) };
+        }
+    }
+
+    fn complete(&mut self, ring: &mut IoUring, data: u64, result: i32, flags: u32) {
+        if data == 0 {
+            return; // a cancel's own completion
+        }
+        if data == ACCEPT_DATA {
+            if result >= 0 {
+                self.accepted(result);
+            } else if !matches!(-result, libc::ECANCELED | libc::EINVAL) && self.accepting {
+                // Out of descriptors and the like: the multishot accept ended; arm it again
+                // (the connection budget keeps us below the limit in normal operation).
+                tracing::warn!("data plane (io_uring): accept failed: {}", std::io::Error::from_raw_os_error(-result));
+            }
+            if !cqueue::more(flags) && self.accepting {
+                self.arm_accept(ring);
+            }
+            return;
+        }
+        let (slot, generation, op) = split(data);
+        let Some(Some(conn)) = self.conns.get_mut(slot) else { return };
+        if conn.generation != generation {
+            return;
+        }
+        if cqueue::notif(flags) {
+            conn.in_ring -= 1;
+            conn.notifications -= 1;
+            if conn.notifications == 0 {
+                conn.held.clear();
+                if conn.phase == Phase::Writing && conn.chunks.is_empty() {
+                    self.response_done(slot);
+                }
+            }
+            self.maybe_free(slot);
+            return;
+        }
+        if !cqueue::more(flags) {
+            conn.in_ring -= 1;
+        } else {
+            // A zero-copy send: its notification comes later.
+            conn.notifications += 1;
+        }
+        match op {
+            OP_RECV => self.received(slot, result),
+            OP_SEND => self.sent(slot, result),
+            _ => {}
+        }
+        self.maybe_free(slot);
+    }
+
+    fn accepted(&mut self, fd: RawFd) {
+        // SAFETY: the kernel just gave us this descriptor; the stream owns it from here on.
+        let stream = unsafe { std::net::TcpStream::from_raw_fd(fd) };
+        let Ok(peer) = stream.peer_addr() else { return };
+        let counters = &self.shared.counters[self.shared.index];
+        let Some(conn_slot) = self.shared.budget.admit() else {
+            refuse(&stream, "the node holds as many connections as it may; retry later");
+            counters.refused(Refusal::NodeFull);
+            return;
+        };
+        let Some(ip_slot) = self.shared.per_ip.admit(peer.ip()) else {
+            refuse(&stream, "too many connections from your address");
+            counters.refused(Refusal::PerIp);
+            return;
+        };
+        let _ = stream.set_nodelay(true);
+        let fd = std::os::fd::IntoRawFd::into_raw_fd(stream);
+        let generation = self.next_generation;
+        self.next_generation = self.next_generation.wrapping_add(1).max(1) & 0xff_ffff;
+        let conn = Box::new(Conn {
+            fd,
+            generation,
+            peer,
+            buf: vec![0u8; MAX_HEAD].into_boxed_slice(),
+            filled: 0,
+            phase: Phase::Reading,
+            keep_alive: true,
+            in_ring: 0,
+            notifications: 0,
+            head: Vec::with_capacity(512),
+            chunks: VecDeque::with_capacity(4),
+            head_left: 0,
+            sent_of_first: 0,
+            iov: [libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; MAX_IOV],
+            // SAFETY: an all-zero msghdr is a valid empty one.
+            msg: unsafe { std::mem::zeroed() },
+            held: Vec::new(),
+            zero_copy: false,
+            close_after: false,
+            sample: Sample::default(),
+            watch: Watch::new(self.shared.timeouts),
+            places: Places { conn: Some(conn_slot), ip: Some(ip_slot) },
+        });
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.conns[s] = Some(conn);
+                s
+            }
+            None => {
+                self.conns.push(Some(conn));
+                self.conns.len() - 1
+            }
+        };
+        self.recv(slot);
+    }
+
+    fn conn(&mut self, slot: usize) -> &mut Conn {
+        self.conns[slot].as_deref_mut().expect("a live slot")
+    }
+
+    fn recv(&mut self, slot: usize) {
+        let c = self.conn(slot);
+        let room = (c.buf.len() - c.filled) as u32;
+        // SAFETY: `filled <= buf.len()`, and the buffer lives as long as the connection.
+        let ptr = unsafe { c.buf.as_mut_ptr().add(c.filled) };
+        let entry = opcode::Recv::new(types::Fd(c.fd), ptr, room).build().user_data(user_data(slot, c.generation, OP_RECV));
+        c.in_ring += 1;
+        self.push(entry);
+    }
+
+    fn received(&mut self, slot: usize, result: i32) {
+        let c = self.conn(slot);
+        if c.phase == Phase::Closing {
+            return;
+        }
+        if result <= 0 {
+            // The client closed (0) or the connection failed.
+            self.close(slot);
+            return;
+        }
+        c.filled += result as usize;
+        c.sample.reads += 1;
+        self.next_request(slot);
+    }
+
+    /// Serves the request at the start of the buffer, if it is whole; otherwise reads more.
+    fn next_request(&mut self, slot: usize) {
+        let ops = Arc::clone(&self.shared.ops);
+        let other_route = |p: &str| p.starts_with("/tracker/") || ops.route(p).is_some();
+        let c = self.conns[slot].as_deref_mut().expect("a live slot");
+        match http1::parse(&c.buf[..c.filled], other_route) {
+            Parsed::Partial if c.filled == c.buf.len() => {
+                self.answer_error(slot, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "431 Request Header Fields Too Large\n");
+            }
+            Parsed::Partial => self.recv(slot),
+            Parsed::Bad(status, text) => self.answer_error(slot, status, text),
+            Parsed::HandOff => self.hand_off(slot),
+            Parsed::Request { req, len, keep_alive } => {
+                let started = Instant::now();
+                c.sample.started += 1;
+                let res = respond(&self.shared.store, self.shared.max_target_len, &req);
+                let (parts, body) = res.into_parts();
+                let chunks = body.into_chunks();
+                let body_len: u64 = chunks.iter().map(|b| b.len() as u64).sum();
+                c.buf.copy_within(len..c.filled, 0);
+                c.filled -= len;
+                c.keep_alive = keep_alive;
+                c.close_after = !keep_alive;
+                http1::write_head(&mut c.head, parts.status, &parts.headers, body_len, req.version(), keep_alive, self.date.get());
+                self.shared.counters[self.shared.index].response(req.method(), parts.status, Some(body_len), started.elapsed());
+                c.zero_copy = body_len as usize >= self.shared.min_zero_copy;
+                self.start_send(slot, chunks);
+            }
+        }
+    }
+
+    fn answer_error(&mut self, slot: usize, status: StatusCode, text: &'static str) {
+        let date = self.date.get().to_vec();
+        let c = self.conn(slot);
+        c.sample.started += 1;
+        http1::write_error(&mut c.head, status, text, &date);
+        c.close_after = true;
+        c.zero_copy = false;
+        self.start_send(slot, VecDeque::new());
+    }
+
+    fn start_send(&mut self, slot: usize, chunks: VecDeque<Bytes>) {
+        let c = self.conn(slot);
+        c.phase = Phase::Writing;
+        c.head_left = c.head.len();
+        c.chunks = chunks;
+        c.sent_of_first = 0;
+        self.send_more(slot);
+    }
+
+    /// Submits the next `sendmsg` of what is left: the head's rest and the body chunks after it.
+    fn send_more(&mut self, slot: usize) {
+        let c = self.conn(slot);
+        let mut n = 0;
+        if c.head_left > 0 {
+            let start = c.head.len() - c.head_left;
+            c.iov[0] = libc::iovec { iov_base: c.head[start..].as_ptr() as *mut _, iov_len: c.head_left };
+            n = 1;
+        }
+        for (k, chunk) in c.chunks.iter().enumerate() {
+            if n == MAX_IOV {
+                break;
+            }
+            let skip = if k == 0 && c.head_left == 0 { c.sent_of_first } else { 0 };
+            c.iov[n] = libc::iovec { iov_base: chunk[skip..].as_ptr() as *mut _, iov_len: chunk.len() - skip };
+            n += 1;
+        }
+        c.msg.msg_iov = c.iov.as_mut_ptr();
+        c.msg.msg_iovlen = n as _;
+        let data = user_data(slot, c.generation, OP_SEND);
+        let entry = if c.zero_copy {
+            opcode::SendMsgZc::new(types::Fd(c.fd), &c.msg).flags(libc::MSG_NOSIGNAL as u32).build()
+        } else {
+            opcode::SendMsg::new(types::Fd(c.fd), &c.msg).flags(libc::MSG_NOSIGNAL as u32).build()
+        };
+        c.sample.write_blocked = true;
+        c.in_ring += 1;
+        self.push(entry.user_data(data));
+    }
+
+    fn sent(&mut self, slot: usize, result: i32) {
+        let index = self.shared.index;
+        let c = self.conn(slot);
+        if c.phase == Phase::Closing {
+            return;
+        }
+        c.sample.write_blocked = false;
+        if result < 0 {
+            if -result == libc::EFAULT {
+                // A file shrank under its mapping: have the catalog look again now.
+                crate::catalog::wake_revalidation();
+            }
+            self.close(slot);
+            return;
+        }
+        let mut n = result as usize;
+        c.sample.writes += 1;
+        let head_part = n.min(c.head_left);
+        c.head_left -= head_part;
+        n -= head_part;
+        let body_sent = n;
+        while n > 0 {
+            let Some(first) = c.chunks.front() else { break };
+            let left = first.len() - c.sent_of_first;
+            if n >= left {
+                n -= left;
+                c.sent_of_first = 0;
+                let done = c.chunks.pop_front().expect("a chunk");
+                if c.zero_copy {
+                    c.held.push(done);
+                }
+            } else {
+                c.sent_of_first += n;
+                n = 0;
+            }
+        }
+        let path = if c.zero_copy { Sent::ZeroCopy } else { Sent::Write };
+        self.shared.counters[index].sent(path, (head_part + body_sent) as u64);
+        let c = self.conn(slot);
+        if c.head_left > 0 || !c.chunks.is_empty() {
+            self.send_more(slot);
+        } else if c.notifications == 0 {
+            self.response_done(slot);
+        }
+        // Otherwise the response ends when its last notification comes.
+    }
+
+    fn response_done(&mut self, slot: usize) {
+        let c = self.conn(slot);
+        c.sample.done += 1;
+        c.held.clear();
+        if c.close_after {
+            self.close(slot);
+            return;
+        }
+        c.phase = Phase::Reading;
+        if c.filled > 0 {
+            // A pipelined request is already here.
+            self.next_request(slot);
+        } else {
+            self.recv(slot);
+        }
+    }
+
+    fn hand_off(&mut self, slot: usize) {
+        let Some(conn) = self.conns[slot].as_deref_mut() else { return };
+        if conn.in_ring > 0 {
+            // Never while the ring still uses the socket (a hand-off follows a completed read).
+            self.close(slot);
+            return;
+        }
+        let conn = self.conns[slot].take().expect("a live slot");
+        self.free.push(slot);
+        // SAFETY: the descriptor is ours and nothing in the ring refers to it any more.
+        let stream = unsafe { std::net::TcpStream::from_raw_fd(conn.fd) };
+        if stream.set_nonblocking(true).is_err() {
+            return;
+        }
+        let read = Bytes::copy_from_slice(&conn.buf[..conn.filled]);
+        let Conn { peer, places, .. } = *conn;
+        let _ = self.shared.hand_off.send(HandOff { stream, peer, read, places });
+    }
+
+    /// Stops the connection: shuts the socket (which ends its pending receive), and frees the
+    /// slot once the ring holds nothing of it.
+    fn close(&mut self, slot: usize) {
+        let c = self.conn(slot);
+        if c.phase != Phase::Closing {
+            c.phase = Phase::Closing;
+            // SAFETY: `fd` is this connection's open socket.
+            unsafe { libc::shutdown(c.fd, libc::SHUT_RDWR) };
+        }
+        self.maybe_free(slot);
+    }
+
+    fn maybe_free(&mut self, slot: usize) {
+        let Some(c) = self.conns[slot].as_deref() else { return };
+        if c.phase == Phase::Closing && c.in_ring == 0 {
+            // SAFETY: nothing in the ring refers to the descriptor any more.
+            unsafe { libc::close(c.fd) };
+            self.conns[slot] = None;
+            self.free.push(slot);
+        }
+    }
+
+    /// The connection guard's look at every connection.
+    fn watch_all(&mut self, elapsed: Duration) {
+        for slot in 0..self.conns.len() {
+            let Some(c) = self.conns[slot].as_deref_mut() else { continue };
+            if c.phase == Phase::Closing {
+                continue;
+            }
+            let verdict = c.watch.tick(c.sample, elapsed);
+            if verdict != Verdict::Keep {
+                tracing::debug!("closed the connection from {}: {}", c.peer, verdict.reason());
+                self.close(slot);
+            }
+        }
+    }
+
+    /// While stopping: connections between requests are closed at once, the rest when the grace
+    /// period is over.
+    fn close_idle(&mut self, all: bool) {
+        for slot in 0..self.conns.len() {
+            let Some(c) = self.conns[slot].as_deref() else { continue };
+            if all || (c.phase == Phase::Reading && c.filled == 0) {
+                self.close(slot);
+            }
+        }
+    }
+}
+
+/// Answers a connection it will not serve with a 503 saying why, then drops it.
+fn refuse(stream: &std::net::TcpStream, reason: &str) {
+    let _ = stream.set_nonblocking(true);
+    let _ = std::io::Write::write(&mut &*stream, vidseed_conn_guard::refusal(reason).as_bytes());
+}
+
+/// The `date` header's value, formatted once a second.
+struct Date {
+    text: Vec<u8>,
+}
+
+impl Default for Date {
+    fn default() -> Self {
+        let mut d = Date { text: Vec::new() };
+        d.refresh();
+        d
+    }
+}
+
+impl Date {
+    fn refresh(&mut self) {
+        self.text = httpdate::fmt_http_date(SystemTime::now()).into_bytes();
+    }
+
+    fn get(&self) -> &[u8] {
+        &self.text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_data_round_trips() {
+        for (slot, generation, op) in [(0usize, 1u32, OP_RECV), (123_456, 0xff_ffff, OP_SEND), (u32::MAX as usize, 7, OP_ACCEPT)] {
+            assert_eq!(split(user_data(slot, generation, op)), (slot, generation, op));
+        }
+        assert_ne!(user_data(0, 1, OP_RECV), ACCEPT_DATA);
+    }
+}

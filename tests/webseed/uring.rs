@@ -1,0 +1,188 @@
+//! The io_uring backend (`--io uring`, `[http] io = "uring"`) against the real binary: which
+//! backend serves (the `io_backend` metric), the tracker and operations reached through the
+//! hand-over to the epoll path, zero-copy sends, the connection guard's limits, many clients at
+//! once, TLS staying on epoll, and a clean stop. (The conformance tests also run on it:
+//! `conformance::on_uring`.)
+
+use std::io::{BufReader, Read, Write};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::common::ws::{connect as ws_connect, hex_to_bin, id, recv, send as ws_send};
+use crate::common::*;
+
+const SIZE: usize = 2 * 1024 * 1024 + 777;
+
+fn metrics(node: &Node) -> String {
+    let r = get(node.data, "/metrics", &[]).unwrap();
+    assert_eq!(r.status, 200);
+    String::from_utf8(r.body).unwrap()
+}
+
+/// The value of one sample line, `0` when absent.
+fn sample(text: &str, line_start: &str) -> f64 {
+    text.lines().find_map(|l| l.strip_prefix(line_start).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
+}
+
+fn uring_node(bytes: &[u8], config: Option<&str>) -> (Node, String, Option<tempfile::TempDir>) {
+    let (dir, mut args) = match config {
+        Some(text) => {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("vidseed.toml"), text).unwrap();
+            (Some(dir), vec!["--config".to_owned(), String::new()])
+        }
+        None => (None, vec!["--io".to_owned(), "uring".to_owned()]),
+    };
+    if let Some(d) = &dir {
+        args[1] = d.path().join("vidseed.toml").to_str().unwrap().to_owned();
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let node = Node::start(&[("movie.mp4", bytes)], &args);
+    let path = file_path(&node.videos()[0]);
+    (node, path, dir)
+}
+
+#[test]
+fn the_metrics_say_which_backend_serves() {
+    let bytes = pseudo_random(100_000, 3);
+    let (node, path, _) = uring_node(&bytes, None);
+    let text = metrics(&node);
+    assert_eq!(sample(&text, "vidseed_data_io_backend{backend=\"uring\"}"), 1.0, "{text}");
+    assert_eq!(sample(&text, "vidseed_data_io_backend{backend=\"epoll\"}"), 0.0);
+    let r = get(node.data, &path, &[("Range", "bytes=0-16383")]).unwrap();
+    assert!(r.body == bytes[..16384]);
+    assert!(r.header("date").is_some_and(|d| httpdate::parse_http_date(d).is_ok()), "a date header");
+    let after = metrics(&node);
+    assert!(
+        sample(&after, "vidseed_data_webseed_responses_total{method=\"GET\",class=\"2xx\"}") >= 1.0,
+        "the ring's responses are counted: {after}"
+    );
+    assert!(sample(&after, "vidseed_data_sent_bytes_total{path=\"write\"}") >= 16384.0);
+
+    let epoll = Node::start(&[("movie.mp4", &bytes)], &[]);
+    let text = metrics(&epoll);
+    assert_eq!(sample(&text, "vidseed_data_io_backend{backend=\"epoll\"}"), 1.0, "{text}");
+}
+
+#[test]
+fn the_tracker_and_health_are_reached_through_the_hand_over() {
+    let bytes = pseudo_random(300_000, 4);
+    let (node, _, _) = uring_node(&bytes, None);
+    assert_eq!(get(node.data, "/healthz", &[]).unwrap().status, 200);
+    assert_eq!(get(node.data, "/tracker/socket", &[]).unwrap().status, 426);
+    let stats = get(node.data, "/tracker/stats", &[]).unwrap();
+    assert_eq!(stats.status, 200);
+    assert!(String::from_utf8_lossy(&stats.body).contains("\"swarms\""));
+    let ih = hex_to_bin(node.videos()[0]["infoHash"].as_str().unwrap());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut a = ws_connect(&node, "/tracker/socket").await;
+        ws_send(&mut a, json!({"action":"announce","info_hash":ih,"peer_id":id(1),"left":300000,"event":"started","offers":[]})).await;
+        let r = recv(&mut a).await;
+        assert_eq!((r["action"].as_str(), r["incomplete"].as_u64()), (Some("announce"), Some(1)));
+    });
+    // A WebSeed request on a connection that began with a tracker request: both answered.
+    let mut s = connect(node.data);
+    s.write_all(&request_bytes("GET", "/tracker/stats", &[])).unwrap();
+    let mut reader = BufReader::new(s.try_clone().unwrap());
+    assert_eq!(read_response(&mut reader, false).unwrap().status, 200);
+    let path = file_path(&node.videos()[0]);
+    s.write_all(&request_bytes("GET", &path, &[("Range", "bytes=1-10")])).unwrap();
+    let r = read_response(&mut reader, false).unwrap();
+    assert!(r.body == bytes[1..=10]);
+}
+
+#[test]
+fn zero_copy_sends_the_files_bytes() {
+    let bytes = pseudo_random(SIZE, 5);
+    let (node, path, _dir) = uring_node(&bytes, Some("[http]\nio = \"uring\"\nzero_copy_min = 65536\n"));
+    for (a, b) in [(0usize, 16383usize), (4096, 4096 + 262_143), (7, 7 + 1_048_575), (SIZE - 70_000, SIZE - 1)] {
+        let r = get(node.data, &path, &[("Range", &format!("bytes={a}-{b}"))]).unwrap();
+        assert_eq!(r.status, 206);
+        assert!(r.body == bytes[a..=b], "{a}-{b}");
+    }
+    let r = get(node.data, &path, &[]).unwrap();
+    assert!(r.body == bytes, "whole file");
+    let text = metrics(&node);
+    let zc = sample(&text, "vidseed_data_sent_bytes_total{path=\"zerocopy\"}");
+    assert!(zc >= (SIZE + 1_048_576 + 262_144) as f64, "large bodies went zero-copy: {zc}");
+}
+
+#[test]
+fn slow_heads_idle_connections_and_oversized_heads_are_closed() {
+    let bytes = pseudo_random(50_000, 6);
+    let (node, path, _dir) =
+        uring_node(&bytes, Some("[http]\nio = \"uring\"\nheader_timeout_secs = 1\nkeepalive_timeout_secs = 2\n"));
+    // A head that never completes: closed after the header limit, not before.
+    let started = Instant::now();
+    let mut slow = connect(node.data);
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = [0u8; 64];
+    let n = slow.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "closed without an answer");
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(8), "closed after {took:?}");
+    // A kept-alive connection quiet after a response: closed after the keep-alive limit.
+    let mut idle = connect(node.data);
+    idle.write_all(&request_bytes("GET", &path, &[("Range", "bytes=0-0")])).unwrap();
+    let mut reader = BufReader::new(idle.try_clone().unwrap());
+    assert_eq!(read_response(&mut reader, false).unwrap().status, 206);
+    let quiet = Instant::now();
+    idle.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(reader.read(&mut buf).unwrap_or(0), 0);
+    assert!(quiet.elapsed() >= Duration::from_millis(1900), "kept {:?}", quiet.elapsed());
+    // A head larger than the ring's buffer: 431, then closed.
+    let mut big = connect(node.data);
+    let filler = "a".repeat(10_000);
+    big.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nX-Filler: {filler}\r\n\r\n").as_bytes()).unwrap();
+    let mut reader = BufReader::new(big);
+    let r = read_response(&mut reader, false).unwrap();
+    assert_eq!(r.status, 431);
+}
+
+#[test]
+fn many_clients_at_once_get_their_own_bytes() {
+    let bytes = std::sync::Arc::new(pseudo_random(SIZE, 8));
+    let (node, path, _) = uring_node(&bytes[..], None);
+    let addr = node.data;
+    let threads: Vec<_> = (0..24u64)
+        .map(|t| {
+            let (bytes, path) = (std::sync::Arc::clone(&bytes), path.clone());
+            std::thread::spawn(move || {
+                let mut s = connect(addr);
+                let mut reader = BufReader::new(s.try_clone().unwrap());
+                let mut x = t * 7919 + 1;
+                for _ in 0..20 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let len = [16_384usize, 262_144, 1_048_576][(x % 3) as usize];
+                    let a = (x as usize / 3) % (SIZE - len);
+                    s.write_all(&request_bytes("GET", &path, &[("Range", &format!("bytes={a}-{}", a + len - 1))])).unwrap();
+                    let r = read_response(&mut reader, false).unwrap();
+                    assert_eq!(r.status, 206);
+                    assert!(r.body == bytes[a..a + len], "thread {t}: {a}+{len}");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn a_stop_closes_idle_connections_and_exits_cleanly() {
+    let bytes = pseudo_random(40_000, 9);
+    let (node, path, _) = uring_node(&bytes, None);
+    let mut kept = connect(node.data);
+    kept.write_all(&request_bytes("GET", &path, &[("Range", "bytes=0-99")])).unwrap();
+    let mut reader = BufReader::new(kept.try_clone().unwrap());
+    assert_eq!(read_response(&mut reader, false).unwrap().status, 206);
+    let started = Instant::now();
+    let status = node.interrupt();
+    assert!(status.success(), "{status:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "an idle connection does not hold the stop");
+}
