@@ -380,3 +380,22 @@ fn startup_errors_name_the_file() {
     assert!(code.is_some_and(|c| c != 0), "{code:?} {err}");
     assert!(err.contains(path_str(&missing)) && err.contains("private key"), "{err}");
 }
+
+#[test]
+fn with_tls_io_uring_stays_off_and_epoll_serves() {
+    let tls = certificate();
+    let bytes = pseudo_random(300_000, 12);
+    let [c, cert, k, key] = tls.flags();
+    let node = Node::start(&[("movie.mp4", &bytes)], &[c, cert, k, key, "--io", "uring"]);
+    let path = file_path(&node.videos()[0]);
+    runtime().block_on(async {
+        let h1 = connector(&tls.der, &[b"http/1.1"]);
+        let metrics = get_h1(&node, &h1, "/metrics", &[]).await;
+        let text = String::from_utf8_lossy(metrics.body()).into_owned();
+        assert!(text.contains("vidseed_data_io_backend{backend=\"epoll\"} 1"), "{text}");
+        assert!(text.contains("vidseed_data_io_backend{backend=\"uring\"} 0"), "{text}");
+        let res = get_h1(&node, &h1, &path, &[("range", "bytes=10-99")]).await;
+        assert_eq!(res.status(), 206);
+        assert!(res.body()[..] == bytes[10..=99]);
+    });
+}

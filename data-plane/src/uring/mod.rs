@@ -4,6 +4,7 @@
 //! seccomp profile: Docker's default refuses io_uring) lets us; `http1` is the pure protocol
 //! part, `worker` the ring loop.
 
+pub mod buffers;
 pub mod http1;
 pub mod worker;
 
@@ -17,8 +18,8 @@ pub struct Support {
 }
 
 /// Whether io_uring can run the workers here: a ring with the flags they use (single issuer and
-/// cooperative task running, Linux 6.0, which also brings multishot accept) and the operations
-/// they submit. The error says why not, for the one log line of the fallback.
+/// cooperative task running, Linux 6.0, which also brings multishot accept and receive), the
+/// operations they submit and a ring of provided buffers. The error says why not, for the one log line of the fallback.
 pub fn probe() -> Result<Support, String> {
     let ring: IoUring = IoUring::builder()
         .setup_single_issuer()
@@ -29,7 +30,7 @@ pub fn probe() -> Result<Support, String> {
     ring.submitter().register_probe(&mut probe).map_err(|e| format!("io_uring cannot be probed ({e})"))?;
     for (code, name) in [
         (opcode::AcceptMulti::CODE, "accept"),
-        (opcode::Recv::CODE, "recv"),
+        (opcode::RecvMulti::CODE, "recv"),
         (opcode::SendMsg::CODE, "sendmsg"),
         (opcode::AsyncCancel::CODE, "async cancel"),
     ] {
@@ -37,7 +38,12 @@ pub fn probe() -> Result<Support, String> {
             return Err(format!("this kernel's io_uring lacks {name}"));
         }
     }
-    Ok(Support { zero_copy: probe.is_supported(opcode::SendMsgZc::CODE) })
+    let buffers = buffers::BufRing::new(&ring, 8, 64, 0).map_err(|e| format!("this kernel's io_uring has no provided buffer rings ({e})"))?;
+    let zero_copy = probe.is_supported(opcode::SendMsgZc::CODE);
+    // The ring goes before the memory it was given.
+    drop(ring);
+    drop(buffers);
+    Ok(Support { zero_copy })
 }
 
 /// Fuzzing entry point: a request head read as the io_uring workers read it.

@@ -1,6 +1,8 @@
 //! One io_uring worker (does I/O): a thread with its own ring and its own `SO_REUSEPORT`
-//! listener. Connections come from a multishot accept; each reads its request head into a
-//! buffer of its own, the WebSeed service (`webseed::serve::respond`, shared with the epoll path)
+//! listener. Connections come from a multishot accept; each has one multishot receive armed,
+//! filling buffers the kernel picks from the worker's ring of provided buffers (`buffers`), so
+//! a waiting connection holds no receive buffer; the bytes are copied into the connection's
+//! small head buffer (grown only to what its requests need), the WebSeed service (`webseed::serve::respond`, shared with the epoll path)
 //! plans the answer, and the head and body leave in one `sendmsg` whose iovecs point into the
 //! file's mapping — large bodies by `sendmsg` zero-copy (`SEND_ZC`) when configured. Submissions
 //! are batched: one `io_uring_enter` per loop turn submits everything the completions of the
@@ -26,6 +28,7 @@ use http::StatusCode;
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use vidseed_conn_guard::{ConnBudget, PerIp, Places, Sample, Timeouts, Verdict, Watch};
 
+use super::buffers::BufRing;
 use super::http1::{self, Parsed};
 use crate::catalog::CatalogStore;
 use crate::counters::{Refusal, Sent, WorkerCounters};
@@ -34,6 +37,12 @@ use crate::webseed::serve::respond;
 
 /// Longest request head this path reads; a longer one is answered 431.
 pub const MAX_HEAD: usize = 8 * 1024;
+/// Bytes a client may send ahead (pipelined requests) while its response leaves; more closes
+/// the connection.
+const MAX_AHEAD: usize = 64 * 1024;
+/// The provided receive buffers: count and size (1 MiB per worker).
+const RECV_BUFFERS: u16 = 256;
+const RECV_BUFFER_SIZE: usize = 4096;
 /// iovecs in one `sendmsg`: the head and the chunks of a multipart body after it.
 const MAX_IOV: usize = 16;
 /// Submission queue size; completions get twice as many.
@@ -84,6 +93,8 @@ enum Phase {
     Reading,
     /// A response is leaving.
     Writing,
+    /// Going to the epoll path once its receive is cancelled.
+    HandingOff,
     /// Shut down; the slot is freed once nothing of it is left in the ring.
     Closing,
 }
@@ -92,8 +103,10 @@ struct Conn {
     fd: RawFd,
     generation: u32,
     peer: SocketAddr,
-    buf: Box<[u8]>,
-    filled: usize,
+    /// Bytes received and not consumed yet (a head, or pipelined requests).
+    buf: Vec<u8>,
+    /// The multishot receive is in the ring.
+    receiving: bool,
     phase: Phase,
     keep_alive: bool,
     /// Operations in the ring (a receive or a send, and zero-copy notifications).
@@ -119,8 +132,11 @@ struct Conn {
 
 /// Runs the worker until `shared.stop`; returns once every connection is closed.
 pub fn run(listener: std::net::TcpListener, shared: Shared) -> std::io::Result<()> {
-    let mut ring: IoUring = IoUring::builder().setup_cqsize(RING_ENTRIES * 2).setup_single_issuer().setup_coop_taskrun().build(RING_ENTRIES)?;
+    let ring: IoUring = IoUring::builder().setup_cqsize(RING_ENTRIES * 2).setup_single_issuer().setup_coop_taskrun().build(RING_ENTRIES)?;
+    let buffers = BufRing::new(&ring, RECV_BUFFERS, RECV_BUFFER_SIZE, 0)?;
     let mut w = Worker {
+        ring,
+        buffers,
         shared,
         conns: Vec::new(),
         free: Vec::new(),
@@ -130,24 +146,24 @@ pub fn run(listener: std::net::TcpListener, shared: Shared) -> std::io::Result<(
         listener,
         pending: Vec::with_capacity(256),
     };
-    w.arm_accept(&mut ring);
+    w.arm_accept();
     let tick = w.shared.timeouts.tick().min(Duration::from_millis(250));
     let mut last_tick = Instant::now();
     let mut stopping: Option<Instant> = None;
     let mut completions: Vec<(u64, i32, u32)> = Vec::with_capacity(1024);
     loop {
-        w.flush(&mut ring)?;
+        w.flush()?;
         let ts = types::Timespec::from(tick);
         let args = types::SubmitArgs::new().timespec(&ts);
-        match ring.submitter().submit_with_args(1, &args) {
+        match w.ring.submitter().submit_with_args(1, &args) {
             Ok(_) => {}
             Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY)) => {}
             Err(e) => return Err(e),
         }
         completions.clear();
-        completions.extend(ring.completion().map(|c| (c.user_data(), c.result(), c.flags())));
+        completions.extend(w.ring.completion().map(|c| (c.user_data(), c.result(), c.flags())));
         for &(data, result, flags) in &completions {
-            w.complete(&mut ring, data, result, flags);
+            w.complete(data, result, flags);
         }
         let now = Instant::now();
         if now.duration_since(last_tick) >= tick {
@@ -157,7 +173,7 @@ pub fn run(listener: std::net::TcpListener, shared: Shared) -> std::io::Result<(
         }
         if stopping.is_none() && w.shared.stop.load(Ordering::Relaxed) {
             stopping = Some(now);
-            w.stop_accepting(&mut ring);
+            w.stop_accepting();
         }
         if let Some(since) = stopping {
             let grace_over = now.duration_since(since) >= w.shared.shutdown_grace;
@@ -169,7 +185,10 @@ pub fn run(listener: std::net::TcpListener, shared: Shared) -> std::io::Result<(
     }
 }
 
+/// One worker's state. Field order matters: the ring is dropped before the buffers it reads.
 struct Worker {
+    ring: IoUring,
+    buffers: BufRing,
     shared: Shared,
     conns: Vec<Option<Box<Conn>>>,
     free: Vec<usize>,
@@ -187,15 +206,16 @@ impl Worker {
     }
 
     /// Moves pending entries into the submission queue, submitting when it fills.
-    fn flush(&mut self, ring: &mut IoUring) -> std::io::Result<()> {
+    fn flush(&mut self) -> std::io::Result<()> {
         let mut i = 0;
         while i < self.pending.len() {
             // SAFETY: every entry points at memory its connection keeps until its completion
-            // (buffers, iovecs and message headers live in the boxed `Conn`, body bytes in its
-            // chunk queue or `held`), and a connection's slot is not reused while `in_ring > 0`.
-            let pushed = unsafe { ring.submission().push(&self.pending[i]) };
+            // (iovecs and message headers live in the boxed `Conn`, body bytes in its chunk
+            // queue or `held`, receive buffers in `buffers`), and a connection's slot is not
+            // reused while `in_ring > 0`.
+            let pushed = unsafe { self.ring.submission().push(&self.pending[i]) };
             if pushed.is_err() {
-                ring.submit()?;
+                self.ring.submit()?;
                 continue;
             }
             i += 1;
@@ -204,23 +224,23 @@ impl Worker {
         Ok(())
     }
 
-    fn arm_accept(&mut self, _ring: &mut IoUring) {
+    fn arm_accept(&mut self) {
         let entry = opcode::AcceptMulti::new(types::Fd(self.listener.as_raw_fd())).flags(libc::SOCK_CLOEXEC).build().user_data(ACCEPT_DATA);
         self.push(entry);
     }
 
-    fn stop_accepting(&mut self, _ring: &mut IoUring) {
+    fn stop_accepting(&mut self) {
         if self.accepting {
             self.accepting = false;
             self.push(opcode::AsyncCancel::new(ACCEPT_DATA).build().user_data(0));
-            // Closing the socket also stops the kernel from queueing new connections for it.
+            // Shutting the socket down also stops the kernel from queueing new connections.
             // SAFETY: the listener's descriptor stays owned by `self.listener`; shutdown only
             // changes its state.
             unsafe { libc::shutdown(self.listener.as_raw_fd(), libc::SHUT_RDWR) };
         }
     }
 
-    fn complete(&mut self, ring: &mut IoUring, data: u64, result: i32, flags: u32) {
+    fn complete(&mut self, data: u64, result: i32, flags: u32) {
         if data == 0 {
             return; // a cancel's own completion
         }
@@ -233,7 +253,7 @@ impl Worker {
                 tracing::warn!("data plane (io_uring): accept failed: {}", std::io::Error::from_raw_os_error(-result));
             }
             if !cqueue::more(flags) && self.accepting {
-                self.arm_accept(ring);
+                self.arm_accept();
             }
             return;
         }
@@ -254,15 +274,24 @@ impl Worker {
             self.maybe_free(slot);
             return;
         }
-        if !cqueue::more(flags) {
-            conn.in_ring -= 1;
-        } else {
-            // A zero-copy send: its notification comes later.
-            conn.notifications += 1;
-        }
         match op {
-            OP_RECV => self.received(slot, result),
-            OP_SEND => self.sent(slot, result),
+            OP_RECV => {
+                if !cqueue::more(flags) {
+                    conn.in_ring -= 1;
+                    conn.receiving = false;
+                }
+                let bytes = cqueue::buffer_select(flags);
+                self.received(slot, result, bytes);
+            }
+            OP_SEND => {
+                if cqueue::more(flags) {
+                    // A zero-copy send: its notification comes later.
+                    conn.notifications += 1;
+                } else {
+                    conn.in_ring -= 1;
+                }
+                self.sent(slot, result);
+            }
             _ => {}
         }
         self.maybe_free(slot);
@@ -291,8 +320,8 @@ impl Worker {
             fd,
             generation,
             peer,
-            buf: vec![0u8; MAX_HEAD].into_boxed_slice(),
-            filled: 0,
+            buf: Vec::new(),
+            receiving: false,
             phase: Phase::Reading,
             keep_alive: true,
             in_ring: 0,
@@ -328,19 +357,45 @@ impl Worker {
         self.conns[slot].as_deref_mut().expect("a live slot")
     }
 
+    /// Arms the connection's multishot receive (once; again when the kernel ends it).
     fn recv(&mut self, slot: usize) {
+        let group = self.buffers.group();
         let c = self.conn(slot);
-        let room = (c.buf.len() - c.filled) as u32;
-        // SAFETY: `filled <= buf.len()`, and the buffer lives as long as the connection.
-        let ptr = unsafe { c.buf.as_mut_ptr().add(c.filled) };
-        let entry = opcode::Recv::new(types::Fd(c.fd), ptr, room).build().user_data(user_data(slot, c.generation, OP_RECV));
+        if c.receiving {
+            return;
+        }
+        c.receiving = true;
+        let entry = opcode::RecvMulti::new(types::Fd(c.fd), group).build().user_data(user_data(slot, c.generation, OP_RECV));
         c.in_ring += 1;
         self.push(entry);
     }
 
-    fn received(&mut self, slot: usize, result: i32) {
+    fn received(&mut self, slot: usize, result: i32, buffer: Option<u16>) {
+        // The bytes leave the provided buffer at once, and the buffer goes back to the kernel.
+        if let Some(bid) = buffer {
+            let len = usize::try_from(result).unwrap_or(0);
+            let data = self.buffers.bytes(bid, len);
+            if let Some(c) = self.conns[slot].as_deref_mut() {
+                if c.phase != Phase::Closing {
+                    c.buf.extend_from_slice(data);
+                }
+            }
+            self.buffers.give_back(bid);
+        }
         let c = self.conn(slot);
-        if c.phase == Phase::Closing {
+        match c.phase {
+            Phase::Closing => return,
+            Phase::HandingOff => {
+                if !c.receiving {
+                    self.hand_off(slot);
+                }
+                return;
+            }
+            _ => {}
+        }
+        if result == -libc::ENOBUFS {
+            // Every provided buffer was in use for a moment: receive again.
+            self.recv(slot);
             return;
         }
         if result <= 0 {
@@ -348,23 +403,35 @@ impl Worker {
             self.close(slot);
             return;
         }
-        c.filled += result as usize;
         c.sample.reads += 1;
-        self.next_request(slot);
+        match c.phase {
+            Phase::Reading => self.next_request(slot),
+            Phase::Writing if c.buf.len() > MAX_AHEAD => {
+                tracing::debug!("closed the connection from {}: {} bytes sent ahead of its response", c.peer, c.buf.len());
+                self.close(slot);
+            }
+            _ => {}
+        }
+        if self.conns[slot].as_deref().is_some_and(|c| !c.receiving && matches!(c.phase, Phase::Reading | Phase::Writing)) {
+            self.recv(slot);
+        }
     }
 
-    /// Serves the request at the start of the buffer, if it is whole; otherwise reads more.
+    /// Serves the request at the start of the buffer, if it is whole; otherwise waits for more.
     fn next_request(&mut self, slot: usize) {
         let ops = Arc::clone(&self.shared.ops);
         let other_route = |p: &str| p.starts_with("/tracker/") || ops.route(p).is_some();
         let c = self.conns[slot].as_deref_mut().expect("a live slot");
-        match http1::parse(&c.buf[..c.filled], other_route) {
-            Parsed::Partial if c.filled == c.buf.len() => {
+        if c.buf.is_empty() {
+            return;
+        }
+        match http1::parse(&c.buf, other_route) {
+            Parsed::Partial if c.buf.len() >= MAX_HEAD => {
                 self.answer_error(slot, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "431 Request Header Fields Too Large\n");
             }
-            Parsed::Partial => self.recv(slot),
+            Parsed::Partial => {}
             Parsed::Bad(status, text) => self.answer_error(slot, status, text),
-            Parsed::HandOff => self.hand_off(slot),
+            Parsed::HandOff => self.start_hand_off(slot),
             Parsed::Request { req, len, keep_alive } => {
                 let started = Instant::now();
                 c.sample.started += 1;
@@ -372,8 +439,11 @@ impl Worker {
                 let (parts, body) = res.into_parts();
                 let chunks = body.into_chunks();
                 let body_len: u64 = chunks.iter().map(|b| b.len() as u64).sum();
-                c.buf.copy_within(len..c.filled, 0);
-                c.filled -= len;
+                c.buf.drain(..len);
+                if c.buf.is_empty() && c.buf.capacity() > 2 * RECV_BUFFER_SIZE {
+                    // A long head grew it: an idle connection keeps no large buffer.
+                    c.buf = Vec::new();
+                }
                 c.keep_alive = keep_alive;
                 c.close_after = !keep_alive;
                 http1::write_head(&mut c.head, parts.status, &parts.headers, body_len, req.version(), keep_alive, self.date.get());
@@ -489,20 +559,29 @@ impl Worker {
             return;
         }
         c.phase = Phase::Reading;
-        if c.filled > 0 {
-            // A pipelined request is already here.
-            self.next_request(slot);
-        } else {
+        // A pipelined request may already be here.
+        self.next_request(slot);
+        if self.conns[slot].as_deref().is_some_and(|c| !c.receiving && matches!(c.phase, Phase::Reading | Phase::Writing)) {
             self.recv(slot);
+        }
+    }
+
+    /// Cancels the connection's receive; the hand-over happens when the ring is done with it.
+    fn start_hand_off(&mut self, slot: usize) {
+        let c = self.conn(slot);
+        c.phase = Phase::HandingOff;
+        if c.receiving {
+            let target = user_data(slot, c.generation, OP_RECV);
+            self.push(opcode::AsyncCancel::new(target).build().user_data(0));
+        } else {
+            self.hand_off(slot);
         }
     }
 
     fn hand_off(&mut self, slot: usize) {
         let Some(conn) = self.conns[slot].as_deref_mut() else { return };
         if conn.in_ring > 0 {
-            // Never while the ring still uses the socket (a hand-off follows a completed read).
-            self.close(slot);
-            return;
+            return; // the cancelled receive's last completion is still to come
         }
         let conn = self.conns[slot].take().expect("a live slot");
         self.free.push(slot);
@@ -511,9 +590,8 @@ impl Worker {
         if stream.set_nonblocking(true).is_err() {
             return;
         }
-        let read = Bytes::copy_from_slice(&conn.buf[..conn.filled]);
-        let Conn { peer, places, .. } = *conn;
-        let _ = self.shared.hand_off.send(HandOff { stream, peer, read, places });
+        let Conn { peer, places, buf, .. } = *conn;
+        let _ = self.shared.hand_off.send(HandOff { stream, peer, read: Bytes::from(buf), places });
     }
 
     /// Stops the connection: shuts the socket (which ends its pending receive), and frees the
@@ -542,7 +620,7 @@ impl Worker {
     fn watch_all(&mut self, elapsed: Duration) {
         for slot in 0..self.conns.len() {
             let Some(c) = self.conns[slot].as_deref_mut() else { continue };
-            if c.phase == Phase::Closing {
+            if matches!(c.phase, Phase::Closing | Phase::HandingOff) {
                 continue;
             }
             let verdict = c.watch.tick(c.sample, elapsed);
@@ -558,7 +636,7 @@ impl Worker {
     fn close_idle(&mut self, all: bool) {
         for slot in 0..self.conns.len() {
             let Some(c) = self.conns[slot].as_deref() else { continue };
-            if all || (c.phase == Phase::Reading && c.filled == 0) {
+            if all || (c.phase == Phase::Reading && c.buf.is_empty()) {
                 self.close(slot);
             }
         }
