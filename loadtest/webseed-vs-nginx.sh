@@ -28,7 +28,11 @@
 #   OUT []                if set, the raw per-run results (TSV) are copied to this file
 #   KEEP_TMP [0]          1 keeps the temporary directory (logs, configs) instead of removing it
 #   NGINX []              nginx binary (default: the one on PATH; installed with apt-get if missing)
-#   VIDSEED_ARGS []       extra arguments for `vidseed serve`
+#   VIDSEED_ARGS []       extra arguments for `vidseed serve` (e.g. "--io uring")
+#   NGINX_CONNECTIONS [max(4096, 2 x CONNS)]   nginx's worker_connections; above 512 connections
+#                         vidseed gets a configuration without its per-address cap, as nginx has none
+#
+# Each run also samples the server's resident memory (all its processes) halfway through.
 #
 # Exit status: 0 if every run finished without errors, 1 otherwise.
 
@@ -56,6 +60,7 @@ PAUSE=${PAUSE:-1}
 OUT=${OUT:-}
 KEEP_TMP=${KEEP_TMP:-0}
 VIDSEED_ARGS=${VIDSEED_ARGS:-}
+NGINX_CONNECTIONS=${NGINX_CONNECTIONS:-$((CONNS * 2 > 4096 ? CONNS * 2 : 4096))}
 
 FILE_NAME=big.bin
 URL_PATH=/static/webseed/$FILE_NAME
@@ -192,7 +197,7 @@ master_process on;
 worker_processes $w;
 pid "$d/nginx.pid";
 error_log "$d/error.log" warn;
-events { worker_connections 4096; }
+events { worker_connections $NGINX_CONNECTIONS; }
 http {
     default_type application/octet-stream;
     sendfile on;
@@ -229,9 +234,14 @@ EOF
 }
 
 start_vidseed() { # workers
-    local w=$1
+    local w=$1 config=()
+    if ((CONNS > 512)); then
+        # Every connection comes from 127.0.0.1: lift the per-address cap (nginx has none).
+        printf '[http]\nmax_connections_per_ip = 0\n' > "$TMP/vidseed.toml"
+        config=(--config "$TMP/vidseed.toml")
+    fi
     # shellcheck disable=SC2086
-    "$VIDSEED_BIN" serve "$MEDIA" \
+    "$VIDSEED_BIN" serve "$MEDIA" "${config[@]}" \
         --data-listen "127.0.0.1:$PORT_VIDSEED" \
         --control-listen "127.0.0.1:$PORT_CONTROL" \
         --state "$TMP/state" \
@@ -275,12 +285,24 @@ scenario_args() {
 
 ANY_ERRORS=0
 
+rss_tree_kib() { # pid -> resident KiB of it and its children (nginx's workers)
+    local total=0 p r
+    for p in $1 $(pgrep -P "$1"); do
+        r=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2> /dev/null)
+        total=$((total + ${r:-0}))
+    done
+    echo "$total"
+}
+
 run_one() { # server workers scenario repeat
-    local server=$1 w=$2 scen=$3 rep=$4 pid url json rc t0 t1 c0 c1
+    local server=$1 w=$2 scen=$3 rep=$4 pid url json rc t0 t1 c0 c1 rss
     pid=$(server_pid "$server")
     url=$(server_url "$server")
     t0=$(tree_ticks "$pid")
     snap_times "$TMP/times0"
+    echo NA > "$TMP/rss"
+    (sleep "$(awk -v d="$DURATION" 'BEGIN { print d / 2 }')" && rss_tree_kib "$pid" > "$TMP/rss") &
+    local sampler=$!
     rc=0
     # shellcheck disable=SC2046
     json=$(timeout -k 5 $((DURATION + 60)) "$LOAD_BIN" --url "$url" --file-size "$FILE_SIZE" \
@@ -288,11 +310,13 @@ run_one() { # server workers scenario repeat
         --label "$server/w$w/$scen/$rep" --json $(scenario_args "$scen")) || rc=$?
     snap_times "$TMP/times1"
     t1=$(tree_ticks "$pid")
+    wait "$sampler" || true
+    rss=$(cat "$TMP/rss")
     c0=$(times_children_s "$TMP/times0")
     c1=$(times_children_s "$TMP/times1")
     if [[ $rc -ne 0 || -z $json ]]; then
         log "  $server w=$w $scen #$rep: load generator failed (exit $rc)"
-        printf '%s\t%s\t%s\t%s\tNA\tNA\tNA\tNA\tNA\tNA\tfail\tNA\tNA\tNA\tNA\n' \
+        printf '%s\t%s\t%s\t%s\tNA\tNA\tNA\tNA\tNA\tNA\tfail\tNA\tNA\tNA\tNA\tNA\n' \
             "$w" "$scen" "$server" "$rep" >> "$RESULTS"
         ANY_ERRORS=1
         return 0
@@ -310,15 +334,16 @@ run_one() { # server workers scenario repeat
     awk -v w="$w" -v scen="$scen" -v server="$server" -v rep="$rep" -v gets="$gets" \
         -v get_rps="$get_rps" -v total_rps="$total_rps" -v mbps="$mbps" -v p50="$p50" -v p99="$p99" \
         -v errors="$errors" -v payload="$payload" -v dt=$((t1 - t0)) -v tck="$CLK_TCK" \
-        -v c0="$c0" -v c1="$c1" -v loadavg="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN {
+        -v c0="$c0" -v c1="$c1" -v rss="$rss" -v loadavg="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN {
             cpu = dt / tck
             per_req = gets > 0 ? sprintf("%.2f", cpu * 1e6 / gets) : "NA"
             per_gb = payload > 0 ? sprintf("%.3f", cpu / (payload / 1e9)) : "NA"
-            printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%.2f\t%s\n",
+            rss_mib = rss == "NA" ? "NA" : sprintf("%.1f", rss / 1024)
+            printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%.2f\t%s\t%s\n",
                 w, scen, server, rep, get_rps, total_rps, mbps, p99, per_req, per_gb, errors,
-                c1 - c0, gets, cpu, p50
-            printf "  %-7s w=%s %-7s #%s  %9.0f GET/s %8.1f MB/s  p99 %7.2f ms  server CPU %6.2f s = %7s us/req %6s s/GB  client CPU %5.2f s  errors %s  (load %s)\n",
-                server, w, scen, rep, get_rps, mbps, p99, cpu, per_req, per_gb, c1 - c0, errors, loadavg | "cat 1>&2"
+                c1 - c0, gets, cpu, p50, rss_mib
+            printf "  %-7s w=%s %-7s #%s  %9.0f GET/s %8.1f MB/s  p99 %7.2f ms  server CPU %6.2f s = %7s us/req %6s s/GB  RSS %s MiB  client CPU %5.2f s  errors %s  (load %s)\n",
+                server, w, scen, rep, get_rps, mbps, p99, cpu, per_req, per_gb, rss_mib, c1 - c0, errors, loadavg | "cat 1>&2"
         }' >> "$RESULTS"
     if ((errors > 0)); then
         log "    first error: $(sed -n 's/.*"first_error":\(.*\)}$/\1/p' <<< "$json")"
@@ -393,7 +418,7 @@ function fmt(v, f) { return v == "NA" ? "NA" : sprintf(f, v) }
 BEGIN {
     desc["16k"] = "16 KiB ranges"; desc["256k"] = "256 KiB ranges"; desc["1m"] = "1 MiB ranges"
     desc["cors16k"] = "OPTIONS preflight + 16 KiB GET (CPU per GET includes the OPTIONS)"
-    nm = split("rps mbps p99 cpureq cpugb client total p50", metric, " ")
+    nm = split("rps mbps p99 cpureq cpugb client total p50 rss", metric, " ")
 }
 {
     g = $1 SUBSEP $2
@@ -401,7 +426,7 @@ BEGIN {
     k = g SUBSEP $3
     if (!(k in hasrun)) { hasrun[k] = 1; srvorder[g] = srvorder[g] " " $3 }
     add(k SUBSEP "rps", $5); add(k SUBSEP "total", $6); add(k SUBSEP "mbps", $7); add(k SUBSEP "p99", $8)
-    add(k SUBSEP "cpureq", $9); add(k SUBSEP "cpugb", $10); add(k SUBSEP "client", $12); add(k SUBSEP "p50", $15)
+    add(k SUBSEP "cpureq", $9); add(k SUBSEP "cpugb", $10); add(k SUBSEP "client", $12); add(k SUBSEP "p50", $15); add(k SUBSEP "rss", $16)
     if ($11 == "fail") failed[k]++; else err[k] += $11
     runs[k]++
 }
@@ -409,19 +434,19 @@ END {
     for (i = 1; i <= ng; i++) {
         split(order[i], gs, SUBSEP); w = gs[1]; scen = gs[2]
         printf "\n== workers=%s scenario=%s (%s), %s conns x %s threads, %s s, median of %s ==\n", w, scen, desc[scen], conns, threads, dur, reps
-        printf "%-8s %10s %10s %9s %9s %11s %9s %10s %7s\n", "server", "GET/s", "MB/s", "p50 ms", "p99 ms", "CPU us/req", "CPU s/GB", "client s", "errors"
+        printf "%-8s %10s %10s %9s %9s %11s %9s %8s %10s %7s\n", "server", "GET/s", "MB/s", "p50 ms", "p99 ms", "CPU us/req", "CPU s/GB", "RSS MiB", "client s", "errors"
         ns = split(srvorder[order[i]], srv, " ")
         for (j = 1; j <= ns; j++) {
             k = order[i] SUBSEP srv[j]
             for (m = 1; m <= nm; m++) med[srv[j], metric[m]] = median(vals[k SUBSEP metric[m]])
             e = err[k] + 0; if (failed[k]) e = e " +" failed[k] " failed"
-            printf "%-8s %10s %10s %9s %9s %11s %9s %10s %7s\n", srv[j],
+            printf "%-8s %10s %10s %9s %9s %11s %9s %8s %10s %7s\n", srv[j],
                 fmt(med[srv[j], "rps"], "%.0f"), fmt(med[srv[j], "mbps"], "%.1f"), fmt(med[srv[j], "p50"], "%.3f"),
                 fmt(med[srv[j], "p99"], "%.3f"), fmt(med[srv[j], "cpureq"], "%.2f"), fmt(med[srv[j], "cpugb"], "%.3f"),
-                fmt(med[srv[j], "client"], "%.2f"), e
-            line = sprintf("RESULT server=%s scenario=%s workers=%s rps=%s total_rps=%s mbps=%s p50_ms=%s p99_ms=%s cpu_us_per_req=%s cpu_s_per_gb=%s errors=%s",
+                fmt(med[srv[j], "rss"], "%.1f"), fmt(med[srv[j], "client"], "%.2f"), e
+            line = sprintf("RESULT server=%s scenario=%s workers=%s rps=%s total_rps=%s mbps=%s p50_ms=%s p99_ms=%s cpu_us_per_req=%s cpu_s_per_gb=%s rss_mib=%s errors=%s",
                 srv[j], scen, w, med[srv[j], "rps"], med[srv[j], "total"], med[srv[j], "mbps"], med[srv[j], "p50"],
-                med[srv[j], "p99"], med[srv[j], "cpureq"], med[srv[j], "cpugb"], err[k] + 0 + failed[k])
+                med[srv[j], "p99"], med[srv[j], "cpureq"], med[srv[j], "cpugb"], med[srv[j], "rss"], err[k] + 0 + failed[k])
             machine[++nl] = line
         }
         if ((order[i] SUBSEP "nginx") in hasrun && (order[i] SUBSEP "vidseed") in hasrun) {

@@ -24,7 +24,7 @@ pub(crate) fn data_plane_config(
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> DataPlaneConfig {
     let mut http = file.http;
-    http.io = io.unwrap_or(http.io);
+    http.io = io.or(file.io).unwrap_or(http.io);
     DataPlaneConfig {
         listen,
         workers: workers.unwrap_or(cpus()),

@@ -185,6 +185,9 @@ pub mod seconds {
 #[derive(Clone, Debug, Default, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FileConfig {
+    /// `io = "epoll" | "uring"` at the top of the file: the same as `[http] io`, which it
+    /// overrides.
+    pub io: Option<IoBackend>,
     pub http: HttpLimits,
     pub tracker: crate::tracker::socket::TrackerConfig,
     /// Both keys or no section: one without the other is refused.
@@ -234,6 +237,9 @@ impl FileConfig {
 
 /// The default configuration, commented; `vidseed print-config` prints it.
 pub const DEFAULT_CONFIG_TOML: &str = r#"# vidseed configuration. Every key is optional; shown are the defaults.
+
+# The data plane's I/O backend may also be set here, before any section, as `io = "uring"`:
+# the same as [http] io below (`--io` overrides both).
 
 [http]
 # A new connection's first request, and each request head from its first byte, must arrive
@@ -352,6 +358,7 @@ mod tests {
         assert_eq!(parsed.metrics, crate::ops::MetricsConfig::default());
         let c = FileConfig::parse("[metrics]\nlisten = \"127.0.0.1:9101\"\n").unwrap();
         assert_eq!((c.metrics.listen, c.metrics.path.as_str()), (Some("127.0.0.1:9101".parse().unwrap()), "/metrics"));
+        assert_eq!(FileConfig::parse("io = \"uring\"\n[http]\nmax_connections = 5\n").unwrap().io, Some(IoBackend::Uring));
         let c = FileConfig::parse("[http]\nio = \"uring\"\nzero_copy_min = 65536\n").unwrap();
         assert_eq!((c.http.io, c.http.zero_copy_min), (IoBackend::Uring, 65536));
         assert!(FileConfig::parse("[http]\nio = \"kqueue\"\n").unwrap_err().contains("kqueue"));
