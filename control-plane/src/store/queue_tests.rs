@@ -10,6 +10,7 @@ on_both!(
     inbox_retries_wait_their_turn,
     enqueue_is_all_or_nothing,
     claims_and_leases,
+    claims_take_the_longest_due_first,
     delivery_outcomes,
     concurrent_claims_never_overlap,
     federation_survives_close_and_reopen,
@@ -375,6 +376,23 @@ async fn claims_and_leases(fx: &Fixture) {
         .unwrap()
         .iter()
         .all(|d| d.id != later[0]));
+    store.close().await;
+}
+
+/// A row retried later waits behind rows due before it, whatever their ids; the claim reads
+/// only pending rows (an index of them), so rows already delivered cost it nothing.
+async fn claims_take_the_longest_due_first(fx: &Fixture) {
+    let store = fx.open().await;
+    let old = store.enqueue_deliveries("r1", "{}", &targets(&["b.example", "c.example"]), 0).await.unwrap();
+    // The first row fails and is due again at 900; a new activity is queued, due at 500.
+    assert_eq!(ids(&store.claim_due_deliveries(10, 1, 60).await.unwrap()), vec![old[0]]);
+    store.delivery_failed(old[0], "timeout", Some(900), 20).await.unwrap();
+    let new = store.enqueue_deliveries("r2", "{}", &targets(&["d.example"]), 500).await.unwrap();
+    store.delivery_succeeded(old[1], 30).await.unwrap();
+    // At 1000 both are due: the one due since 500 goes first, though its id is higher.
+    assert_eq!(ids(&store.claim_due_deliveries(1000, 1, 60).await.unwrap()), new);
+    assert_eq!(ids(&store.claim_due_deliveries(1000, 1, 60).await.unwrap()), vec![old[0]]);
+    assert!(store.claim_due_deliveries(1000, 10, 60).await.unwrap().is_empty());
     store.close().await;
 }
 

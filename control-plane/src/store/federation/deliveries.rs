@@ -49,7 +49,7 @@ impl Store {
     }
 
     /// Claims at most `limit` due rows (not delivered, not given up, next_at_ms ≤ now_ms),
-    /// oldest first: each has its attempts counted and its next_at_ms pushed to
+    /// the longest due first (then by id): each has its attempts counted and its next_at_ms pushed to
     /// now_ms + lease_ms, so no other claim takes it before the lease ends, and it comes back
     /// then unless [`Store::delivery_succeeded`] or [`Store::delivery_failed`] was called.
     /// Returns the claimed rows as updated. Concurrent claimers never get the same row (one of
@@ -68,7 +68,7 @@ impl Store {
                 "UPDATE deliveries SET next_at_ms = $2, attempts = attempts + 1 \
                  WHERE id IN (SELECT id FROM deliveries WHERE ",
                 due_delivery!(),
-                " ORDER BY id LIMIT $3) AND ",
+                " ORDER BY next_at_ms, id LIMIT $3) AND ",
                 due_delivery!(),
                 " RETURNING ",
                 delivery_columns!()
