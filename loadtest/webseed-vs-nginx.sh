@@ -32,7 +32,8 @@
 #   NGINX_CONNECTIONS [max(4096, 2 x CONNS)]   nginx's worker_connections; above 512 connections
 #                         vidseed gets a configuration without its per-address cap, as nginx has none
 #
-# Each run also samples the server's resident memory (all its processes) halfway through.
+# Each run also samples the server's resident anonymous memory (heap and stacks of all its
+# processes; not the page cache a mapping shows) halfway through.
 #
 # Exit status: 0 if every run finished without errors, 1 otherwise.
 
@@ -285,10 +286,10 @@ scenario_args() {
 
 ANY_ERRORS=0
 
-rss_tree_kib() { # pid -> resident KiB of it and its children (nginx's workers)
+rss_tree_kib() { # pid -> resident anonymous KiB (heap, stacks: not the mapped file) of it and its children
     local total=0 p r
     for p in $1 $(pgrep -P "$1"); do
-        r=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2> /dev/null)
+        r=$(awk '/^RssAnon:/ { print $2 }' "/proc/$p/status" 2> /dev/null)
         total=$((total + ${r:-0}))
     done
     echo "$total"

@@ -86,8 +86,9 @@ pub(crate) struct ServeArgs {
     /// from the file's mapping).
     #[arg(long, default_value = "sendfile")]
     pub(crate) send_path: SendPath,
-    /// The data plane's I/O backend for plain HTTP: `epoll` or `uring` (io_uring workers for
-    /// WebSeed requests, falling back to epoll where refused); default: `[http] io`, else epoll.
+    /// The data plane's I/O backend for plain HTTP: `uring` (io_uring workers for WebSeed
+    /// requests, falling back to epoll where refused) or `epoll`; default: `[http] io`, else
+    /// uring.
     #[arg(long)]
     pub(crate) io: Option<IoBackend>,
     /// A configuration file (TOML; `vidseed print-config` shows every key and its default).
@@ -189,7 +190,7 @@ pub(crate) struct DataArgs {
     /// How file bytes reach the socket: `sendfile` or `write`.
     #[arg(long, default_value = "sendfile")]
     pub(crate) send_path: SendPath,
-    /// The I/O backend for plain HTTP: `epoll` or `uring`; default: `[http] io`, else epoll.
+    /// The I/O backend for plain HTTP: `uring` or `epoll`; default: `[http] io`, else uring.
     #[arg(long)]
     pub(crate) io: Option<IoBackend>,
     /// Serve files that symbolic links in the node's folders lead to outside them (as

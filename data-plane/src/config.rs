@@ -61,9 +61,9 @@ pub struct HttpLimits {
     /// Connections the node holds at once (default 0: the open-files limit less a reserve
     /// of an eighth, 64 to 4096, for everything else). More are answered 503 and closed.
     pub max_connections: usize,
-    /// How plain connections' bytes move: `epoll` (the default) or `uring` (io_uring workers
-    /// for WebSeed requests; the rest is handed to the epoll path). Falls back to `epoll`, with
-    /// one log line, where the kernel or a seccomp profile refuses io_uring, and with TLS.
+    /// How plain connections' bytes move: `uring` (the default: io_uring workers for WebSeed
+    /// requests, the rest handed to the epoll path) or `epoll`. `uring` falls back to `epoll`,
+    /// with one log line, where the kernel or a seccomp profile refuses io_uring, and with TLS.
     pub io: IoBackend,
     /// With `io = "uring"`: bodies of at least this many bytes leave by zero-copy `sendmsg`
     /// (`SEND_ZC`) from the mapping; 0 (the default): never, every body is copied by the kernel.
@@ -75,9 +75,10 @@ pub struct HttpLimits {
 #[serde(rename_all = "lowercase")]
 pub enum IoBackend {
     /// Readiness (epoll) event loops, hyper, `sendfile`/`writev`.
-    #[default]
     Epoll,
-    /// io_uring rings, one per worker: completion-based accept, receive and send.
+    /// io_uring rings, one per worker: completion-based accept, receive and send (the default;
+    /// measured ahead of epoll in docs/PERFORMANCE.md).
+    #[default]
     Uring,
 }
 
@@ -102,7 +103,7 @@ impl Default for HttpLimits {
             request_timeout: Duration::from_secs(60),
             max_connections_per_ip: 1024,
             max_connections: 0,
-            io: IoBackend::Epoll,
+            io: IoBackend::Uring,
             zero_copy_min: 0,
         }
     }
@@ -257,11 +258,11 @@ max_connections_per_ip = 1024
 # Connections the node holds at once; 0: the open-files limit (raised to its hard limit at
 # start) less a reserve of an eighth (64 to 4096) for the database, files and the control plane.
 max_connections = 0
-# How plain connections' bytes move: "epoll" (readiness event loops, sendfile) or "uring"
-# (io_uring rings for WebSeed requests; tracker, metrics and HTTP/2 stay on epoll). Falls back
-# to "epoll" with one log line where the kernel or a seccomp profile refuses io_uring, and
-# with TLS. `--io` overrides it.
-io = "epoll"
+# How plain connections' bytes move: "uring" (io_uring rings for WebSeed requests; tracker,
+# metrics and HTTP/2 handed to epoll) or "epoll" (readiness event loops, sendfile). "uring"
+# falls back to "epoll" with one log line where the kernel or a seccomp profile (Docker's
+# default) refuses io_uring, and with TLS. `--io` overrides it.
+io = "uring"
 # With io = "uring": bodies of at least this many bytes are sent zero-copy (SEND_ZC) from the
 # file's mapping; 0: never (the kernel copies them, cheaper over loopback).
 zero_copy_min = 0

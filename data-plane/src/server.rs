@@ -507,19 +507,19 @@ fn refuse(stream: &tokio::net::TcpStream, reason: &str, counters: &WorkerCounter
 
 /// Failed accepts in a row: the back-off before the next attempt and a log line a second.
 #[derive(Default)]
-struct AcceptFailures {
+pub(crate) struct AcceptFailures {
     delay: Duration,
     since_log: u64,
     last_log: Option<std::time::Instant>,
 }
 
 impl AcceptFailures {
-    fn succeeded(&mut self) {
+    pub(crate) fn succeeded(&mut self) {
         self.delay = Duration::ZERO;
     }
 
     /// Records a failure; returns how long to wait before accepting again.
-    fn failed(&mut self, e: &std::io::Error) -> Duration {
+    pub(crate) fn failed(&mut self, e: &std::io::Error) -> Duration {
         self.since_log += 1;
         let now = std::time::Instant::now();
         if self.last_log.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {

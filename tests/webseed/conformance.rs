@@ -265,6 +265,7 @@ fn other_methods_and_unknown_paths() {
 fn paths_never_leave_the_catalog() {
     let (node, _, path) = node();
     let long = format!("/static/webseed/{}", "a".repeat(6000));
+    let longer = format!("/static/webseed/{}", "a".repeat(10_000));
     let targets = [
         "/static/webseed/../Cargo.toml".to_string(),
         "/static/webseed/%2e%2e/%2e%2e/etc/passwd".into(),
@@ -278,6 +279,7 @@ fn paths_never_leave_the_catalog() {
         "/static/webseed/%ff%fe".into(),
         "http://test/etc/passwd".into(),
         long,
+        longer,
     ];
     for t in &targets {
         let r = get(node.data, t, &[]).unwrap();

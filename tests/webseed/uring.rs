@@ -60,7 +60,10 @@ fn the_metrics_say_which_backend_serves() {
     );
     assert!(sample(&after, "vidseed_data_sent_bytes_total{path=\"write\"}") >= 16384.0);
 
-    let epoll = Node::start(&[("movie.mp4", &bytes)], &[]);
+    let default = Node::start(&[("movie.mp4", &bytes)], &[]);
+    let text = metrics(&default);
+    assert_eq!(sample(&text, "vidseed_data_io_backend{backend=\"uring\"}"), 1.0, "the default: {text}");
+    let epoll = Node::start(&[("movie.mp4", &bytes)], &["--io", "epoll"]);
     let text = metrics(&epoll);
     assert_eq!(sample(&text, "vidseed_data_io_backend{backend=\"epoll\"}"), 1.0, "{text}");
 }
@@ -171,6 +174,19 @@ fn many_clients_at_once_get_their_own_bytes() {
     for t in threads {
         t.join().unwrap();
     }
+}
+
+#[test]
+fn a_client_that_shuts_its_side_after_the_request_gets_the_whole_response() {
+    let bytes = pseudo_random(SIZE, 11);
+    let (node, path, _) = uring_node(&bytes, None);
+    let mut s = connect(node.data);
+    s.write_all(&request_bytes("GET", &path, &[("Range", "bytes=0-1048575")])).unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut reader = BufReader::new(s);
+    let r = read_response(&mut reader, false).unwrap();
+    assert_eq!(r.status, 206);
+    assert!(r.body == bytes[..1_048_576]);
 }
 
 #[test]

@@ -143,6 +143,8 @@ pub fn run(listener: std::net::TcpListener, shared: Shared) -> std::io::Result<(
         next_generation: 1,
         date: Date::default(),
         accepting: true,
+        accept_again_at: None,
+        accept_failures: crate::server::AcceptFailures::default(),
         listener,
         pending: Vec::with_capacity(256),
     };
@@ -166,6 +168,10 @@ pub fn run(listener: std::net::TcpListener, shared: Shared) -> std::io::Result<(
             w.complete(data, result, flags);
         }
         let now = Instant::now();
+        if w.accepting && w.accept_again_at.is_some_and(|t| now >= t) {
+            w.accept_again_at = None;
+            w.arm_accept();
+        }
         if now.duration_since(last_tick) >= tick {
             w.date.refresh();
             w.watch_all(now.duration_since(last_tick));
@@ -195,6 +201,9 @@ struct Worker {
     next_generation: u32,
     date: Date,
     accepting: bool,
+    /// After a failed accept: when to arm the next one.
+    accept_again_at: Option<Instant>,
+    accept_failures: crate::server::AcceptFailures,
     listener: std::net::TcpListener,
     /// Entries to submit at the next turn (the ring's queue may be full now).
     pending: Vec<squeue::Entry>,
@@ -245,12 +254,16 @@ impl Worker {
             return; // a cancel's own completion
         }
         if data == ACCEPT_DATA {
+            let failed = result < 0 && !matches!(-result, libc::ECANCELED | libc::EINVAL);
             if result >= 0 {
+                self.accept_failures.succeeded();
                 self.accepted(result);
-            } else if !matches!(-result, libc::ECANCELED | libc::EINVAL) && self.accepting {
-                // Out of descriptors and the like: the multishot accept ended; arm it again
-                // (the connection budget keeps us below the limit in normal operation).
-                tracing::warn!("data plane (io_uring): accept failed: {}", std::io::Error::from_raw_os_error(-result));
+            } else if failed && self.accepting {
+                // Out of descriptors and the like: the multishot accept ended. Arm it again after
+                // a back-off (up to a second) instead of spinning, saying so once a second.
+                let e = std::io::Error::from_raw_os_error(-result);
+                self.accept_again_at = Some(Instant::now() + self.accept_failures.failed(&e));
+                return;
             }
             if !cqueue::more(flags) && self.accepting {
                 self.arm_accept();
@@ -398,6 +411,12 @@ impl Worker {
             self.recv(slot);
             return;
         }
+        if result == 0 && c.phase == Phase::Writing {
+            // The client shut its side after its request: the response still leaves, then the
+            // connection closes.
+            c.close_after = true;
+            return;
+        }
         if result <= 0 {
             // The client closed (0) or the connection failed.
             self.close(slot);
@@ -427,7 +446,14 @@ impl Worker {
         }
         match http1::parse(&c.buf, other_route) {
             Parsed::Partial if c.buf.len() >= MAX_HEAD => {
-                self.answer_error(slot, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "431 Request Header Fields Too Large\n");
+                // The request line alone too long is the target's fault (414, as the epoll path
+                // answers it); otherwise the headers are.
+                let line = c.buf.windows(2).position(|w| w == b"\r\n").unwrap_or(c.buf.len());
+                if line > self.shared.max_target_len {
+                    self.answer_error(slot, StatusCode::URI_TOO_LONG, "414 URI Too Long: the request target is longer than this server accepts\n");
+                } else {
+                    self.answer_error(slot, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "431 Request Header Fields Too Large\n");
+                }
             }
             Parsed::Partial => {}
             Parsed::Bad(status, text) => self.answer_error(slot, status, text),
