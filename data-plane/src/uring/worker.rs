@@ -124,6 +124,9 @@ struct Conn {
     /// Chunks held until their zero-copy notification.
     held: Vec<Bytes>,
     zero_copy: bool,
+    /// Some of the body's pages are not in memory: its sends run on the kernel's I/O workers
+    /// (`IOSQE_ASYNC`), so reading them from disk never stalls this ring.
+    cold: bool,
     close_after: bool,
     sample: Sample,
     watch: Watch,
@@ -348,6 +351,7 @@ impl Worker {
             msg: unsafe { std::mem::zeroed() },
             held: Vec::new(),
             zero_copy: false,
+            cold: false,
             close_after: false,
             sample: Sample::default(),
             watch: Watch::new(self.shared.timeouts),
@@ -475,6 +479,7 @@ impl Worker {
                 http1::write_head(&mut c.head, parts.status, &parts.headers, body_len, req.version(), keep_alive, self.date.get());
                 self.shared.counters[self.shared.index].response(req.method(), parts.status, Some(body_len), started.elapsed());
                 c.zero_copy = body_len as usize >= self.shared.min_zero_copy;
+                c.cold = !chunks.iter().all(|b| in_memory(b));
                 self.start_send(slot, chunks);
             }
         }
@@ -487,6 +492,7 @@ impl Worker {
         http1::write_error(&mut c.head, status, text, &date);
         c.close_after = true;
         c.zero_copy = false;
+        c.cold = false;
         self.start_send(slot, VecDeque::new());
     }
 
@@ -524,6 +530,7 @@ impl Worker {
         } else {
             opcode::SendMsg::new(types::Fd(c.fd), &c.msg).flags(libc::MSG_NOSIGNAL as u32).build()
         };
+        let entry = if c.cold { entry.flags(squeue::Flags::ASYNC) } else { entry };
         c.sample.write_blocked = true;
         c.in_ring += 1;
         self.push(entry.user_data(data));
@@ -669,6 +676,35 @@ impl Worker {
     }
 }
 
+/// Whether every page of `b` is in memory (`mincore`, one call per 256 KiB). A page that is
+/// not gets read-ahead asked for (`MADV_WILLNEED`) on the whole range, and `false` comes back:
+/// the send then goes to the kernel's I/O workers instead of faulting on the ring's thread.
+fn in_memory(b: &[u8]) -> bool {
+    const PAGE: usize = 4096;
+    const WINDOW: usize = 64;
+    if b.is_empty() {
+        return true;
+    }
+    let start = b.as_ptr() as usize & !(PAGE - 1);
+    let end = b.as_ptr() as usize + b.len();
+    let mut at = start;
+    let mut pages = [0u8; WINDOW];
+    while at < end {
+        let len = (end - at).min(WINDOW * PAGE);
+        // SAFETY: `at..at + len` lies within the pages of `b`, which are mapped while `b` lives;
+        // mincore writes one byte per page into `pages`, which has room for WINDOW pages.
+        let r = unsafe { libc::mincore(at as *mut libc::c_void, len, pages.as_mut_ptr()) };
+        let n = len.div_ceil(PAGE);
+        if r != 0 || pages[..n].iter().any(|p| p & 1 == 0) {
+            // SAFETY: as above; WILLNEED only starts reading ahead, it never changes the memory.
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_WILLNEED) };
+            return r != 0; // an address mincore refuses is not a mapping's: nothing to read
+        }
+        at += len;
+    }
+    true
+}
+
 /// Answers a connection it will not serve with a 503 saying why, then drops it.
 fn refuse(stream: &std::net::TcpStream, reason: &str) {
     let _ = stream.set_nonblocking(true);
@@ -701,6 +737,26 @@ impl Date {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_in_memory_are_told_from_pages_on_disk() {
+        let heap = vec![7u8; 100_000];
+        assert!(in_memory(&heap), "the heap is resident");
+        assert!(in_memory(&[]));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cold.bin");
+        std::fs::write(&path, vec![1u8; 1 << 20]).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        // SAFETY: the file is not changed while mapped.
+        let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
+        // Drop its pages from the page cache (written pages must reach the disk first).
+        file.sync_all().unwrap();
+        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+        assert!(!in_memory(&map[..]), "just dropped from the page cache");
+        let sum: u64 = map.iter().map(|&b| u64::from(b)).sum();
+        assert_eq!(sum, 1 << 20);
+        assert!(in_memory(&map[4096..8192]), "read since");
+    }
 
     #[test]
     fn user_data_round_trips() {
