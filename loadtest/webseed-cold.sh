@@ -115,7 +115,7 @@ http {
     uwsgi_temp_path "$TMP/nginx"; scgi_temp_path "$TMP/nginx";
     server {
         listen 127.0.0.1:$PORT_NGINX;
-        location /static/webseed/ { alias "$TMP/media/"; }
+        location /static/webseed/ { alias "$TMP/media/"; add_header Access-Control-Allow-Origin * always; }
     }
 }
 EOF
