@@ -113,9 +113,18 @@ impl DataPlane {
                         hand_off: tx,
                     };
                     let handle = std::thread::Builder::new().name(format!("vidseed-ring-{i}")).spawn(move || {
-                        if let Err(e) = crate::uring::worker::run(listener, shared) {
-                            tracing::error!("data plane io_uring worker {i} failed: {e}");
-                            std::process::abort();
+                        // A ring that stops would leave its listener's connections unanswered:
+                        // stop the node with the reason instead, as a failed tracker shard does.
+                        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::uring::worker::run(listener, shared))) {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => {
+                                tracing::error!("data plane io_uring worker {i} failed: {e}; stopping the node");
+                                std::process::exit(70);
+                            }
+                            Err(_) => {
+                                tracing::error!("data plane io_uring worker {i} failed; stopping the node");
+                                std::process::exit(70);
+                            }
                         }
                     })?;
                     handles.push(handle);
@@ -344,16 +353,15 @@ async fn accept_loop(listener: Option<TcpListener>, mut ctx: WorkerContext) {
                         continue;
                     }
                 };
-                let Some(conn_slot) = ctx.budget.admit() else {
-                    refuse(&stream, "the node holds as many connections as it may; retry later", &ctx.counters[index], Refusal::NodeFull);
-                    continue;
-                };
-                let Some(ip_slot) = ctx.per_ip.admit(peer.ip()) else {
-                    refuse(&stream, "too many connections from your address", &ctx.counters[index], Refusal::PerIp);
-                    continue;
+                let places = match admit(&ctx.budget, &ctx.per_ip, peer.ip()) {
+                    Ok(places) => places,
+                    Err((reason, why)) => {
+                        refuse(&stream, reason, &ctx.counters[index], why);
+                        continue;
+                    }
                 };
                 let _ = stream.set_nodelay(true);
-                (stream, peer, Places { conn: Some(conn_slot), ip: Some(ip_slot) }, Bytes::new())
+                (stream, peer, places, Bytes::new())
             }
             Some(h) = handed_off(handoffs.as_mut()) => {
                 match tokio::net::TcpStream::from_std(h.stream) {
@@ -363,123 +371,129 @@ async fn accept_loop(listener: Option<TcpListener>, mut ctx: WorkerContext) {
             }
             _ = stop.changed() => break,
         };
-        {
-                let counters = Arc::clone(&ctx.counters);
-                let store = Arc::clone(&store);
+        let counters = Arc::clone(&ctx.counters);
+        let store = Arc::clone(&store);
+        let tracker = Arc::clone(&tracker);
+        let ops = Arc::clone(&ctx.ops);
+        let activity = Activity::new();
+        let requests = Arc::clone(&activity);
+        let service = service_fn(move |req| {
+            requests.request_started();
+            let path = req.uri().path();
+            let res = if Tracker::is_socket_request(&req) {
+                let ip = tracker.client_ip_of(&req, peer.ip());
+                empty_body_response(tracker.upgrade(req, ip))
+            } else if path == "/tracker/socket" {
+                upgrade_required()
+            } else if path == "/tracker/stats" {
                 let tracker = Arc::clone(&tracker);
-                let ops = Arc::clone(&ctx.ops);
-                let activity = Activity::new();
-                let requests = Arc::clone(&activity);
-                let service = service_fn(move |req| {
-                    requests.request_started();
-                    let path = req.uri().path();
-                    let res = if Tracker::is_socket_request(&req) {
-                        let ip = tracker.client_ip_of(&req, peer.ip());
-                        empty_body_response(tracker.upgrade(req, ip))
-                    } else if path == "/tracker/socket" {
-                        upgrade_required()
-                    } else if path == "/tracker/stats" {
-                        let tracker = Arc::clone(&tracker);
-                        let requests = Arc::clone(&requests);
-                        return Either::Right(Box::pin(async move {
-                            let res = stats_response(tracker.stats().await);
-                            requests.request_done();
-                            Ok::<_, std::convert::Infallible>(res)
-                        }) as BoxedResponse);
-                    } else if let Some(route) = ops.route(path) {
-                        let ops = Arc::clone(&ops);
-                        let requests = Arc::clone(&requests);
-                        return Either::Right(Box::pin(async move {
-                            let res = ops.answer(route).await;
-                            requests.request_done();
-                            Ok::<_, std::convert::Infallible>(res)
-                        }) as BoxedResponse);
-                    } else if path == "/tracker/announce" || path == "/tracker/scrape" {
-                        // The only path that waits on another thread: boxed, off the WebSeed path.
-                        let tracker = Arc::clone(&tracker);
-                        let requests = Arc::clone(&requests);
-                        let (path, query) = (path.to_owned(), req.uri().query().unwrap_or("").to_owned());
-                        let client = std::net::SocketAddr::new(tracker.client_ip_of(&req, peer.ip()), peer.port());
-                        return Either::Right(Box::pin(async move {
-                            let res = tracker.http(&path, &query, client).await;
-                            requests.request_done();
-                            Ok::<_, std::convert::Infallible>(res)
-                        }) as BoxedResponse);
-                    } else {
-                        let started = Instant::now();
-                        let mut res = respond(&store, max_target, &req);
-                        // TLS and HTTP/2 copy file bytes in user space: check each chunk is
-                        // still in the file first, so a truncated file never sends zeros.
-                        if copies || req.version() == http::Version::HTTP_2 {
-                            res.body_mut().check_before_copy();
-                        }
-                        let body = http_body::Body::size_hint(res.body()).exact();
-                        counters[index].response(req.method(), res.status(), body, started.elapsed());
-                        res
-                    };
+                let requests = Arc::clone(&requests);
+                return Either::Right(Box::pin(async move {
+                    let res = stats_response(tracker.stats().await);
                     requests.request_done();
-                    Either::Left(std::future::ready(Ok::<_, std::convert::Infallible>(res)))
-                });
-                if let Some(acceptor) = &tls {
-                    // The handshake runs in the connection's own task, under the guard's first
-                    // request limit and dropped on shutdown: a client that never finishes it
-                    // holds only its socket. File bytes are encrypted in user space, so the TLS
-                    // runs over the plain stream, never the sendfile one.
-                    let acceptor = acceptor.clone();
-                    let builder = Arc::clone(&builder);
-                    let watcher = graceful.watcher();
-                    let mut stop = ctx.stop.clone();
-                    let sent = Arc::clone(&ctx.counters);
-                    tokio::spawn(async move {
-                        let io = Watched::new(Counted::new(stream, Arc::clone(&sent), index, Sent::Tls), Arc::clone(&activity), places);
-                        let handshaken = AtomicBool::new(false);
-                        let served = async {
-                            let tls = tokio::select! {
-                                done = acceptor.accept(io) => match done {
-                                    Ok(tls) => tls,
-                                    Err(e) => {
-                                        sent[index].refused(Refusal::TlsHandshake);
-                                        tracing::debug!("TLS handshake with {peer} failed: {e}");
-                                        return;
-                                    }
-                                },
-                                _ = stop.changed() => return,
-                            };
-                            handshaken.store(true, Ordering::Relaxed);
-                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
-                            let _ = watcher.watch(conn).await;
-                        };
-                        if let Some(v) = guard(served, Arc::clone(&activity), timeouts).await {
-                            if !handshaken.load(Ordering::Relaxed) {
-                                sent[index].refused(Refusal::TlsHandshake);
-                            }
-                            tracing::debug!("closed the TLS connection from {peer}: {}", v.reason());
-                        }
-                    });
-                    continue;
+                    Ok::<_, std::convert::Infallible>(res)
+                }) as BoxedResponse);
+            } else if let Some(route) = ops.route(path) {
+                let ops = Arc::clone(&ops);
+                let requests = Arc::clone(&requests);
+                return Either::Right(Box::pin(async move {
+                    let res = ops.answer(route).await;
+                    requests.request_done();
+                    Ok::<_, std::convert::Infallible>(res)
+                }) as BoxedResponse);
+            } else if path == "/tracker/announce" || path == "/tracker/scrape" {
+                // The only path that waits on another thread: boxed, off the WebSeed path.
+                let tracker = Arc::clone(&tracker);
+                let requests = Arc::clone(&requests);
+                let (path, query) = (path.to_owned(), req.uri().query().unwrap_or("").to_owned());
+                let client = std::net::SocketAddr::new(tracker.client_ip_of(&req, peer.ip()), peer.port());
+                return Either::Right(Box::pin(async move {
+                    let res = tracker.http(&path, &query, client).await;
+                    requests.request_done();
+                    Ok::<_, std::convert::Infallible>(res)
+                }) as BoxedResponse);
+            } else {
+                let started = Instant::now();
+                let mut res = respond(&store, max_target, &req);
+                // TLS and HTTP/2 copy file bytes in user space: check each chunk is
+                // still in the file first, so a truncated file never sends zeros.
+                if copies || req.version() == http::Version::HTTP_2 {
+                    res.body_mut().check_before_copy();
                 }
-                // `write` is the same stream that never picks sendfile: every chunk is written
-                // from the mapping (and a file that shrank under it is noticed the same way).
-                let min_chunk = match send_path {
-                    SendPath::Sendfile { min_chunk } => min_chunk,
-                    SendPath::Write => usize::MAX,
+                let body = http_body::Body::size_hint(res.body()).exact();
+                counters[index].response(req.method(), res.status(), body, started.elapsed());
+                res
+            };
+            requests.request_done();
+            Either::Left(std::future::ready(Ok::<_, std::convert::Infallible>(res)))
+        });
+        if let Some(acceptor) = &tls {
+            // The handshake runs in the connection's own task, under the guard's first
+            // request limit and dropped on shutdown: a client that never finishes it
+            // holds only its socket. File bytes are encrypted in user space, so the TLS
+            // runs over the plain stream, never the sendfile one.
+            let acceptor = acceptor.clone();
+            let builder = Arc::clone(&builder);
+            let watcher = graceful.watcher();
+            let mut stop = ctx.stop.clone();
+            let sent = Arc::clone(&ctx.counters);
+            tokio::spawn(async move {
+                let io = Watched::new(Counted::new(stream, Arc::clone(&sent), index, Sent::Tls), Arc::clone(&activity), places);
+                let handshaken = AtomicBool::new(false);
+                let served = async {
+                    let tls = tokio::select! {
+                        done = acceptor.accept(io) => match done {
+                            Ok(tls) => tls,
+                            Err(e) => {
+                                sent[index].refused(Refusal::TlsHandshake);
+                                tracing::debug!("TLS handshake with {peer} failed: {e}");
+                                return;
+                            }
+                        },
+                        _ = stop.changed() => return,
+                    };
+                    handshaken.store(true, Ordering::Relaxed);
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+                    let _ = watcher.watch(conn).await;
                 };
-                let io = SendfileStream::new(stream, min_chunk).counted(Arc::clone(&ctx.counters), index);
-                // A connection an io_uring worker handed over is read from its first byte.
-                let io = Watched::new(Rewind::new(io, read), Arc::clone(&activity), places);
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
-                let conn = graceful.watch(conn.into_owned());
-                tokio::spawn(async move {
-                    if let Some(v) = guard(conn, activity, timeouts).await {
-                        tracing::debug!("closed the connection from {peer}: {}", v.reason());
+                if let Some(v) = guard(served, Arc::clone(&activity), timeouts).await {
+                    if !handshaken.load(Ordering::Relaxed) {
+                        sent[index].refused(Refusal::TlsHandshake);
                     }
-                });
+                    tracing::debug!("closed the TLS connection from {peer}: {}", v.reason());
+                }
+            });
+            continue;
         }
+        // `write` is the same stream that never picks sendfile: every chunk is written
+        // from the mapping (and a file that shrank under it is noticed the same way).
+        let min_chunk = match send_path {
+            SendPath::Sendfile { min_chunk } => min_chunk,
+            SendPath::Write => usize::MAX,
+        };
+        let io = SendfileStream::new(stream, min_chunk).counted(Arc::clone(&ctx.counters), index);
+        // A connection an io_uring worker handed over is read from its first byte.
+        let io = Watched::new(Rewind::new(io, read), Arc::clone(&activity), places);
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            if let Some(v) = guard(conn, activity, timeouts).await {
+                tracing::debug!("closed the connection from {peer}: {}", v.reason());
+            }
+        });
     }
     drop(listener);
     if tokio::time::timeout(ctx.config.shutdown_grace, graceful.shutdown()).await.is_err() {
         tracing::info!("data plane: grace period over, closing remaining connections");
     }
+}
+
+/// The places a new connection takes in the node's budget and its address's cap, or why it may
+/// not have them (the reason its 503 says, and what is counted). Both backends admit with it.
+pub(crate) fn admit(budget: &Arc<ConnBudget>, per_ip: &Arc<PerIp>, ip: std::net::IpAddr) -> Result<Places, (&'static str, Refusal)> {
+    let conn = budget.admit().ok_or(("the node holds as many connections as it may; retry later", Refusal::NodeFull))?;
+    let ip = per_ip.admit(ip).ok_or(("too many connections from your address", Refusal::PerIp))?;
+    Ok(Places { conn: Some(conn), ip: Some(ip) })
 }
 
 /// The next connection from the listener; never, without one (the io_uring workers accept).

@@ -31,7 +31,7 @@ use vidseed_conn_guard::{ConnBudget, PerIp, Places, Sample, Timeouts, Verdict, W
 use super::buffers::BufRing;
 use super::http1::{self, Parsed};
 use crate::catalog::CatalogStore;
-use crate::counters::{Refusal, Sent, WorkerCounters};
+use crate::counters::{Sent, WorkerCounters};
 use crate::ops::Ops;
 use crate::webseed::serve::respond;
 
@@ -328,21 +328,19 @@ impl Worker {
         // SAFETY: the kernel just gave us this descriptor; the stream owns it from here on.
         let stream = unsafe { std::net::TcpStream::from_raw_fd(fd) };
         let Ok(peer) = stream.peer_addr() else { return };
-        let counters = &self.shared.counters[self.shared.index];
-        let Some(conn_slot) = self.shared.budget.admit() else {
-            refuse(&stream, "the node holds as many connections as it may; retry later");
-            counters.refused(Refusal::NodeFull);
-            return;
-        };
-        let Some(ip_slot) = self.shared.per_ip.admit(peer.ip()) else {
-            refuse(&stream, "too many connections from your address");
-            counters.refused(Refusal::PerIp);
-            return;
+        let places = match crate::server::admit(&self.shared.budget, &self.shared.per_ip, peer.ip()) {
+            Ok(places) => places,
+            Err((reason, why)) => {
+                refuse(&stream, reason);
+                self.shared.counters[self.shared.index].refused(why);
+                return;
+            }
         };
         let _ = stream.set_nodelay(true);
         let fd = std::os::fd::IntoRawFd::into_raw_fd(stream);
         let generation = self.next_generation;
-        self.next_generation = self.next_generation.wrapping_add(1).max(1) & 0xff_ffff;
+        // 24 bits in the user data; never 0.
+        self.next_generation = self.next_generation % 0xff_ffff + 1;
         let conn = Box::new(Conn {
             fd,
             generation,
@@ -366,7 +364,7 @@ impl Worker {
             close_after: false,
             sample: Sample::default(),
             watch: Watch::new(self.shared.timeouts),
-            places: Places { conn: Some(conn_slot), ip: Some(ip_slot) },
+            places,
         });
         let slot = match self.free.pop() {
             Some(s) => {
@@ -453,7 +451,9 @@ impl Worker {
 
     /// Serves the request at the start of the buffer, if it is whole; otherwise waits for more.
     fn next_request(&mut self, slot: usize) {
-        let ops = Arc::clone(&self.shared.ops);
+        // Borrowed, not cloned: an `Arc` count shared by every worker, touched per request, would
+        // bounce its cache line between cores.
+        let ops = &self.shared.ops;
         let other_route = |p: &str| p.starts_with("/tracker/") || ops.route(p).is_some();
         let c = self.conns[slot].as_deref_mut().expect("a live slot");
         if c.buf.is_empty() {
@@ -704,12 +704,13 @@ fn in_memory(b: &[u8]) -> bool {
         let len = (end - at).min(WINDOW * PAGE);
         // SAFETY: `at..at + len` lies within the pages of `b`, which are mapped while `b` lives;
         // mincore writes one byte per page into `pages`, which has room for WINDOW pages.
-        let r = unsafe { libc::mincore(at as *mut libc::c_void, len, pages.as_mut_ptr()) };
-        let n = len.div_ceil(PAGE);
-        if r != 0 || pages[..n].iter().any(|p| p & 1 == 0) {
+        if unsafe { libc::mincore(at as *mut libc::c_void, len, pages.as_mut_ptr()) } != 0 {
+            return true; // not memory mincore knows (not a mapping's): nothing to read ahead
+        }
+        if pages[..len.div_ceil(PAGE)].iter().any(|p| p & 1 == 0) {
             // SAFETY: as above; WILLNEED only starts reading ahead, it never changes the memory.
             unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_WILLNEED) };
-            return r != 0; // an address mincore refuses is not a mapping's: nothing to read
+            return false;
         }
         at += len;
     }
@@ -754,7 +755,9 @@ mod tests {
         let heap = vec![7u8; 100_000];
         assert!(in_memory(&heap), "the heap is resident");
         assert!(in_memory(&[]));
-        let dir = tempfile::tempdir().unwrap();
+        // On the build's disk (a tmpfs keeps its pages: they could not be dropped).
+        let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
+        let dir = tempfile::tempdir_in(if target.is_dir() { target } else { std::env::temp_dir() }).unwrap();
         let path = dir.path().join("cold.bin");
         std::fs::write(&path, vec![1u8; 1 << 20]).unwrap();
         let file = std::fs::File::open(&path).unwrap();
