@@ -94,3 +94,25 @@ aquatic_config() { # defaults address tls cert key: aquatic_ws's printed default
         { print }
     ' "$1"
 }
+
+find_nginx() { # prints the nginx binary, installing Debian's package (root or sudo) if missing
+    local n
+    n=$(command -v nginx || true)
+    if [[ -z $n ]]; then
+        log "nginx not found: installing the Debian package"
+        local sudo=""
+        [[ $EUID -eq 0 ]] || sudo=sudo
+        { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; } > /dev/null || true
+        n=$(command -v nginx || true)
+    fi
+    echo "$n"
+}
+
+ensure_gnuplot() { # installs Debian's gnuplot-nox if gnuplot is missing; false if still missing
+    command -v gnuplot > /dev/null && return 0
+    log "gnuplot not found: installing the Debian package gnuplot-nox"
+    local sudo=""
+    [[ $EUID -eq 0 ]] || sudo=sudo
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q gnuplot-nox > /dev/null || true
+    command -v gnuplot > /dev/null || { log "note: no gnuplot: the table only"; return 1; }
+}

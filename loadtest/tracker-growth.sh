@@ -25,10 +25,6 @@ PLOT=${PLOT:-docs/tracker-growth.png}
 BUILD=${BUILD:-1}
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-if ! command -v gnuplot > /dev/null; then
-    log "gnuplot not found: installing the Debian package gnuplot-nox"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q gnuplot-nox > /dev/null || log "note: no gnuplot: the table only"
-fi
 TMP=$(mktemp -d -t tracker-growth.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 TABLE=$TMP/growth.tsv
@@ -51,7 +47,7 @@ done
 printf '\n| swarms | server | responses/s | non-error responses/s | CPU µs per response | replies dropped |\n|---:|---|---:|---:|---:|---:|\n'
 awk -F '\t' '{ printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6 }' "$TABLE"
 
-if command -v gnuplot > /dev/null; then
+if ensure_gnuplot; then
     plots=""
     for s in $SERVERS; do
         awk -F '\t' -v s="$s" '$2 == s' "$TABLE" > "$TMP/$s.tsv"

@@ -41,12 +41,8 @@ die() { log "webseed-cold: $*"; exit 1; }
 if [[ $BUILD == 1 ]]; then
     cargo build --release -q -p vidseed-loadtest --bin webseed-load && cargo build --release -q --bin vidseed
 fi
-NGINX=$(command -v nginx || true)
-if [[ -z $NGINX ]]; then
-    log "nginx not found: installing the Debian package"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx > /dev/null
-    NGINX=$(command -v nginx) || die "nginx is still not available"
-fi
+NGINX=$(find_nginx)
+[[ -n $NGINX ]] || die "nginx is still not available"
 
 # A memory cgroup per server: v2 (memory.max) or v1 (memory.limit_in_bytes).
 cgroup_make() { # name -> path

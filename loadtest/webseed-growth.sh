@@ -24,10 +24,6 @@ BUILD=${BUILD:-1}
 export VIDSEED_ARGS=${VIDSEED_ARGS:-}
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-if ! command -v gnuplot > /dev/null; then
-    log "gnuplot not found: installing the Debian package gnuplot-nox"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q gnuplot-nox > /dev/null || log "note: no gnuplot: the table only"
-fi
 TMP=$(mktemp -d -t webseed-growth.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 TABLE=$TMP/growth.tsv
@@ -49,7 +45,7 @@ done
 printf '\n| connections | server | GET/s | p99 ms | CPU µs/req | RSS (anon) MiB | errors |\n|---:|---|---:|---:|---:|---:|---:|\n'
 awk -F '\t' '{ printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7 }' "$TABLE"
 
-if command -v gnuplot > /dev/null; then
+if ensure_gnuplot; then
     for s in nginx vidseed; do awk -F '\t' -v s="$s" '$2 == s' "$TABLE" > "$TMP/$s.tsv"; done
     gnuplot << EOF
 set terminal pngcairo size 1200,420 font ",10"

@@ -126,15 +126,10 @@ trap 'exit 143' TERM
 # ------------------------------------------------------------------------------------------------
 # Tools
 
-NGINX=${NGINX:-$(command -v nginx || true)}
+NGINX=${NGINX:-}
 if has_server nginx && [[ -z $NGINX ]]; then
-    log "nginx not found: installing the Debian package"
-    if [[ $EUID -eq 0 ]]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx > /dev/null
-    else
-        sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx > /dev/null
-    fi
-    NGINX=$(command -v nginx) || die "nginx is still not available"
+    NGINX=$(find_nginx)
+    [[ -n $NGINX ]] || die "nginx is still not available"
 fi
 
 if [[ $BUILD == 1 ]]; then
