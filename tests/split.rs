@@ -367,7 +367,7 @@ fn shell(dir: &Path, exported: &[(String, String)], command: &str) -> Command {
 
 /// The README's split section, command by command, as an admin on one machine runs it: the
 /// only changes are the placeholders (addresses become free ports on 127.0.0.1, /srv/library a
-/// temporary folder, <token> the token `control` printed); `node add` is redirected to a file by
+/// temporary folder, TOKEN the token `control` printed); `node add` is redirected to a file by
 /// the shell, that file is edited as the README says and read by `vidseed data`; then the node
 /// serves a range of the added file, and the tracker the torrent names answers announces.
 #[test]
@@ -433,9 +433,10 @@ fn the_readme_split_section_works_as_printed() {
         };
         let mut command = placeholders.iter().fold(command, |c, (from, to)| c.replace(from, to));
         if let Some(t) = &token {
-            command = command.replace("<token>", t);
+            // The placeholder is a value (`…_TOKEN=TOKEN`), not the variable's name.
+            command = command.replace("=TOKEN", &format!("={t}"));
         }
-        for left in ["example.org", "/srv/", "0.0.0.0", "<token>"] {
+        for left in ["example.org", "/srv/", "0.0.0.0", "=TOKEN"] {
             assert!(!command.contains(left), "{left:?} left in `{command}`: a placeholder this test does not know");
         }
         if let Some(assignments) = command.strip_prefix("export ") {
