@@ -29,6 +29,8 @@
 #   KEEP_TMP [0]          1 keeps the temporary directory (logs, configs) instead of removing it
 #   NGINX []              nginx binary (default: the one on PATH; installed with apt-get if missing)
 #   VIDSEED_ARGS []       extra arguments for `vidseed serve` (e.g. "--io uring")
+#   VIDSEED_HTTP []       extra keys of vidseed's [http] table, `\n` between them (e.g.
+#                         "sendfile_min = 0")
 #   NGINX_CONNECTIONS [max(4096, 2 x CONNS)]   nginx's worker_connections; above 512 connections
 #                         vidseed gets a configuration without its per-address cap, as nginx has none
 #
@@ -61,6 +63,7 @@ PAUSE=${PAUSE:-1}
 OUT=${OUT:-}
 KEEP_TMP=${KEEP_TMP:-0}
 VIDSEED_ARGS=${VIDSEED_ARGS:-}
+VIDSEED_HTTP=${VIDSEED_HTTP:-}
 NGINX_CONNECTIONS=${NGINX_CONNECTIONS:-$((CONNS * 2 > 4096 ? CONNS * 2 : 4096))}
 
 FILE_NAME=big.bin
@@ -231,9 +234,13 @@ EOF
 
 start_vidseed() { # workers
     local w=$1 config=()
-    if ((CONNS > 512)); then
-        # Every connection comes from 127.0.0.1: lift the per-address cap (nginx has none).
-        printf '[http]\nmax_connections_per_ip = 0\n' > "$TMP/vidseed.toml"
+    if ((CONNS > 512)) || [[ -n $VIDSEED_HTTP ]]; then
+        {
+            echo '[http]'
+            # Every connection comes from 127.0.0.1: lift the per-address cap (nginx has none).
+            if ((CONNS > 512)); then echo 'max_connections_per_ip = 0'; fi
+            if [[ -n $VIDSEED_HTTP ]]; then printf '%b\n' "$VIDSEED_HTTP"; fi
+        } > "$TMP/vidseed.toml"
         config=(--config "$TMP/vidseed.toml")
     fi
     # shellcheck disable=SC2086

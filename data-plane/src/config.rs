@@ -68,6 +68,15 @@ pub struct HttpLimits {
     /// With `io = "uring"`: bodies of at least this many bytes leave by zero-copy `sendmsg`
     /// (`SEND_ZC`) from the mapping; 0 (the default): never, every body is copied by the kernel.
     pub zero_copy_min: usize,
+    /// With `io = "uring"`: bodies of at least this many bytes whose pages are all in memory leave
+    /// by `sendfile(2)` from the worker's thread (the page cache's pages go to the socket
+    /// uncopied), waiting for room through the ring; smaller bodies, and bodies that would read
+    /// the disk, by the ring's copying `sendmsg`. 0: never.
+    pub sendfile_min: usize,
+    /// With `io = "uring"`: bodies of this many bytes or more go back to the ring's `sendmsg`,
+    /// which waits for room inside the kernel (measured ahead of `sendfile` at 1 MiB, behind it
+    /// at 256 KiB); 0: no upper bound.
+    pub sendfile_max: usize,
 }
 
 /// The data plane's I/O backend for plain HTTP connections.
@@ -105,6 +114,8 @@ impl Default for HttpLimits {
             max_connections: 0,
             io: IoBackend::Uring,
             zero_copy_min: 0,
+            sendfile_min: crate::sendfile::DEFAULT_RING_SENDFILE_MIN,
+            sendfile_max: crate::sendfile::DEFAULT_RING_SENDFILE_MAX,
         }
     }
 }
@@ -266,6 +277,12 @@ io = "uring"
 # With io = "uring": bodies of at least this many bytes are sent zero-copy (SEND_ZC) from the
 # file's mapping; 0: never (the kernel copies them, cheaper over loopback).
 zero_copy_min = 0
+# With io = "uring": bodies of at least this many bytes, their pages in memory, leave by
+# sendfile (no copy of the page cache's pages); smaller ones by the ring's sendmsg. 0: never.
+sendfile_min = 131072
+# ... and bodies of this many bytes or more by the ring's sendmsg again (it waits for the
+# socket inside the kernel; measured ahead at 1 MiB). 0: no upper bound.
+sendfile_max = 524288
 
 [tracker]
 # Track any info-hash, not only those of published videos.

@@ -31,6 +31,13 @@ use crate::counters::{Sent, WorkerCounters};
 /// (docs/PERFORMANCE.md). Larger chunks go by `sendfile`.
 pub const DEFAULT_MIN_SENDFILE: usize = 64 * 1024;
 
+/// The io_uring workers' default for `[http] sendfile_min`: bodies this large leave by
+/// `sendfile`, smaller ones by the ring's `sendmsg` (docs/PERFORMANCE.md has both measured).
+pub const DEFAULT_RING_SENDFILE_MIN: usize = 128 * 1024;
+/// The io_uring workers' default for `[http] sendfile_max`: from this size on the ring's
+/// `sendmsg` is ahead again (one completion for the whole body, the waiting done in the kernel).
+pub const DEFAULT_RING_SENDFILE_MAX: usize = 512 * 1024;
+
 struct Region {
     end: usize,
     file: Arc<File>,
@@ -70,7 +77,7 @@ impl Drop for Registration {
 ///
 /// The caller must keep the memory alive (it holds the `Bytes` being written), so the region,
 /// and the file descriptor its registration owns, cannot go away during the call.
-fn lookup(ptr: usize, len: usize) -> Option<(i32, u64)> {
+pub(crate) fn lookup(ptr: usize, len: usize) -> Option<(i32, u64)> {
     let generation = GENERATION.load(Ordering::Acquire);
     let (start, end, fd, gen) = LAST.with(Cell::get);
     if gen == generation && ptr >= start && ptr + len <= end {

@@ -108,6 +108,11 @@ impl DataPlane {
                             n if n > 0 && support.zero_copy => n,
                             _ => usize::MAX,
                         },
+                        sendfile: match (config.http.sendfile_min, config.http.sendfile_max) {
+                            (0, _) => 0..0,
+                            (min, 0) => min..usize::MAX,
+                            (min, max) => min..max,
+                        },
                         shutdown_grace: config.shutdown_grace,
                         stop: Arc::clone(&stop_uring),
                         hand_off: tx,

@@ -113,6 +113,82 @@ fn zero_copy_sends_the_files_bytes() {
 }
 
 #[test]
+fn middle_sized_bodies_go_by_sendfile_and_the_rest_by_sendmsg() {
+    let bytes = pseudo_random(SIZE, 12);
+    // The defaults: 128 KiB up to (not including) 512 KiB by sendfile.
+    let (node, path, _) = uring_node(&bytes, None);
+    let before = metrics(&node);
+    for (a, len) in [(3usize, 262_144usize), (SIZE - 200_000, 200_000)] {
+        let r = get(node.data, &path, &[("Range", &format!("bytes={a}-{}", a + len - 1))]).unwrap();
+        assert_eq!(r.status, 206);
+        assert!(r.body == bytes[a..a + len], "{a}+{len}");
+    }
+    let after = metrics(&node);
+    let by = |t: &str, p: &str| sample(t, &format!("vidseed_data_sent_bytes_total{{path=\"{p}\"}}"));
+    let sendfile = by(&after, "sendfile") - by(&before, "sendfile");
+    assert_eq!(sendfile, 462_144.0, "both bodies by sendfile, their heads apart: {after}");
+    for len in [16_384usize, 1_048_576] {
+        let r = get(node.data, &path, &[("Range", &format!("bytes=0-{}", len - 1))]).unwrap();
+        assert!(r.body == bytes[..len], "{len}");
+    }
+    let last = metrics(&node);
+    assert_eq!(by(&last, "sendfile"), by(&after, "sendfile"), "16 KiB and 1 MiB stay on sendmsg");
+    assert!(by(&last, "write") - by(&after, "write") >= 1_064_960.0);
+}
+
+#[test]
+fn sendfile_serves_every_shape_of_response_and_waits_for_slow_readers() {
+    // Larger than loopback's socket buffers on both sides: the slow reader fills them.
+    const SIZE: usize = 16 * 1024 * 1024 + 5;
+    let bytes = pseudo_random(SIZE, 13);
+    // Every body by sendfile, whatever its size.
+    let (node, path, _dir) = uring_node(&bytes, Some("[http]\nio = \"uring\"\nsendfile_min = 1\nsendfile_max = 0\n"));
+    let r = get(node.data, &path, &[("Range", "bytes=0-0,100-199,-50")]).unwrap();
+    assert_eq!(r.status, 206);
+    assert!(r.header("content-type").unwrap().starts_with("multipart/byteranges"));
+    let text = r.body.clone();
+    for (a, b) in [(0usize, 0usize), (100, 199), (SIZE - 50, SIZE - 1)] {
+        assert!(text.windows(b - a + 1).any(|w| w == &bytes[a..=b]), "part {a}-{b} in the multipart body");
+    }
+    // Pipelined: three requests in one write, the answers in order.
+    let mut s = connect(node.data);
+    let mut reader = BufReader::new(s.try_clone().unwrap());
+    let mut three = Vec::new();
+    for (a, b) in [(0usize, 9usize), (5000, 300_000), (17, 17)] {
+        three.extend(request_bytes("GET", &path, &[("Range", &format!("bytes={a}-{b}"))]));
+    }
+    s.write_all(&three).unwrap();
+    for (a, b) in [(0usize, 9usize), (5000, 300_000), (17, 17)] {
+        let r = read_response(&mut reader, false).unwrap();
+        assert!(r.body == bytes[a..=b], "{a}-{b}");
+    }
+    // HEAD sends no body.
+    s.write_all(&request_bytes("HEAD", &path, &[])).unwrap();
+    let r = read_response(&mut reader, true).unwrap();
+    assert_eq!(r.header("content-length"), Some(SIZE.to_string().as_str()));
+    // A reader far slower than the socket's buffer: the worker waits for room through the ring
+    // (and serves others meanwhile), then goes on where it stopped.
+    let mut slow = connect(node.data);
+    slow.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    slow.write_all(&request_bytes("GET", &path, &[("Connection", "close")])).unwrap();
+    let mut got = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    for _ in 0..8 {
+        let n = slow.read(&mut chunk).unwrap();
+        got.extend_from_slice(&chunk[..n]);
+        std::thread::sleep(Duration::from_millis(30));
+        // Meanwhile another client is answered at once.
+        let r = get(node.data, &path, &[("Range", "bytes=10-20")]).unwrap();
+        assert!(r.body == bytes[10..=20]);
+    }
+    slow.read_to_end(&mut got).unwrap();
+    let body_at = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(got[body_at..] == bytes[..], "the slow reader's whole file");
+    let text = metrics(&node);
+    assert!(sample(&text, "vidseed_data_sent_bytes_total{path=\"sendfile\"}") >= SIZE as f64, "{text}");
+}
+
+#[test]
 fn slow_heads_idle_connections_and_oversized_heads_are_closed() {
     let bytes = pseudo_random(50_000, 6);
     let (node, path, _dir) =
@@ -219,11 +295,14 @@ fn idle_kept_alive_connections_hold_no_receive_buffer() {
             held.push(s);
         }
     };
-    open(50, &mut held);
+    open(100, &mut held);
     let before = rss_anon_kib(node.pid());
-    open(850, &mut held);
+    // Enough connections that the allocator's 2 MiB steps of resident memory (huge pages) are
+    // small beside their total.
+    const MORE: usize = 3000;
+    open(MORE, &mut held);
     let after = rss_anon_kib(node.pid());
-    let per_connection = (after.saturating_sub(before)) as f64 * 1024.0 / 850.0;
+    let per_connection = (after.saturating_sub(before)) as f64 * 1024.0 / MORE as f64;
     eprintln!("io_uring: {per_connection:.0} bytes of anonymous memory per idle kept-alive connection");
     // The epoll path's hyper keeps a read buffer of 8 KiB and more per connection; the ring's
     // connections keep their state only (their receive buffers are shared).

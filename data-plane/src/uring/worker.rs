@@ -4,7 +4,9 @@
 //! a waiting connection holds no receive buffer; the bytes are copied into the connection's
 //! small head buffer (grown only to what its requests need), the WebSeed service (`webseed::serve::respond`, shared with the epoll path)
 //! plans the answer, and the head and body leave in one `sendmsg` whose iovecs point into the
-//! file's mapping — large bodies by `sendmsg` zero-copy (`SEND_ZC`) when configured. Submissions
+//! file's mapping — large bodies by `sendfile` from this thread when their pages are in memory
+//! (the ring telling when the socket has room), or by `sendmsg` zero-copy (`SEND_ZC`) when
+//! configured. Sockets are non-blocking (the ring's own operations wait inside it). Submissions
 //! are batched: one `io_uring_enter` per loop turn submits everything the completions of the
 //! previous turn asked for. Requests this path does not serve (the tracker, operations,
 //! upgrades, bodies, HTTP/2) are handed with the bytes read so far to the epoll worker of the
@@ -65,6 +67,8 @@ pub struct Shared {
     pub max_target_len: usize,
     /// Bodies of at least this many bytes leave by `SEND_ZC`; `usize::MAX`: never.
     pub min_zero_copy: usize,
+    /// Bodies of these sizes, all in memory, leave by `sendfile`; an empty range: none.
+    pub sendfile: std::ops::Range<usize>,
     pub shutdown_grace: Duration,
     pub stop: Arc<AtomicBool>,
     pub hand_off: tokio::sync::mpsc::UnboundedSender<HandOff>,
@@ -82,6 +86,8 @@ pub struct HandOff {
 const OP_ACCEPT: u64 = 1;
 const OP_RECV: u64 = 2;
 const OP_SEND: u64 = 3;
+/// Waiting for room in the socket's send buffer (a `sendfile` body).
+const OP_WRITABLE: u64 = 4;
 const ACCEPT_DATA: u64 = OP_ACCEPT;
 
 fn user_data(slot: usize, generation: u32, op: u64) -> u64 {
@@ -129,6 +135,9 @@ struct Conn {
     /// Chunks held until their zero-copy notification.
     held: Vec<Bytes>,
     zero_copy: bool,
+    /// The body leaves by `sendfile` from this thread, the ring only telling when the socket
+    /// has room again.
+    by_sendfile: bool,
     /// Some of the body's pages are not in memory: its sends run on the kernel's I/O workers
     /// (`IOSQE_ASYNC`), so reading them from disk never stalls this ring.
     cold: bool,
@@ -248,7 +257,7 @@ impl Worker {
     }
 
     fn arm_accept(&mut self) {
-        let entry = opcode::AcceptMulti::new(types::Fd(self.listener.as_raw_fd())).flags(libc::SOCK_CLOEXEC).build().user_data(ACCEPT_DATA);
+        let entry = opcode::AcceptMulti::new(types::Fd(self.listener.as_raw_fd())).flags(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK).build().user_data(ACCEPT_DATA);
         self.push(entry);
     }
 
@@ -319,6 +328,16 @@ impl Worker {
                 }
                 self.sent(slot, result);
             }
+            OP_WRITABLE => {
+                conn.in_ring -= 1;
+                if conn.phase == Phase::Writing {
+                    if result < 0 {
+                        self.close(slot);
+                    } else {
+                        self.send_direct(slot);
+                    }
+                }
+            }
             _ => {}
         }
         self.maybe_free(slot);
@@ -360,6 +379,7 @@ impl Worker {
             msg: unsafe { std::mem::zeroed() },
             held: Vec::new(),
             zero_copy: false,
+            by_sendfile: false,
             cold: false,
             close_after: false,
             sample: Sample::default(),
@@ -491,6 +511,9 @@ impl Worker {
                 self.shared.counters[self.shared.index].response(req.method(), parts.status, Some(body_len), started.elapsed());
                 c.zero_copy = body_len as usize >= self.shared.min_zero_copy;
                 c.cold = !chunks.iter().all(|b| in_memory(b));
+                // A body in memory cannot block `sendfile` on the disk; a cold one goes to the
+                // ring's I/O workers instead.
+                c.by_sendfile = !c.zero_copy && !c.cold && self.shared.sendfile.contains(&(body_len as usize));
                 self.start_send(slot, chunks);
             }
         }
@@ -503,6 +526,7 @@ impl Worker {
         http1::write_error(&mut c.head, status, text, &date);
         c.close_after = true;
         c.zero_copy = false;
+        c.by_sendfile = false;
         c.cold = false;
         self.start_send(slot, VecDeque::new());
     }
@@ -519,6 +543,10 @@ impl Worker {
     /// Submits the next `sendmsg` of what is left: the head's rest and the body chunks after it.
     fn send_more(&mut self, slot: usize) {
         let c = self.conn(slot);
+        if c.by_sendfile {
+            self.send_direct(slot);
+            return;
+        }
         let mut n = 0;
         if c.head_left > 0 {
             let start = c.head.len() - c.head_left;
@@ -592,6 +620,78 @@ impl Worker {
             self.response_done(slot);
         }
         // Otherwise the response ends when its last notification comes.
+    }
+
+    /// Sends what the socket takes now, on this thread: the head by `send` (`MSG_MORE` when a
+    /// body follows, so head and body share segments), mapped chunks by `sendfile` from their
+    /// file, anything else by `send`. The socket is non-blocking; when it is full, the ring is
+    /// asked to say when it has room (`OP_WRITABLE`) and this goes on from there.
+    fn send_direct(&mut self, slot: usize) {
+        let counters = &self.shared.counters[self.shared.index];
+        let c = self.conns[slot].as_deref_mut().expect("a live slot");
+        let flags = libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT;
+        let result = loop {
+            let (n, path) = if c.head_left > 0 {
+                let start = c.head.len() - c.head_left;
+                let more = if c.chunks.is_empty() { 0 } else { libc::MSG_MORE };
+                // SAFETY: the pointer and length name the unsent rest of `c.head`.
+                let n = unsafe { libc::send(c.fd, c.head[start..].as_ptr().cast(), c.head_left, flags | more) };
+                (n, Sent::Write)
+            } else if let Some(first) = c.chunks.front() {
+                let rest = &first[c.sent_of_first..];
+                match crate::sendfile::lookup(rest.as_ptr() as usize, rest.len()) {
+                    Some((file, offset)) => {
+                        let mut offset = offset as libc::off_t;
+                        // SAFETY: `file` is the descriptor of the mapping `rest` points into,
+                        // kept open by its registration while `c.chunks` holds the bytes.
+                        let n = unsafe { libc::sendfile(c.fd, file, &mut offset, rest.len()) };
+                        if n == 0 {
+                            // The file ends before the range does: it shrank (said below).
+                            break Err(libc::EFAULT);
+                        }
+                        (n, Sent::Sendfile)
+                    }
+                    // SAFETY: the pointer and length name the unsent rest of the chunk.
+                    None => (unsafe { libc::send(c.fd, rest.as_ptr().cast(), rest.len(), flags) }, Sent::Write),
+                }
+            } else {
+                break Ok(());
+            };
+            if n < 0 {
+                break Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO));
+            }
+            let n = n as usize;
+            c.sample.writes += 1;
+            counters.sent(path, n as u64);
+            if c.head_left > 0 {
+                c.head_left -= n;
+            } else {
+                c.sent_of_first += n;
+                if c.chunks.front().is_some_and(|f| f.len() == c.sent_of_first) {
+                    c.chunks.pop_front();
+                    c.sent_of_first = 0;
+                }
+            }
+        };
+        match result {
+            Ok(()) => {
+                c.sample.write_blocked = false;
+                self.response_done(slot);
+            }
+            Err(libc::EAGAIN) => {
+                c.sample.write_blocked = true;
+                c.in_ring += 1;
+                let entry = opcode::PollAdd::new(types::Fd(c.fd), libc::POLLOUT as u32).build();
+                let data = user_data(slot, c.generation, OP_WRITABLE);
+                self.push(entry.user_data(data));
+            }
+            Err(e) => {
+                if e == libc::EFAULT {
+                    crate::catalog::wake_revalidation();
+                }
+                self.close(slot);
+            }
+        }
     }
 
     fn response_done(&mut self, slot: usize) {
