@@ -108,6 +108,7 @@ impl DataPlane {
                             n if n > 0 && support.zero_copy => n,
                             _ => usize::MAX,
                         },
+                        defer_taskrun: support.defer_taskrun,
                         sendfile: match (config.http.sendfile_min, config.http.sendfile_max) {
                             (0, _) => 0..0,
                             (min, 0) => min..usize::MAX,

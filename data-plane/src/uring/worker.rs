@@ -69,6 +69,8 @@ pub struct Shared {
     pub min_zero_copy: usize,
     /// Bodies of these sizes, all in memory, leave by `sendfile`; an empty range: none.
     pub sendfile: std::ops::Range<usize>,
+    /// Deferred task running (see [`super::Support`]).
+    pub defer_taskrun: bool,
     pub shutdown_grace: Duration,
     pub stop: Arc<AtomicBool>,
     pub hand_off: tokio::sync::mpsc::UnboundedSender<HandOff>,
@@ -149,7 +151,7 @@ struct Conn {
 
 /// Runs the worker until `shared.stop`; returns once every connection is closed.
 pub fn run(listener: std::net::TcpListener, shared: Shared) -> std::io::Result<()> {
-    let ring: IoUring = IoUring::builder().setup_cqsize(RING_ENTRIES * 8).setup_single_issuer().setup_coop_taskrun().build(RING_ENTRIES)?;
+    let ring = super::ring(RING_ENTRIES, RING_ENTRIES * 8, shared.defer_taskrun)?;
     let buffers = BufRing::new(&ring, RECV_BUFFERS, RECV_BUFFER_SIZE, 0)?;
     let mut w = Worker {
         ring,
