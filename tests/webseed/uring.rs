@@ -168,24 +168,43 @@ fn sendfile_serves_every_shape_of_response_and_waits_for_slow_readers() {
     assert_eq!(r.header("content-length"), Some(SIZE.to_string().as_str()));
     // A reader far slower than the socket's buffer: the worker waits for room through the ring
     // (and serves others meanwhile), then goes on where it stopped.
+    a_slow_reader_gets_the_whole_file(&node, &path, &bytes);
+    let text = metrics(&node);
+    assert!(sample(&text, "vidseed_data_sent_bytes_total{path=\"sendfile\"}") >= SIZE as f64, "{text}");
+}
+
+/// A client reading a large file far slower than the socket buffers take it, while another
+/// client is answered at once between its reads; in the end it has every byte.
+fn a_slow_reader_gets_the_whole_file(node: &Node, path: &str, bytes: &[u8]) {
     let mut slow = connect(node.data);
     slow.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    slow.write_all(&request_bytes("GET", &path, &[("Connection", "close")])).unwrap();
+    slow.write_all(&request_bytes("GET", path, &[("Connection", "close")])).unwrap();
     let mut got = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
     for _ in 0..8 {
         let n = slow.read(&mut chunk).unwrap();
         got.extend_from_slice(&chunk[..n]);
         std::thread::sleep(Duration::from_millis(30));
-        // Meanwhile another client is answered at once.
-        let r = get(node.data, &path, &[("Range", "bytes=10-20")]).unwrap();
+        let r = get(node.data, path, &[("Range", "bytes=10-20")]).unwrap();
         assert!(r.body == bytes[10..=20]);
     }
     slow.read_to_end(&mut got).unwrap();
     let body_at = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
     assert!(got[body_at..] == bytes[..], "the slow reader's whole file");
-    let text = metrics(&node);
-    assert!(sample(&text, "vidseed_data_sent_bytes_total{path=\"sendfile\"}") >= SIZE as f64, "{text}");
+}
+
+#[test]
+fn a_slow_reader_of_a_large_body_on_the_rings_sendmsg_gets_every_byte() {
+    // 16 MiB, past `sendfile_max`: the ring's sendmsg on a non-blocking socket, which must wait
+    // for room inside the kernel rather than fail with EAGAIN.
+    let bytes = pseudo_random(16 * 1024 * 1024 + 3, 14);
+    let (node, path, _) = uring_node(&bytes, None);
+    let before = metrics(&node);
+    a_slow_reader_gets_the_whole_file(&node, &path, &bytes);
+    let after = metrics(&node);
+    let by = |t: &str, p: &str| sample(t, &format!("vidseed_data_sent_bytes_total{{path=\"{p}\"}}"));
+    assert_eq!(by(&after, "sendfile"), by(&before, "sendfile"), "not by sendfile");
+    assert!(by(&after, "write") - by(&before, "write") >= bytes.len() as f64);
 }
 
 #[test]
