@@ -641,6 +641,12 @@ impl Worker {
                 (n, Sent::Write)
             } else if let Some(first) = c.chunks.front() {
                 let rest = &first[c.sent_of_first..];
+                if rest.is_empty() {
+                    // Nothing to send of it (and `sendfile` of nothing would read as a shrunk file).
+                    c.chunks.pop_front();
+                    c.sent_of_first = 0;
+                    continue;
+                }
                 match crate::sendfile::lookup(rest.as_ptr() as usize, rest.len()) {
                     Some((file, offset)) => {
                         let mut offset = offset as libc::off_t;
