@@ -120,58 +120,59 @@ impl SendfileStream {
         }
     }
 
-    fn file_chunk(&self, b: &IoSlice<'_>) -> Option<(i32, u64)> {
-        if b.len() < self.min_sendfile {
-            return None;
-        }
-        lookup(b.as_ptr() as usize, b.len())
-    }
-
-    /// Writes as much of `bufs` as the socket takes now, in order. `WouldBlock` only when
-    /// nothing at all was written.
+    /// Writes as much of `bufs` as the socket takes now (see [`write_now`]).
     fn write_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        let sock = self.inner.as_fd();
-        let mut total = 0usize;
-        let mut i = 0;
-        while i < bufs.len() {
-            let (n, want) = if let Some((fd, offset)) = self.file_chunk(&bufs[i]) {
-                let want = bufs[i].len();
-                i += 1;
-                // SAFETY-free: the descriptor is owned by the live registration (see `lookup`).
-                let file = unsafe_borrow(fd);
-                let mut off = offset;
-                match rustix::fs::sendfile(sock, file, Some(&mut off), want) {
-                    Ok(0) => {
-                        return Err(shrank(io::Error::new(io::ErrorKind::UnexpectedEof, "the file shrank under its mapping")))
-                    }
-                    Ok(n) => {
-                        self.count(Sent::Sendfile, n);
-                        (n, want)
-                    }
-                    Err(e) => return finish(total, e.into()),
-                }
-            } else {
-                // A run of plain chunks, up to the next file chunk.
-                let j = bufs[i..].iter().position(|b| self.file_chunk(b).is_some()).map_or(bufs.len(), |p| i + p);
-                let run = &bufs[i..j];
-                let want: usize = run.iter().map(|b| b.len()).sum();
-                let flags = if j < bufs.len() { SendFlags::MORE | SendFlags::NOSIGNAL } else { SendFlags::NOSIGNAL };
-                i = j;
-                match rustix::net::sendmsg(sock, run, &mut SendAncillaryBuffer::default(), flags) {
-                    Ok(n) => {
-                        self.count(Sent::Write, n);
-                        (n, want)
-                    }
-                    Err(e) => return finish(total, e.into()),
-                }
-            };
-            total += n;
-            if n < want {
-                break;
-            }
-        }
-        Ok(total)
+        write_now(self.inner.as_fd(), bufs, self.min_sendfile, |path, n| self.count(path, n))
     }
+}
+
+/// Writes as much of `bufs` to `sock` as it takes now, in order: chunks of at least
+/// `min_sendfile` bytes that lie in a registered mapping by `sendfile` from its file, runs of
+/// other chunks by one `sendmsg` (`MSG_MORE` when file bytes follow). `count` hears each send's
+/// path and bytes. `WouldBlock` only when nothing at all was written. A file found shorter than
+/// its mapping fails the write and has the catalog revalidated now. Used by the epoll path's
+/// [`SendfileStream`] and by the io_uring workers for the sizes they send this way.
+pub fn write_now(sock: BorrowedFd<'_>, bufs: &[IoSlice<'_>], min_sendfile: usize, mut count: impl FnMut(Sent, usize)) -> io::Result<usize> {
+    // An empty chunk is never a file's: `sendfile` of nothing would read as a shrunk file.
+    let file_chunk = |b: &IoSlice<'_>| if b.len() < min_sendfile.max(1) { None } else { lookup(b.as_ptr() as usize, b.len()) };
+    let mut total = 0usize;
+    let mut i = 0;
+    while i < bufs.len() {
+        let (n, want) = if let Some((fd, offset)) = file_chunk(&bufs[i]) {
+            let want = bufs[i].len();
+            i += 1;
+            // SAFETY-free: the descriptor is owned by the live registration (see `lookup`).
+            let file = unsafe_borrow(fd);
+            let mut off = offset;
+            match rustix::fs::sendfile(sock, file, Some(&mut off), want) {
+                Ok(0) => return Err(shrank(io::Error::new(io::ErrorKind::UnexpectedEof, "the file shrank under its mapping"))),
+                Ok(n) => {
+                    count(Sent::Sendfile, n);
+                    (n, want)
+                }
+                Err(e) => return finish(total, e.into()),
+            }
+        } else {
+            // A run of plain chunks, up to the next file chunk.
+            let j = bufs[i..].iter().position(|b| file_chunk(b).is_some()).map_or(bufs.len(), |p| i + p);
+            let run = &bufs[i..j];
+            let want: usize = run.iter().map(|b| b.len()).sum();
+            let flags = if j < bufs.len() { SendFlags::MORE | SendFlags::NOSIGNAL } else { SendFlags::NOSIGNAL };
+            i = j;
+            match rustix::net::sendmsg(sock, run, &mut SendAncillaryBuffer::default(), flags) {
+                Ok(n) => {
+                    count(Sent::Write, n);
+                    (n, want)
+                }
+                Err(e) => return finish(total, e.into()),
+            }
+        };
+        total += n;
+        if n < want {
+            break;
+        }
+    }
+    Ok(total)
 }
 
 /// Whether the bytes at `b`, if they belong to a registered mapping, are still in its file (one

@@ -149,6 +149,30 @@ struct Conn {
     places: Places,
 }
 
+impl Conn {
+    /// Takes `n` sent bytes off what is left of the response: the head's rest first, then the
+    /// body's chunks (held until their notification when they went zero-copy).
+    fn advance(&mut self, mut n: usize) {
+        let head_part = n.min(self.head_left);
+        self.head_left -= head_part;
+        n -= head_part;
+        // Also past empty chunks when nothing is left of `n`.
+        while let Some(first) = self.chunks.front() {
+            let left = first.len() - self.sent_of_first;
+            if n < left {
+                self.sent_of_first += n;
+                break;
+            }
+            n -= left;
+            self.sent_of_first = 0;
+            let done = self.chunks.pop_front().expect("a chunk");
+            if self.zero_copy {
+                self.held.push(done);
+            }
+        }
+    }
+}
+
 /// Runs the worker until `shared.stop`; returns once every connection is closed.
 pub fn run(listener: std::net::TcpListener, shared: Shared) -> std::io::Result<()> {
     let ring = super::ring(RING_ENTRIES, RING_ENTRIES * 8, shared.defer_taskrun)?;
@@ -587,34 +611,15 @@ impl Worker {
         if result < 0 {
             if -result == libc::EFAULT {
                 // A file shrank under its mapping: have the catalog look again now.
-                crate::catalog::wake_revalidation();
+                crate::catalog::revalidate_soon();
             }
             self.close(slot);
             return;
         }
-        let mut n = result as usize;
         c.sample.writes += 1;
-        let head_part = n.min(c.head_left);
-        c.head_left -= head_part;
-        n -= head_part;
-        let body_sent = n;
-        while n > 0 {
-            let Some(first) = c.chunks.front() else { break };
-            let left = first.len() - c.sent_of_first;
-            if n >= left {
-                n -= left;
-                c.sent_of_first = 0;
-                let done = c.chunks.pop_front().expect("a chunk");
-                if c.zero_copy {
-                    c.held.push(done);
-                }
-            } else {
-                c.sent_of_first += n;
-                n = 0;
-            }
-        }
+        c.advance(result as usize);
         let path = if c.zero_copy { Sent::ZeroCopy } else { Sent::Write };
-        self.shared.counters[index].sent(path, (head_part + body_sent) as u64);
+        self.shared.counters[index].sent(path, result as u64);
         let c = self.conn(slot);
         if c.head_left > 0 || !c.chunks.is_empty() {
             self.send_more(slot);
@@ -624,61 +629,34 @@ impl Worker {
         // Otherwise the response ends when its last notification comes.
     }
 
-    /// Sends what the socket takes now, on this thread: the head by `send` (`MSG_MORE` when a
-    /// body follows, so head and body share segments), mapped chunks by `sendfile` from their
-    /// file, anything else by `send`. The socket is non-blocking; when it is full, the ring is
-    /// asked to say when it has room (`OP_WRITABLE`) and this goes on from there.
+    /// Sends what the socket takes now, on this thread, by the epoll path's writer
+    /// (`sendfile::write_now`: the head by `sendmsg` with `MSG_MORE`, mapped chunks by `sendfile`).
+    /// The socket is non-blocking; when it is full, the ring is asked to say when it has room
+    /// (`OP_WRITABLE`) and this goes on from there.
     fn send_direct(&mut self, slot: usize) {
         let counters = &self.shared.counters[self.shared.index];
         let c = self.conns[slot].as_deref_mut().expect("a live slot");
-        let flags = libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT;
+        // SAFETY: `fd` is this connection's open socket for as long as the slot is live.
+        let sock = unsafe { std::os::fd::BorrowedFd::borrow_raw(c.fd) };
         let result = loop {
-            let (n, path) = if c.head_left > 0 {
-                let start = c.head.len() - c.head_left;
-                let more = if c.chunks.is_empty() { 0 } else { libc::MSG_MORE };
-                // SAFETY: the pointer and length name the unsent rest of `c.head`.
-                let n = unsafe { libc::send(c.fd, c.head[start..].as_ptr().cast(), c.head_left, flags | more) };
-                (n, Sent::Write)
-            } else if let Some(first) = c.chunks.front() {
-                let rest = &first[c.sent_of_first..];
-                if rest.is_empty() {
-                    // Nothing to send of it (and `sendfile` of nothing would read as a shrunk file).
-                    c.chunks.pop_front();
-                    c.sent_of_first = 0;
-                    continue;
-                }
-                match crate::sendfile::lookup(rest.as_ptr() as usize, rest.len()) {
-                    Some((file, offset)) => {
-                        let mut offset = offset as libc::off_t;
-                        // SAFETY: `file` is the descriptor of the mapping `rest` points into,
-                        // kept open by its registration while `c.chunks` holds the bytes.
-                        let n = unsafe { libc::sendfile(c.fd, file, &mut offset, rest.len()) };
-                        if n == 0 {
-                            // The file ends before the range does: it shrank (said below).
-                            break Err(libc::EFAULT);
-                        }
-                        (n, Sent::Sendfile)
-                    }
-                    // SAFETY: the pointer and length name the unsent rest of the chunk.
-                    None => (unsafe { libc::send(c.fd, rest.as_ptr().cast(), rest.len(), flags) }, Sent::Write),
-                }
-            } else {
+            if c.head_left == 0 && c.chunks.is_empty() {
                 break Ok(());
-            };
-            if n < 0 {
-                break Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO));
             }
-            let n = n as usize;
-            c.sample.writes += 1;
-            counters.sent(path, n as u64);
-            if c.head_left > 0 {
-                c.head_left -= n;
-            } else {
-                c.sent_of_first += n;
-                if c.chunks.front().is_some_and(|f| f.len() == c.sent_of_first) {
-                    c.chunks.pop_front();
-                    c.sent_of_first = 0;
+            let head = &c.head[c.head.len() - c.head_left..];
+            let first_skip = if c.head_left == 0 { c.sent_of_first } else { 0 };
+            let body = c.chunks.iter().enumerate().map(|(k, b)| std::io::IoSlice::new(&b[if k == 0 { first_skip } else { 0 }..]));
+            let mut slices: [std::io::IoSlice<'_>; MAX_IOV] = [std::io::IoSlice::new(&[]); MAX_IOV];
+            let mut n = 0;
+            for s in std::iter::once(std::io::IoSlice::new(head)).filter(|h| !h.is_empty()).chain(body).take(MAX_IOV) {
+                slices[n] = s;
+                n += 1;
+            }
+            match crate::sendfile::write_now(sock, &slices[..n], 1, |path, bytes| counters.sent(path, bytes as u64)) {
+                Ok(sent) => {
+                    c.sample.writes += 1;
+                    c.advance(sent);
                 }
+                Err(e) => break Err(e),
             }
         };
         match result {
@@ -686,19 +664,15 @@ impl Worker {
                 c.sample.write_blocked = false;
                 self.response_done(slot);
             }
-            Err(libc::EAGAIN) => {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 c.sample.write_blocked = true;
                 c.in_ring += 1;
                 let entry = opcode::PollAdd::new(types::Fd(c.fd), libc::POLLOUT as u32).build();
                 let data = user_data(slot, c.generation, OP_WRITABLE);
                 self.push(entry.user_data(data));
             }
-            Err(e) => {
-                if e == libc::EFAULT {
-                    crate::catalog::wake_revalidation();
-                }
-                self.close(slot);
-            }
+            // A shrunk file has already asked for the catalog's revalidation.
+            Err(_) => self.close(slot),
         }
     }
 
