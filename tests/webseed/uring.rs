@@ -20,6 +20,24 @@ fn metrics(node: &Node) -> String {
     String::from_utf8(r.body).unwrap()
 }
 
+/// The scrape once `ready` holds for it (at most 10 s): a worker counts a send when its system
+/// call returns, which may be after the client already has the bytes and asks.
+fn metrics_once(node: &Node, ready: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = metrics(node);
+        if ready(&text) || Instant::now() > deadline {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Bytes sent by one path (`sendfile`, `write`, `zerocopy`) in a scrape.
+fn sent_by(text: &str, path: &str) -> f64 {
+    sample(text, &format!("vidseed_data_sent_bytes_total{{path=\"{path}\"}}"))
+}
+
 /// The value of one sample line, `0` when absent.
 fn sample(text: &str, line_start: &str) -> f64 {
     text.lines().find_map(|l| l.strip_prefix(line_start).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
@@ -53,7 +71,7 @@ fn the_metrics_say_which_backend_serves() {
     let r = get(node.data, &path, &[("Range", "bytes=0-16383")]).unwrap();
     assert!(r.body == bytes[..16384]);
     assert!(r.header("date").is_some_and(|d| httpdate::parse_http_date(d).is_ok()), "a date header");
-    let after = metrics(&node);
+    let after = metrics_once(&node, |t| sent_by(t, "write") >= 16384.0);
     assert!(
         sample(&after, "vidseed_data_webseed_responses_total{method=\"GET\",class=\"2xx\"}") >= 1.0,
         "the ring's responses are counted: {after}"
@@ -107,9 +125,9 @@ fn zero_copy_sends_the_files_bytes() {
     }
     let r = get(node.data, &path, &[]).unwrap();
     assert!(r.body == bytes, "whole file");
-    let text = metrics(&node);
-    let zc = sample(&text, "vidseed_data_sent_bytes_total{path=\"zerocopy\"}");
-    assert!(zc >= (SIZE + 1_048_576 + 262_144) as f64, "large bodies went zero-copy: {zc}");
+    let want = (SIZE + 1_048_576 + 262_144) as f64;
+    let zc = sent_by(&metrics_once(&node, |t| sent_by(t, "zerocopy") >= want), "zerocopy");
+    assert!(zc >= want, "large bodies went zero-copy: {zc}");
 }
 
 #[test]
@@ -123,15 +141,15 @@ fn middle_sized_bodies_go_by_sendfile_and_the_rest_by_sendmsg() {
         assert_eq!(r.status, 206);
         assert!(r.body == bytes[a..a + len], "{a}+{len}");
     }
-    let after = metrics(&node);
-    let by = |t: &str, p: &str| sample(t, &format!("vidseed_data_sent_bytes_total{{path=\"{p}\"}}"));
+    let by = sent_by;
+    let after = metrics_once(&node, |t| by(t, "sendfile") - by(&before, "sendfile") >= 462_144.0);
     let sendfile = by(&after, "sendfile") - by(&before, "sendfile");
     assert_eq!(sendfile, 462_144.0, "both bodies by sendfile, their heads apart: {after}");
     for len in [16_384usize, 1_048_576] {
         let r = get(node.data, &path, &[("Range", &format!("bytes=0-{}", len - 1))]).unwrap();
         assert!(r.body == bytes[..len], "{len}");
     }
-    let last = metrics(&node);
+    let last = metrics_once(&node, |t| by(t, "write") - by(&after, "write") >= 1_064_960.0);
     assert_eq!(by(&last, "sendfile"), by(&after, "sendfile"), "16 KiB and 1 MiB stay on sendmsg");
     assert!(by(&last, "write") - by(&after, "write") >= 1_064_960.0);
 }
@@ -169,8 +187,8 @@ fn sendfile_serves_every_shape_of_response_and_waits_for_slow_readers() {
     // A reader far slower than the socket's buffer: the worker waits for room through the ring
     // (and serves others meanwhile), then goes on where it stopped.
     a_slow_reader_gets_the_whole_file(&node, &path, &bytes);
-    let text = metrics(&node);
-    assert!(sample(&text, "vidseed_data_sent_bytes_total{path=\"sendfile\"}") >= SIZE as f64, "{text}");
+    let text = metrics_once(&node, |t| sent_by(t, "sendfile") >= SIZE as f64);
+    assert!(sent_by(&text, "sendfile") >= SIZE as f64, "{text}");
 }
 
 /// A client reading a large file far slower than the socket buffers take it, while another
@@ -201,8 +219,8 @@ fn a_slow_reader_of_a_large_body_on_the_rings_sendmsg_gets_every_byte() {
     let (node, path, _) = uring_node(&bytes, None);
     let before = metrics(&node);
     a_slow_reader_gets_the_whole_file(&node, &path, &bytes);
-    let after = metrics(&node);
-    let by = |t: &str, p: &str| sample(t, &format!("vidseed_data_sent_bytes_total{{path=\"{p}\"}}"));
+    let by = sent_by;
+    let after = metrics_once(&node, |t| by(t, "write") - by(&before, "write") >= bytes.len() as f64);
     assert_eq!(by(&after, "sendfile"), by(&before, "sendfile"), "not by sendfile");
     assert!(by(&after, "write") - by(&before, "write") >= bytes.len() as f64);
 }
