@@ -121,17 +121,13 @@ impl DataPlane {
                     let handle = std::thread::Builder::new().name(format!("vidseed-ring-{i}")).spawn(move || {
                         // A ring that stops would leave its listener's connections unanswered:
                         // stop the node with the reason instead, as a failed tracker shard does.
-                        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::uring::worker::run(listener, shared))) {
-                            Ok(Ok(())) => {}
-                            Ok(Err(e)) => {
-                                tracing::error!("data plane io_uring worker {i} failed: {e}; stopping the node");
-                                std::process::exit(70);
-                            }
-                            Err(_) => {
-                                tracing::error!("data plane io_uring worker {i} failed; stopping the node");
-                                std::process::exit(70);
-                            }
-                        }
+                        let why = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::uring::worker::run(listener, shared))) {
+                            Ok(Ok(())) => return,
+                            Ok(Err(e)) => format!(": {e}"),
+                            Err(_) => String::new(), // the panic printed its own message
+                        };
+                        tracing::error!("data plane io_uring worker {i} failed{why}; stopping the node");
+                        std::process::exit(70);
                     })?;
                     handles.push(handle);
                     (None, Some(rx))
