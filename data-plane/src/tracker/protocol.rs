@@ -7,7 +7,6 @@
 //! are relayed as the exact JSON the sender wrote, never re-encoded.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -106,13 +105,6 @@ impl Bin20Json {
     /// The JSON text's bytes: ASCII and whole two-byte sequences, so always UTF-8.
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
-    }
-}
-
-/// Writes `b` as a JSON string of 20 binary characters (see [`Bin20Json`]).
-pub fn write_bin20(out: &mut String, b: &Bin20) {
-    if let Ok(text) = simdutf8::basic::from_utf8(Bin20Json::new(b).as_bytes()) {
-        out.push_str(text);
     }
 }
 
@@ -422,22 +414,34 @@ impl From<ParseError> for Reply {
     }
 }
 
-fn push_kv_bin(out: &mut String, key: &str, b: &Bin20) {
-    let _ = write!(out, ",\"{key}\":");
-    write_bin20(out, b);
+fn push_kv_bin(out: &mut Vec<u8>, key: &str, b: &Bin20) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
+    out.extend_from_slice(Bin20Json::new(b).as_bytes());
 }
 
 impl Reply {
     /// The JSON text of the reply.
     pub fn to_json(&self) -> String {
+        let mut out = Vec::new();
+        self.write_json(&mut out);
+        // Always UTF-8: ASCII, the ids' whole two-byte sequences and relayed JSON text.
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Appends the reply's JSON text (UTF-8) to `out`: the connection's outgoing buffer, so a
+    /// reply is encoded once, where it is sent from.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        use std::io::Write as _;
         // Room for the fixed fields (three 20-byte ids may take up to 6 bytes a byte when
-        // escaped) and the relayed SDP, so the string is allocated once.
+        // escaped) and the relayed SDP, so the buffer grows at most once.
         let relayed = match self {
             Reply::Offer { offer: sdp, .. } | Reply::Answer { answer: sdp, .. } => sdp.get().len(),
             Reply::Scrape { files, .. } => files.len() * 200,
             _ => 0,
         };
-        let mut out = String::with_capacity(160 + relayed);
+        out.reserve(160 + relayed);
         match self {
             Reply::Announce { info_hash, counts, interval } => {
                 let _ = write!(
@@ -445,27 +449,29 @@ impl Reply {
                     "{{\"action\":\"announce\",\"interval\":{interval},\"complete\":{},\"incomplete\":{}",
                     counts.complete, counts.incomplete
                 );
-                push_kv_bin(&mut out, "info_hash", info_hash);
+                push_kv_bin(out, "info_hash", info_hash);
             }
             Reply::Offer { info_hash, peer_id, offer_id, offer } => {
-                let _ = write!(out, "{{\"action\":\"announce\",\"offer\":{}", offer.get());
-                push_kv_bin(&mut out, "offer_id", offer_id);
-                push_kv_bin(&mut out, "peer_id", peer_id);
-                push_kv_bin(&mut out, "info_hash", info_hash);
+                out.extend_from_slice(b"{\"action\":\"announce\",\"offer\":");
+                out.extend_from_slice(offer.get().as_bytes());
+                push_kv_bin(out, "offer_id", offer_id);
+                push_kv_bin(out, "peer_id", peer_id);
+                push_kv_bin(out, "info_hash", info_hash);
             }
             Reply::Answer { info_hash, peer_id, offer_id, answer } => {
-                let _ = write!(out, "{{\"action\":\"announce\",\"answer\":{}", answer.get());
-                push_kv_bin(&mut out, "offer_id", offer_id);
-                push_kv_bin(&mut out, "peer_id", peer_id);
-                push_kv_bin(&mut out, "info_hash", info_hash);
+                out.extend_from_slice(b"{\"action\":\"announce\",\"answer\":");
+                out.extend_from_slice(answer.get().as_bytes());
+                push_kv_bin(out, "offer_id", offer_id);
+                push_kv_bin(out, "peer_id", peer_id);
+                push_kv_bin(out, "info_hash", info_hash);
             }
             Reply::Scrape { files, min_request_interval } => {
-                out.push_str("{\"action\":\"scrape\",\"files\":{");
+                out.extend_from_slice(b"{\"action\":\"scrape\",\"files\":{");
                 for (i, (ih, c)) in files.iter().enumerate() {
                     if i > 0 {
-                        out.push(',');
+                        out.push(b',');
                     }
-                    write_bin20(&mut out, ih);
+                    out.extend_from_slice(Bin20Json::new(ih).as_bytes());
                     let _ = write!(
                         out,
                         ":{{\"complete\":{},\"incomplete\":{},\"downloaded\":{}}}",
@@ -475,20 +481,19 @@ impl Reply {
                 let _ = write!(out, "}},\"flags\":{{\"min_request_interval\":{min_request_interval}}}");
             }
             Reply::Error { action, info_hash, reason } => {
-                out.push_str("{\"failure reason\":");
-                out.push_str(&serde_json::to_string(reason.as_ref()).unwrap_or_else(|_| "\"error\"".into()));
+                out.extend_from_slice(b"{\"failure reason\":");
+                let _ = serde_json::to_writer(&mut *out, reason.as_ref());
                 match action {
-                    Some(Action::Announce) => out.push_str(",\"action\":\"announce\""),
-                    Some(Action::Scrape) => out.push_str(",\"action\":\"scrape\""),
+                    Some(Action::Announce) => out.extend_from_slice(b",\"action\":\"announce\""),
+                    Some(Action::Scrape) => out.extend_from_slice(b",\"action\":\"scrape\""),
                     None => {}
                 }
                 if let Some(ih) = info_hash {
-                    push_kv_bin(&mut out, "info_hash", ih);
+                    push_kv_bin(out, "info_hash", ih);
                 }
             }
         }
-        out.push('}');
-        out
+        out.push(b'}');
     }
 }
 

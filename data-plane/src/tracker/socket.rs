@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use fastwebsockets::{Frame, OpCode, Payload, WebSocket};
+use fastwebsockets::{OpCode, WebSocket};
 use http::{Request, Response, StatusCode};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use vidseed_shared::InfoHash;
 
 use super::clients::{client_ip, AnnounceLimit, ConnectionsPerIp, ProxyTrust};
+use super::outbox::{outbox, OutboxReceiver, OutboxSender, Pushed};
 use super::protocol::{parse_request, Action, Bin20, Counts, ParseLimits, Reply, Request as TrackerRequest};
 use super::rate::TokenBucket;
 use super::swarm::{ConnId, Gates, RandomSource, SwarmConfig, SwarmStats, Swarms};
@@ -89,13 +90,7 @@ impl Default for TrackerConfig {
     }
 }
 
-/// What a connection's writer sends.
-enum Outgoing {
-    Json(String),
-    Control(Frame<'static>),
-}
-
-type ConnTx = mpsc::Sender<Outgoing>;
+type ConnTx = OutboxSender;
 
 enum ShardMsg {
     Announce { conn: ConnId, ip: IpAddr, tx: ConnTx, req: super::protocol::AnnounceRequest },
@@ -257,10 +252,11 @@ impl Tracker {
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
         self.connections.fetch_add(1, Ordering::Relaxed);
         // fastwebsockets did the handshake; frames are read by our own decoder (`ws_frames`),
-        // which bounds whole messages, not single frames, and refuses unmasked ones. The writer
-        // puts every reply queued for this connection into one buffer and one write.
+        // which bounds whole messages, not single frames, and refuses unmasked ones. Replies are
+        // framed into the connection's outbox where they are made; the writer sends what it
+        // holds with one write.
         let (mut read, write) = tokio::io::split(ws.into_inner());
-        let (tx, rx) = mpsc::channel::<Outgoing>(self.config.send_queue);
+        let (tx, rx) = outbox(self.config.send_queue);
         let writer = tokio::spawn(write_replies(write, rx, Arc::clone(&self.sent)));
         let mut decoder = Decoder::new(self.config.max_message_size);
         let mut budget = TokenBucket::new(self.config.max_messages_per_sec, Instant::now());
@@ -280,14 +276,14 @@ impl Tracker {
                 Err(v) => {
                     self.error(PROTOCOL);
                     tracing::debug!("tracker connection from {ip} closed: {v}");
-                    let _ = tx.send(Outgoing::Control(Frame::close(v.code, v.reason.as_bytes()))).await;
+                    let _ = tx.control_waiting(OpCode::Close, &close_payload(v.code, v.reason.as_bytes())).await;
                     break;
                 }
             };
             let admitted = match message {
                 Message::Pong => continue,
                 Message::Close(_) => {
-                    let _ = tx.send(Outgoing::Control(Frame::close(1000, b""))).await;
+                    let _ = tx.control_waiting(OpCode::Close, &close_payload(1000, b"")).await;
                     break;
                 }
                 _ => budget.take(Instant::now()),
@@ -295,8 +291,7 @@ impl Tracker {
             match message {
                 Message::Ping(payload) if admitted => {
                     // Waits for room: a client that pings without reading stops being read.
-                    let pong = Frame::pong(Payload::Owned(payload.to_vec()));
-                    if tx.send(Outgoing::Control(pong)).await.is_err() {
+                    if !tx.control_waiting(OpCode::Pong, &payload).await {
                         break;
                     }
                 }
@@ -305,11 +300,11 @@ impl Tracker {
                     if !admitted {
                         self.rate_limited.fetch_add(1, Ordering::Relaxed);
                         let reason = "too many messages on this connection, slow down";
-                        let _ = tx.try_send(Outgoing::Json(Reply::Error { action: None, info_hash: None, reason: reason.into() }.to_json()));
+                        let _ = tx.reply(&Reply::Error { action: None, info_hash: None, reason: reason.into() });
                         continue;
                     }
                     if !self.handle(conn, ip, &tx, &payload).await {
-                        let _ = tx.send(Outgoing::Control(Frame::close(1003, b"invalid message"))).await;
+                        let _ = tx.control_waiting(OpCode::Close, &close_payload(1003, b"invalid message")).await;
                         break;
                     }
                 }
@@ -331,12 +326,11 @@ impl Tracker {
 
     /// Handles one message; false closes the socket (garbage that is not JSON at all).
     async fn handle(&self, conn: ConnId, ip: IpAddr, tx: &ConnTx, payload: &[u8]) -> bool {
-        let reply = |r: Reply| Outgoing::Json(r.to_json());
         match parse_request(payload, &self.config.limits) {
             Err(e) => {
                 self.error(INVALID);
                 let garbage = e.action.is_none() && e.reason.starts_with("invalid JSON");
-                let _ = tx.try_send(reply(e.into()));
+                let _ = tx.reply(&e.into());
                 !garbage
             }
             Ok(TrackerRequest::Announce(req)) => {
@@ -344,26 +338,26 @@ impl Tracker {
                 let msg = ShardMsg::Announce { conn, ip, tx: tx.clone(), req };
                 if self.shard_of(&ih).try_send(msg).is_err() {
                     self.error(OVERLOADED);
-                    let _ = tx.try_send(reply(Reply::Error {
+                    let _ = tx.reply(&Reply::Error {
                         action: Some(Action::Announce),
                         info_hash: Some(ih),
                         reason: "the tracker is overloaded, retry later".into(),
-                    }));
+                    });
                 }
                 true
             }
             Ok(TrackerRequest::Scrape(req)) => {
                 if req.info_hashes.is_empty() {
-                    let _ = tx.try_send(reply(Reply::Error {
+                    let _ = tx.reply(&Reply::Error {
                         action: Some(Action::Scrape),
                         info_hash: None,
                         reason: "full scrapes are not allowed".into(),
-                    }));
+                    });
                     return true;
                 }
                 let counts = self.scrape(&req.info_hashes).await;
                 let files = req.info_hashes.iter().copied().zip(counts).collect();
-                let _ = tx.try_send(reply(Reply::Scrape { files, min_request_interval: self.config.swarm.scrape_interval() }));
+                let _ = tx.reply(&Reply::Scrape { files, min_request_interval: self.config.swarm.scrape_interval() });
                 true
             }
         }
@@ -474,49 +468,28 @@ impl Tracker {
 /// to the message size limit).
 const READ_CHUNK: usize = 8 * 1024;
 
-/// Largest batch of replies the writer gathers before writing (more stay queued for the next).
-const WRITE_BATCH: usize = 64 * 1024;
-
-/// A connection's writer: waits for a reply, takes every other one already queued (up to
-/// [`WRITE_BATCH`] bytes), frames them all into one buffer and writes it at once. Under load a
-/// peer gets many replies per system call (and reads them with one); an idle one holds no buffer.
-async fn write_replies<W: tokio::io::AsyncWrite + Unpin>(mut write: W, mut rx: mpsc::Receiver<Outgoing>, written: Arc<AtomicU64>) {
+/// A connection's writer: waits for what the outbox holds, takes it all and writes it at once.
+/// Under load a peer gets many replies per system call (and reads them with one); an idle one
+/// holds no buffer.
+async fn write_replies<W: tokio::io::AsyncWrite + Unpin>(mut write: W, mut rx: OutboxReceiver, written: Arc<AtomicU64>) {
     use tokio::io::AsyncWriteExt;
-    while let Some(first) = rx.recv().await {
-        let mut buf = Vec::with_capacity(1024);
-        let mut messages = u64::from(matches!(first, Outgoing::Json(_)));
-        let mut closing = append_frame(&mut buf, first);
-        while !closing && buf.len() < WRITE_BATCH {
-            match rx.try_recv() {
-                Ok(next) => {
-                    messages += u64::from(matches!(next, Outgoing::Json(_)));
-                    closing = append_frame(&mut buf, next)
-                }
-                Err(_) => break,
-            }
-        }
-        let sent = tokio::time::timeout(Duration::from_secs(10), write.write_all(&buf)).await;
+    while let Some(batch) = rx.take().await {
+        let sent = tokio::time::timeout(Duration::from_secs(10), write.write_all(&batch.bytes)).await;
         if matches!(sent, Ok(Ok(()))) {
-            written.fetch_add(messages, Ordering::Relaxed);
+            written.fetch_add(batch.replies, Ordering::Relaxed);
         }
-        if !matches!(sent, Ok(Ok(()))) || closing {
+        if !matches!(sent, Ok(Ok(()))) || batch.closing {
             let _ = tokio::time::timeout(Duration::from_secs(1), write.shutdown()).await;
             break;
         }
     }
 }
 
-/// Appends one unmasked (server) frame; true if it is a close frame, after which nothing is sent.
-fn append_frame(buf: &mut Vec<u8>, out: Outgoing) -> bool {
-    let (opcode, payload): (OpCode, &[u8]) = match &out {
-        Outgoing::Json(s) => (OpCode::Text, s.as_bytes()),
-        Outgoing::Control(f) => (f.opcode, &f.payload),
-    };
-    let mut head = [0u8; 10];
-    let n = Frame::new(true, opcode, None, Payload::Borrowed(payload)).fmt_head(&mut head);
-    buf.extend_from_slice(&head[..n]);
-    buf.extend_from_slice(payload);
-    opcode == OpCode::Close
+/// A close frame's payload: the status code, then the reason.
+fn close_payload(code: u16, reason: &[u8]) -> Vec<u8> {
+    let mut p = code.to_be_bytes().to_vec();
+    p.extend_from_slice(reason);
+    p
 }
 
 fn status(code: StatusCode) -> Response<()> {
@@ -607,7 +580,7 @@ impl Shard {
                     // An offer not sent to a full connection counts as shed, like a dropped reply.
                     let skipped = std::cell::Cell::new(0u64);
                     let deliverable = |c: ConnId| {
-                        let room = senders.get(&c).is_some_and(|s| s.capacity() > 0);
+                        let room = senders.get(&c).is_some_and(OutboxSender::has_room);
                         skipped.set(skipped.get() + u64::from(!room));
                         room
                     };
@@ -616,10 +589,10 @@ impl Shard {
                 }
                 for (to, reply) in out.drain(..) {
                     if let Some(s) = self.senders.get(&to) {
-                        // Room first, JSON second: a reply that would be dropped is never encoded.
-                        match s.try_reserve() {
-                            Ok(permit) => permit.send(Outgoing::Json(reply.to_json())),
-                            Err(_) => self.dropped += 1,
+                        // Encoded in place, only when there is room: a reply that would be
+                        // dropped is never encoded.
+                        if s.reply(&reply) != Pushed::Queued {
+                            self.dropped += 1;
                         }
                     }
                 }
@@ -653,33 +626,4 @@ impl Shard {
 /// Turns an upgrade response into the data plane's body type.
 pub fn empty_body_response(res: Response<()>) -> Response<crate::webseed::body::FileBody> {
     res.map(|()| crate::webseed::body::FileBody::empty())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frames_are_appended_unmasked_with_the_shortest_length_field() {
-        for (len, head) in [(0usize, 2usize), (125, 2), (126, 4), (65535, 4), (65536, 10)] {
-            let mut buf = vec![0xAA];
-            let closing = append_frame(&mut buf, Outgoing::Json("x".repeat(len)));
-            assert!(!closing);
-            assert_eq!(buf.len(), 1 + head + len, "{len}");
-            assert_eq!(buf[1], 0x81, "FIN + text");
-            let declared = match head {
-                2 => usize::from(buf[2]),
-                4 => usize::from(u16::from_be_bytes([buf[3], buf[4]])),
-                _ => usize::try_from(u64::from_be_bytes(buf[3..11].try_into().unwrap())).unwrap(),
-            };
-            assert_eq!(buf[2] & 0x80, 0, "no mask bit");
-            assert_eq!(declared, len);
-            if head > 2 {
-                assert_eq!(buf[2], if head == 4 { 126 } else { 127 });
-            }
-        }
-        let mut buf = Vec::new();
-        assert!(append_frame(&mut buf, Outgoing::Control(Frame::close(1003, b"bad"))));
-        assert_eq!(&buf[..], &[0x88, 5, 0x03, 0xEB, b'b', b'a', b'd']);
-    }
 }

@@ -5,9 +5,7 @@ fn bin(b: u8) -> Bin20 {
 }
 
 fn js_bin(b: &Bin20) -> String {
-    let mut s = String::new();
-    write_bin20(&mut s, b);
-    s
+    String::from_utf8(Bin20Json::new(b).as_bytes().to_vec()).unwrap()
 }
 
 /// The binary string as a Rust string (serde_json escapes it when serialising).
