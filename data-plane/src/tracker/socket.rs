@@ -1,8 +1,10 @@
 //! The tracker's I/O shell: WebSocket connections (fastwebsockets, upgraded from the data plane's
 //! hyper server) and swarm shard threads. Swarms are sharded by info-hash over threads that each
-//! own theirs outright (no lock on the hot path); connections pass them requests over bounded
-//! channels and receive replies over bounded per-connection queues that shed load when full.
+//! own theirs outright (no lock on the hot path); a connection calls a shard of its own thread
+//! directly and passes the others' requests over bounded channels; replies are framed into
+//! bounded per-connection outboxes (`outbox`) that shed load when full.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -147,6 +149,8 @@ const CONNECTION_CAP: usize = 3;
 
 /// The running tracker: shard threads and connection bookkeeping.
 pub struct Tracker {
+    /// This tracker's number among the process's (see [`NEXT_TRACKER`]).
+    id: u64,
     config: TrackerConfig,
     shards: Vec<mpsc::Sender<ShardMsg>>,
     next_conn: AtomicU64,
@@ -166,13 +170,16 @@ impl Tracker {
         if config.shards == 0 {
             config.shards = workers.max(1);
         }
+        let id = NEXT_TRACKER.fetch_add(1, Ordering::Relaxed);
         let mut senders = Vec::new();
         let mut shards = Vec::new();
         for i in 0..config.shards {
             let (tx, rx) = mpsc::channel(config.shard_queue.max(1));
             shards.push(Shard {
-                index: i,
                 rx,
+                core: ShardCore {
+                tracker: id,
+                index: i,
                 swarms: Swarms::new(config.swarm.clone()),
                 store: Arc::clone(&store),
                 open: config.open,
@@ -181,11 +188,14 @@ impl Tracker {
                 senders: HashMap::default(),
                 dropped: 0,
                 announce_limited: 0,
+                out: Vec::new(),
+                },
             });
             senders.push(tx);
         }
         let per_ip = Mutex::new(ConnectionsPerIp::new(config.max_connections_per_ip));
         let tracker = Arc::new(Tracker {
+            id,
             config,
             shards: senders,
             next_conn: AtomicU64::new(1),
@@ -244,7 +254,11 @@ impl Tracker {
     }
 
     fn shard_of(&self, ih: &Bin20) -> &mpsc::Sender<ShardMsg> {
-        &self.shards[usize::from(ih.0[0]) % self.shards.len()]
+        &self.shards[self.shard_index(ih)]
+    }
+
+    fn shard_index(&self, ih: &Bin20) -> usize {
+        usize::from(ih.0[0]) % self.shards.len()
     }
 
     async fn serve(self: Arc<Self>, ws: WebSocket<TokioIo<Upgraded>>, ip: IpAddr) {
@@ -313,9 +327,11 @@ impl Tracker {
                 }
             }
         }
-        for shard in &self.shards {
+        for (i, shard) in self.shards.iter().enumerate() {
             // Must arrive (the peers must leave): wait for room rather than drop it.
-            let _ = shard.send(ShardMsg::Closed { conn }).await;
+            if let Some(msg) = local_shard_handle(self.id, i, ShardMsg::Closed { conn }) {
+                let _ = shard.send(msg).await;
+            }
         }
         // Every sender must go for the writer to finish: ours and the shards' (dropped when they
         // handle `Closed`).
@@ -336,7 +352,13 @@ impl Tracker {
             Ok(TrackerRequest::Announce(req)) => {
                 let ih = req.info_hash;
                 let msg = ShardMsg::Announce { conn, ip, tx: tx.clone(), req };
-                if self.shard_of(&ih).try_send(msg).is_err() {
+                // A shard of this thread's is called at once; another thread's gets a message.
+                let index = self.shard_index(&ih);
+                let queued = match local_shard_handle(self.id, index, msg) {
+                    None => true,
+                    Some(msg) => self.shards[index].try_send(msg).is_ok(),
+                };
+                if !queued {
                     self.error(OVERLOADED);
                     let _ = tx.reply(&Reply::Error {
                         action: Some(Action::Announce),
@@ -511,8 +533,15 @@ impl RandomSource for XorShift {
 
 /// One shard of the swarms, with everything it owns; run it with [`Shard::run`].
 pub struct Shard {
-    index: usize,
     rx: mpsc::Receiver<ShardMsg>,
+    core: ShardCore,
+}
+
+/// A shard's swarms and bookkeeping: what handles its messages, on its own thread.
+struct ShardCore {
+    /// Which tracker (of those in this process) the shard belongs to.
+    tracker: u64,
+    index: usize,
     swarms: Swarms,
     store: Arc<CatalogStore>,
     open: bool,
@@ -521,6 +550,58 @@ pub struct Shard {
     senders: HashMap<ConnId, ConnTx, super::id_hash::IdHash>,
     dropped: u64,
     announce_limited: u64,
+    /// Replies of the message being handled (kept for its allocation).
+    out: Vec<(ConnId, Reply)>,
+}
+
+thread_local! {
+    /// The swarm shards this thread runs: a connection served on the same thread hands them its
+    /// requests by a call instead of a queued message (no queue, no task switch). Borrowed only
+    /// for one message at a time, never across an await.
+    static LOCAL_SHARDS: RefCell<Vec<ShardCore>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Numbers the trackers of this process (tests run several), so a thread's shards are told apart.
+static NEXT_TRACKER: AtomicU64 = AtomicU64::new(1);
+
+/// Runs `f` on this thread's shard `index` of `tracker`, if this thread runs it.
+fn with_local_shard<R>(tracker: u64, index: usize, f: impl FnOnce(&mut ShardCore) -> R) -> Option<R> {
+    LOCAL_SHARDS.with(|shards| {
+        let mut shards = shards.try_borrow_mut().ok()?;
+        let core = shards.iter_mut().find(|c| c.tracker == tracker && c.index == index)?;
+        Some(f(core))
+    })
+}
+
+/// Hands `msg` to this thread's shard `index` of `tracker`; gives it back (to be queued for the
+/// shard's own thread) when this thread does not run that shard.
+fn local_shard_handle(tracker: u64, index: usize, msg: ShardMsg) -> Option<ShardMsg> {
+    LOCAL_SHARDS.with(|shards| {
+        let Ok(mut shards) = shards.try_borrow_mut() else { return Some(msg) };
+        match shards.iter_mut().find(|c| c.tracker == tracker && c.index == index) {
+            Some(core) => {
+                core.handle(Instant::now(), msg);
+                None
+            }
+            None => Some(msg),
+        }
+    })
+}
+
+/// Takes the shard out of this thread's list when its task ends.
+struct Unregister {
+    tracker: u64,
+    index: usize,
+}
+
+impl Drop for Unregister {
+    fn drop(&mut self) {
+        let _ = LOCAL_SHARDS.try_with(|shards| {
+            if let Ok(mut shards) = shards.try_borrow_mut() {
+                shards.retain(|c| !(c.tracker == self.tracker && c.index == self.index));
+            }
+        });
+    }
 }
 
 const CLEAN_EVERY: Duration = Duration::from_secs(10);
@@ -528,39 +609,57 @@ const CLEAN_EVERY: Duration = Duration::from_secs(10);
 impl Shard {
     /// Which shard this is (shard `i` belongs on worker `i % workers`).
     pub fn index(&self) -> usize {
-        self.index
+        self.core.index
     }
 
-    /// Serves requests until every sender is gone; cleans expired peers every 10 s.
-    pub async fn run(mut self) {
+    /// Serves requests until every sender is gone; cleans expired peers every 10 s. Runs on
+    /// the thread it was spawned on (a current-thread event loop): connections of that thread
+    /// call it directly, others send it messages.
+    pub async fn run(self) {
+        let Shard { mut rx, core } = self;
+        let (tracker, index) = (core.tracker, core.index);
+        LOCAL_SHARDS.with(|shards| shards.borrow_mut().push(core));
+        let _unregister = Unregister { tracker, index };
         let mut tick = tokio::time::interval(CLEAN_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut out = Vec::new();
         loop {
             tokio::select! {
                 biased;
-                msg = self.rx.recv() => {
+                msg = rx.recv() => {
                     let Some(msg) = msg else { return };
                     let now = Instant::now();
-                    self.handle(now, msg, &mut out);
-                    // Drain what is already queued without going back to the scheduler.
-                    for _ in 0..64 {
-                        match self.rx.try_recv() {
-                            Ok(msg) => self.handle(now, msg, &mut out),
-                            Err(_) => break,
+                    with_local_shard(tracker, index, |core| {
+                        core.handle(now, msg);
+                        // Drain what is already queued without going back to the scheduler.
+                        for _ in 0..64 {
+                            match rx.try_recv() {
+                                Ok(msg) => core.handle(now, msg),
+                                Err(_) => break,
+                            }
                         }
-                    }
+                    });
                 }
                 _ = tick.tick() => {
                     let now = Instant::now();
-                    self.swarms.clean(now);
-                    self.announces.clean(now);
+                    with_local_shard(tracker, index, |core| {
+                        core.swarms.clean(now);
+                        core.announces.clean(now);
+                    });
                 }
             }
         }
     }
+}
 
-    fn handle(&mut self, now: Instant, msg: ShardMsg, out: &mut Vec<(ConnId, Reply)>) {
+impl ShardCore {
+    fn handle(&mut self, now: Instant, msg: ShardMsg) {
+        let mut out = std::mem::take(&mut self.out);
+        self.handle_into(now, msg, &mut out);
+        out.clear();
+        self.out = out;
+    }
+
+    fn handle_into(&mut self, now: Instant, msg: ShardMsg, out: &mut Vec<(ConnId, Reply)>) {
         match msg {
             ShardMsg::Announce { conn, ip, tx, req } => {
                 self.senders.entry(conn).or_insert(tx);
