@@ -13,7 +13,7 @@
 //! same index. The connection guard's policy (`vidseed_conn_guard::Watch`) closes idle, slow
 //! and stalled connections as on the epoll path.
 //!
-//! Unsafe code is allowed here, and only here on this path: the ring reads and writes memory
+//! Unsafe code is allowed here (and in `residency`, which asks `mincore`): the ring reads and writes memory
 //! we name by raw pointers (each use says why it stays valid), and sockets are handled as raw
 //! descriptors between submissions.
 #![allow(unsafe_code)]
@@ -32,6 +32,7 @@ use vidseed_conn_guard::{ConnBudget, PerIp, Places, Sample, Timeouts, Verdict, W
 
 use super::buffers::BufRing;
 use super::http1::{self, Parsed};
+use super::residency::Residency;
 use crate::catalog::CatalogStore;
 use crate::counters::{Sent, WorkerCounters};
 use crate::ops::Ops;
@@ -190,6 +191,7 @@ pub fn run(listener: std::net::TcpListener, shared: Shared) -> std::io::Result<(
         accept_failures: crate::server::AcceptFailures::default(),
         listener,
         pending: Vec::with_capacity(256),
+        residency: Residency::default(),
     };
     w.arm_accept();
     let tick = w.shared.timeouts.tick().min(Duration::from_millis(250));
@@ -256,6 +258,8 @@ struct Worker {
     listener: std::net::TcpListener,
     /// Entries to submit at the next turn (the ring's queue may be full now).
     pending: Vec<squeue::Entry>,
+    /// Which parts of the mapped files were seen in memory lately.
+    residency: Residency,
 }
 
 impl Worker {
@@ -536,7 +540,7 @@ impl Worker {
                 http1::write_head(&mut c.head, parts.status, &parts.headers, body_len, req.version(), keep_alive, self.date.get());
                 self.shared.counters[self.shared.index].response(req.method(), parts.status, Some(body_len), started.elapsed());
                 c.zero_copy = body_len as usize >= self.shared.min_zero_copy;
-                c.cold = !chunks.iter().all(|b| in_memory(b));
+                c.cold = !chunks.iter().all(|b| self.residency.in_memory(b, started));
                 // A body in memory cannot block `sendfile` on the disk; a cold one goes to the
                 // ring's I/O workers instead.
                 c.by_sendfile = !c.zero_copy && !c.cold && self.shared.sendfile.contains(&(body_len as usize));
@@ -769,36 +773,6 @@ impl Worker {
     }
 }
 
-/// Whether every page of `b` is in memory (`mincore`, one call per 256 KiB). A page that is
-/// not gets read-ahead asked for (`MADV_WILLNEED`) on the whole range, and `false` comes back:
-/// the send then goes to the kernel's I/O workers instead of faulting on the ring's thread.
-fn in_memory(b: &[u8]) -> bool {
-    const PAGE: usize = 4096;
-    const WINDOW: usize = 64;
-    if b.is_empty() {
-        return true;
-    }
-    let start = b.as_ptr() as usize & !(PAGE - 1);
-    let end = b.as_ptr() as usize + b.len();
-    let mut at = start;
-    let mut pages = [0u8; WINDOW];
-    while at < end {
-        let len = (end - at).min(WINDOW * PAGE);
-        // SAFETY: `at..at + len` lies within the pages of `b`, which are mapped while `b` lives;
-        // mincore writes one byte per page into `pages`, which has room for WINDOW pages.
-        if unsafe { libc::mincore(at as *mut libc::c_void, len, pages.as_mut_ptr()) } != 0 {
-            return true; // not memory mincore knows (not a mapping's): nothing to read ahead
-        }
-        if pages[..len.div_ceil(PAGE)].iter().any(|p| p & 1 == 0) {
-            // SAFETY: as above; WILLNEED only starts reading ahead, it never changes the memory.
-            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_WILLNEED) };
-            return false;
-        }
-        at += len;
-    }
-    true
-}
-
 /// Answers a connection it will not serve with a 503 saying why, then drops it.
 fn refuse(stream: &std::net::TcpStream, reason: &str) {
     let _ = stream.set_nonblocking(true);
@@ -831,28 +805,6 @@ impl Date {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pages_in_memory_are_told_from_pages_on_disk() {
-        let heap = vec![7u8; 100_000];
-        assert!(in_memory(&heap), "the heap is resident");
-        assert!(in_memory(&[]));
-        // On the build's disk (a tmpfs keeps its pages: they could not be dropped).
-        let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
-        let dir = tempfile::tempdir_in(if target.is_dir() { target } else { std::env::temp_dir() }).unwrap();
-        let path = dir.path().join("cold.bin");
-        std::fs::write(&path, vec![1u8; 1 << 20]).unwrap();
-        let file = std::fs::File::open(&path).unwrap();
-        // SAFETY: the file is not changed while mapped.
-        let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
-        // Drop its pages from the page cache (written pages must reach the disk first).
-        file.sync_all().unwrap();
-        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
-        assert!(!in_memory(&map[..]), "just dropped from the page cache");
-        let sum: u64 = map.iter().map(|&b| u64::from(b)).sum();
-        assert_eq!(sum, 1 << 20);
-        assert!(in_memory(&map[4096..8192]), "read since");
-    }
 
     #[test]
     fn user_data_round_trips() {
