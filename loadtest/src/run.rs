@@ -1,7 +1,7 @@
-//! What every load generator does around its measurement (does I/O): a multi-thread runtime of
-//! `--threads` workers, its report on standard output or its error on standard error (exit
-//! code 2), one task per connection with their counts added up, and the process's own CPU
-//! time (`/proc/self/stat`).
+//! What every load generator does around its measurement (does I/O): a runtime of `--threads`
+//! workers (a current-thread one for one), its report on standard output or its error on
+//! standard error (exit code 2), one task per connection with their counts added up, and the
+//! process's own CPU time (`/proc/self/stat`).
 
 use std::future::Future;
 use std::io::Write as _;
@@ -25,11 +25,19 @@ pub struct Printed {
 /// the runtime after at most a second.
 pub fn main(tool: &str, validated: Result<()>, threads: usize, work: impl Future<Output = Result<Printed>>) -> ExitCode {
     let result = validated.and_then(|()| {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()
-            .context("cannot start the tokio runtime")?;
+        // One thread: a current-thread runtime, whose run queue is one FIFO. A multi-thread
+        // runtime's worker keeps 256 woken tasks in its own queue and moves the rest to a global
+        // one it looks at every 61 tasks: when a server answers a thousand connections in one
+        // burst, those moved wait for many rounds, and the client's own scheduling becomes the
+        // tail latency it reports.
+        let mut builder = if threads <= 1 {
+            tokio::runtime::Builder::new_current_thread()
+        } else {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(threads);
+            b
+        };
+        let rt = builder.enable_all().build().context("cannot start the tokio runtime")?;
         let printed = rt.block_on(work);
         rt.shutdown_timeout(Duration::from_secs(1));
         printed

@@ -24,7 +24,7 @@ pub struct Args {
     /// Number of WebSocket connections (one peer each).
     #[arg(long, default_value_t = 64)]
     pub connections: usize,
-    /// Worker threads of the tokio multi-thread runtime.
+    /// Worker threads of the tokio runtime (1: a current-thread runtime, one FIFO run queue).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
     /// Length of the measured run in seconds, counted once all connections are open (with

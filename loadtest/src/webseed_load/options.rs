@@ -21,7 +21,7 @@ pub struct Args {
     /// Number of keep-alive connections, each with one request in flight.
     #[arg(long, default_value_t = 32)]
     pub connections: usize,
-    /// Worker threads of the tokio multi-thread runtime.
+    /// Worker threads of the tokio runtime (1: a current-thread runtime, one FIFO run queue).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
     /// Length of the run in seconds; the run stops by itself at the end.
