@@ -178,17 +178,17 @@ impl Tracker {
             shards.push(Shard {
                 rx,
                 core: ShardCore {
-                tracker: id,
-                index: i,
-                swarms: Swarms::new(config.swarm.clone()),
-                store: Arc::clone(&store),
-                open: config.open,
-                announces: AnnounceLimit::new(config.max_announces_per_ip, config.announce_window),
-                rng: XorShift(0x9e37_79b9_7f4a_7c15 ^ (i as u64 + 1)),
-                senders: HashMap::default(),
-                dropped: 0,
-                announce_limited: 0,
-                out: Vec::new(),
+                    tracker: id,
+                    index: i,
+                    swarms: Swarms::new(config.swarm.clone()),
+                    store: Arc::clone(&store),
+                    open: config.open,
+                    announces: AnnounceLimit::new(config.max_announces_per_ip, config.announce_window),
+                    rng: XorShift(0x9e37_79b9_7f4a_7c15 ^ (i as u64 + 1)),
+                    senders: HashMap::default(),
+                    dropped: 0,
+                    announce_limited: 0,
+                    out: Vec::new(),
                 },
             });
             senders.push(tx);
@@ -612,14 +612,29 @@ impl Shard {
         self.core.index
     }
 
-    /// Serves requests until every sender is gone; cleans expired peers every 10 s. Runs on
-    /// the thread it was spawned on (a current-thread event loop): connections of that thread
-    /// call it directly, others send it messages.
+    /// Serves requests until every sender is gone; cleans expired peers every 10 s. On a
+    /// current-thread event loop (the data plane's workers) the shard stays on its thread:
+    /// connections of that thread call it directly, others send it messages. On any other
+    /// runtime, where a task may move between threads, it keeps its state and takes messages only.
     pub async fn run(self) {
+        use tokio::runtime::{Handle, RuntimeFlavor};
         let Shard { mut rx, core } = self;
         let (tracker, index) = (core.tracker, core.index);
-        LOCAL_SHARDS.with(|shards| shards.borrow_mut().push(core));
-        let _unregister = Unregister { tracker, index };
+        let mut owned = None;
+        let _unregister = if Handle::current().runtime_flavor() == RuntimeFlavor::CurrentThread {
+            LOCAL_SHARDS.with(|shards| shards.borrow_mut().push(core));
+            Some(Unregister { tracker, index })
+        } else {
+            owned = Some(core);
+            None
+        };
+        // The shard's state, wherever it is kept.
+        let mut on_core = |f: &mut dyn FnMut(&mut ShardCore)| match owned.as_mut() {
+            Some(core) => f(core),
+            None => {
+                with_local_shard(tracker, index, f);
+            }
+        };
         let mut tick = tokio::time::interval(CLEAN_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -628,8 +643,11 @@ impl Shard {
                 msg = rx.recv() => {
                     let Some(msg) = msg else { return };
                     let now = Instant::now();
-                    with_local_shard(tracker, index, |core| {
-                        core.handle(now, msg);
+                    let mut msg = Some(msg);
+                    on_core(&mut |core| {
+                        if let Some(msg) = msg.take() {
+                            core.handle(now, msg);
+                        }
                         // Drain what is already queued without going back to the scheduler.
                         for _ in 0..64 {
                             match rx.try_recv() {
@@ -641,7 +659,7 @@ impl Shard {
                 }
                 _ = tick.tick() => {
                     let now = Instant::now();
-                    with_local_shard(tracker, index, |core| {
+                    on_core(&mut |core| {
                         core.swarms.clean(now);
                         core.announces.clean(now);
                     });
@@ -725,4 +743,38 @@ impl ShardCore {
 /// Turns an upgrade response into the data plane's body type.
 pub fn empty_body_response(res: Response<()>) -> Response<crate::webseed::body::FileBody> {
     res.map(|()| crate::webseed::body::FileBody::empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An HTTP announce (through the shard's queue) and the swarm counts it leaves, with the
+    /// shards run on `rt`.
+    fn announce_on(rt: &tokio::runtime::Runtime) -> TrackerStats {
+        rt.block_on(async {
+            let config = TrackerConfig { open: true, ..TrackerConfig::default() };
+            let (tracker, shards) = Tracker::new(config, Arc::new(CatalogStore::new()), 2);
+            for shard in shards {
+                tokio::spawn(shard.run());
+            }
+            let peer: std::net::SocketAddr = "192.0.2.7:6881".parse().unwrap();
+            let query = "info_hash=aaaaaaaaaaaaaaaaaaaa&peer_id=bbbbbbbbbbbbbbbbbbbb&port=6881&left=0&compact=1";
+            let res = tracker.http("/tracker/announce", query, peer).await;
+            assert_eq!(res.status(), StatusCode::OK);
+            tracker.stats().await
+        })
+    }
+
+    #[test]
+    fn shards_keep_their_swarms_on_either_kind_of_runtime() {
+        // The data plane's kind: each shard registered with its thread.
+        let current = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let s = announce_on(&current);
+        assert_eq!((s.swarms, s.peers, s.seeders), (1, 1, 1));
+        // Tasks that may move between threads: the shard keeps its own state.
+        let multi = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let s = announce_on(&multi);
+        assert_eq!((s.swarms, s.peers, s.seeders), (1, 1, 1));
+    }
 }
