@@ -576,16 +576,13 @@ fn with_local_shard<R>(tracker: u64, index: usize, f: impl FnOnce(&mut ShardCore
 /// Hands `msg` to this thread's shard `index` of `tracker`; gives it back (to be queued for the
 /// shard's own thread) when this thread does not run that shard.
 fn local_shard_handle(tracker: u64, index: usize, msg: ShardMsg) -> Option<ShardMsg> {
-    LOCAL_SHARDS.with(|shards| {
-        let Ok(mut shards) = shards.try_borrow_mut() else { return Some(msg) };
-        match shards.iter_mut().find(|c| c.tracker == tracker && c.index == index) {
-            Some(core) => {
-                core.handle(Instant::now(), msg);
-                None
-            }
-            None => Some(msg),
+    let mut msg = Some(msg);
+    with_local_shard(tracker, index, |core| {
+        if let Some(msg) = msg.take() {
+            core.handle(Instant::now(), msg);
         }
-    })
+    });
+    msg
 }
 
 /// Takes the shard out of this thread's list when its task ends.
