@@ -44,6 +44,14 @@ fn frames_carry_their_payload_with_the_shortest_length_field() {
     assert_eq!(buf[buf.len() - 7..], [0x88, 5, 0x03, 0xEB, b'b', b'a', b'd']);
 }
 
+/// Lets the tasks spawned on this (current-thread) test runtime run until each waits: after it,
+/// a task that is not finished is blocked, not merely not yet started.
+async fn let_spawned_tasks_wait() {
+    for _ in 0..8 {
+        tokio::task::yield_now().await;
+    }
+}
+
 fn announce(n: usize) -> Reply {
     Reply::Announce { info_hash: Bin20([7; 20]), counts: Counts { complete: n, incomplete: 1 }, interval: 120 }
 }
@@ -79,7 +87,7 @@ async fn the_writer_ends_when_every_sender_is_gone_after_taking_what_they_left()
         let first = rx.take().await.map(|b| b.replies);
         (first, rx.take().await.is_none())
     });
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    let_spawned_tasks_wait().await;
     drop(shard);
     assert_eq!(tokio::time::timeout(Duration::from_secs(5), waiting).await.unwrap().unwrap(), (Some(1), true));
 }
@@ -105,7 +113,7 @@ async fn a_control_frame_waits_for_room_and_gives_up_when_the_writer_leaves() {
         let tx = Arc::clone(&tx);
         tokio::spawn(async move { tx.control_waiting(OpCode::Pong, b"x").await })
     };
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    let_spawned_tasks_wait().await;
     assert!(!pong.is_finished(), "no room yet");
     let first = rx.take().await.unwrap();
     assert_eq!(first.replies, 1);
@@ -117,7 +125,7 @@ async fn a_control_frame_waits_for_room_and_gives_up_when_the_writer_leaves() {
         let tx = Arc::clone(&tx);
         tokio::spawn(async move { tx.control_waiting(OpCode::Pong, b"y").await })
     };
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    let_spawned_tasks_wait().await;
     drop(rx);
     assert!(!tokio::time::timeout(Duration::from_secs(5), blocked).await.unwrap().unwrap(), "the writer is gone");
     assert_eq!(tx.reply(&announce(3)), Pushed::Closed);
