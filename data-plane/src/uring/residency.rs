@@ -48,15 +48,15 @@ impl Residency {
         self.check(b.as_ptr() as usize, b.len(), now, &mut region_in_memory, &mut || in_memory(b))
     }
 
-    /// The table: whether the `len` bytes at `addr` are in memory, asking `region` (whole
-    /// regions: `Some(all in memory)`, `None` when it cannot tell) when the table has no fresh
+    /// The table: whether the `len` bytes at `addr` are in memory, asking `region` (about the
+    /// region starting at an address: `Some(all in memory)`, `None` when it cannot tell) when the table has no fresh
     /// answer, and `exact` (the body itself) when a region is not wholly in memory.
     pub fn check(
         &mut self,
         addr: usize,
         len: usize,
         now: Instant,
-        region: &mut dyn FnMut(usize, usize) -> Option<bool>,
+        region: &mut dyn FnMut(usize) -> Option<bool>,
         exact: &mut dyn FnMut() -> bool,
     ) -> bool {
         if len == 0 {
@@ -69,7 +69,7 @@ impl Residency {
         for r in first..=last {
             let slot = &mut self.slots[slot_of(r)];
             if slot.region != r || slot.until.is_none_or(|until| now >= until) {
-                let answer = region(r * REGION, REGION).unwrap_or(false);
+                let answer = region(r * REGION).unwrap_or(false);
                 *slot = Slot { region: r, until: Some(now + FRESH), in_memory: answer };
             }
             if !slot.in_memory {
@@ -84,18 +84,17 @@ fn slot_of(region: usize) -> usize {
     (region.wrapping_mul(0x9e37_79b9_7f4a_7c15_u64 as usize) >> 20) % SLOTS
 }
 
-/// Whether every page of the `len` bytes at `addr` is resident; `None` when `mincore` cannot
-/// tell (part of the range is not mapped). Only asks: nothing is read or changed.
-fn region_in_memory(addr: usize, len: usize) -> Option<bool> {
+/// Whether every page of the region at `addr` is resident; `None` when `mincore` cannot tell
+/// (part of the region is not mapped). Only asks: nothing is read or changed.
+fn region_in_memory(addr: usize) -> Option<bool> {
     let mut pages = [0u8; REGION / PAGE];
-    let len = len.min(REGION);
     // SAFETY: `addr` is page-aligned (a region's start); mincore reads no memory of the range,
     // only the page tables (an unmapped page makes it fail), and writes one byte per page into
     // `pages`, which has room for a region's.
-    if unsafe { libc::mincore(addr as *mut libc::c_void, len, pages.as_mut_ptr()) } != 0 {
+    if unsafe { libc::mincore(addr as *mut libc::c_void, REGION, pages.as_mut_ptr()) } != 0 {
         return None;
     }
-    Some(pages[..len.div_ceil(PAGE)].iter().all(|p| p & 1 == 1))
+    Some(pages.iter().all(|p| p & 1 == 1))
 }
 
 /// Whether every page of `b` is in memory (`mincore`, one call per 256 KiB). A page that is
