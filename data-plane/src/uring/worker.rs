@@ -151,6 +151,15 @@ struct Conn {
 }
 
 impl Conn {
+    /// What is left of the response, in order, as at most [`MAX_IOV`] slices: the head's rest,
+    /// then the body's chunks (the first without what is gone of it).
+    fn left(&self) -> impl Iterator<Item = &[u8]> {
+        let head = &self.head[self.head.len() - self.head_left..];
+        let first_skip = if self.head_left == 0 { self.sent_of_first } else { 0 };
+        let body = self.chunks.iter().enumerate().map(move |(k, b)| &b[if k == 0 { first_skip } else { 0 }..]);
+        std::iter::once(head).filter(|h| !h.is_empty()).chain(body).take(MAX_IOV)
+    }
+
     /// Takes `n` sent bytes off what is left of the response: the head's rest first, then the
     /// body's chunks (held until their notification when they went zero-copy).
     fn advance(&mut self, mut n: usize) {
@@ -577,20 +586,13 @@ impl Worker {
             self.send_direct(slot);
             return;
         }
+        let mut iov = [libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; MAX_IOV];
         let mut n = 0;
-        if c.head_left > 0 {
-            let start = c.head.len() - c.head_left;
-            c.iov[0] = libc::iovec { iov_base: c.head[start..].as_ptr() as *mut _, iov_len: c.head_left };
-            n = 1;
-        }
-        for (k, chunk) in c.chunks.iter().enumerate() {
-            if n == MAX_IOV {
-                break;
-            }
-            let skip = if k == 0 && c.head_left == 0 { c.sent_of_first } else { 0 };
-            c.iov[n] = libc::iovec { iov_base: chunk[skip..].as_ptr() as *mut _, iov_len: chunk.len() - skip };
+        for part in c.left() {
+            iov[n] = libc::iovec { iov_base: part.as_ptr() as *mut _, iov_len: part.len() };
             n += 1;
         }
+        c.iov = iov;
         c.msg.msg_iov = c.iov.as_mut_ptr();
         c.msg.msg_iovlen = n as _;
         let data = user_data(slot, c.generation, OP_SEND);
@@ -646,13 +648,10 @@ impl Worker {
             if c.head_left == 0 && c.chunks.is_empty() {
                 break Ok(());
             }
-            let head = &c.head[c.head.len() - c.head_left..];
-            let first_skip = if c.head_left == 0 { c.sent_of_first } else { 0 };
-            let body = c.chunks.iter().enumerate().map(|(k, b)| std::io::IoSlice::new(&b[if k == 0 { first_skip } else { 0 }..]));
             let mut slices: [std::io::IoSlice<'_>; MAX_IOV] = [std::io::IoSlice::new(&[]); MAX_IOV];
             let mut n = 0;
-            for s in std::iter::once(std::io::IoSlice::new(head)).filter(|h| !h.is_empty()).chain(body).take(MAX_IOV) {
-                slices[n] = s;
+            for part in c.left() {
+                slices[n] = std::io::IoSlice::new(part);
                 n += 1;
             }
             match crate::sendfile::write_now(sock, &slices[..n], 1, |path, bytes| counters.sent(path, bytes as u64)) {
