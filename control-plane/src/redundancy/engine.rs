@@ -7,7 +7,7 @@
 //! files). Its jobs live beside it: `prepare` (fetching what an order needs), `scheduler` (the
 //! periodic run) and `origin` (copies others keep of our videos).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -106,8 +106,9 @@ pub struct RedundancyEngine {
     wake: Notify,
     /// How often the scheduler runs (PeerTube's `check_interval`, 1 h by default).
     pub check_interval: Duration,
-    /// Copies whose order is being prepared now.
-    pub(super) preparing: Mutex<HashSet<String>>,
+    /// Copies whose order is being prepared now, each with whether it was asked for again
+    /// meanwhile (re-added by the admin, tried again, seen by the scheduler).
+    pub(super) preparing: Mutex<HashMap<String, bool>>,
     /// When the next copy others keep of our videos expires (ms; `i64::MAX`: none): the
     /// scheduler wakes then to stop advertising it.
     pub(super) next_expiry_ms: std::sync::atomic::AtomicI64,
@@ -120,7 +121,7 @@ pub struct RedundancyEngine {
     /// Videos whose strategy copy was given up, and until when (ms) the strategies leave them
     /// alone (a check interval), so that a video whose copy keeps failing is not chosen again
     /// at once.
-    pub(super) given_up_videos: Mutex<std::collections::HashMap<String, i64>>,
+    pub(super) given_up_videos: Mutex<HashMap<String, i64>>,
 }
 
 /// What a copy's download may take on a data node, set by the admin (`--redundancy-bandwidth`,
@@ -158,7 +159,7 @@ impl RedundancyEngine {
             sink: RwLock::new(Arc::new(NoNodes)),
             wake: Notify::new(),
             check_interval: check_interval.max(Duration::from_secs(1)),
-            preparing: Mutex::new(HashSet::new()),
+            preparing: Mutex::new(HashMap::new()),
             next_expiry_ms: std::sync::atomic::AtomicI64::new(i64::MAX),
             limits: std::sync::RwLock::new(ImportLimits::default()),
             retry: std::sync::RwLock::new(RetryPolicy::default()),
@@ -541,7 +542,7 @@ impl RedundancyEngine {
         let copies = store.copies().await?;
         let reports = store.copy_reports().await?;
         let policy = self.retry_policy();
-        let mut names = std::collections::HashMap::new();
+        let mut names = HashMap::new();
         let mut out = Vec::with_capacity(copies.len());
         for c in copies {
             if !names.contains_key(&c.video_url) {

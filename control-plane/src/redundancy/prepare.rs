@@ -18,16 +18,40 @@ use crate::library::timestamp_ms;
 use crate::store::{CopyFileKind, CopyRecord, CopyState, RemoteVideoRecord};
 
 impl RedundancyEngine {
-    /// Prepares a copy's order in the background (once at a time per copy).
+    /// Prepares a copy's order in the background, once at a time per copy. Asked for again
+    /// while that runs, the copy is looked at once more after it: if the store still says
+    /// "preparing" (it was re-added or tried again after this preparation wrote its outcome),
+    /// it is prepared again, instead of waiting for the scheduler's next run.
     pub(super) fn spawn_prepare(self: &Arc<Self>, copy: CopyRecord) {
-        if !self.preparing.lock().unwrap_or_else(|p| p.into_inner()).insert(copy.id.clone()) {
-            return;
+        {
+            let mut preparing = self.preparing.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(again) = preparing.get_mut(&copy.id) {
+                *again = true;
+                return;
+            }
+            preparing.insert(copy.id.clone(), false);
         }
         let me = Arc::clone(self);
         tokio::spawn(async move {
             let id = copy.id.clone();
-            me.prepare(copy).await;
-            me.preparing.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            let mut next = Some(copy);
+            loop {
+                if let Some(copy) = next.take() {
+                    me.prepare(copy).await;
+                }
+                {
+                    let mut preparing = me.preparing.lock().unwrap_or_else(|p| p.into_inner());
+                    if preparing.get(&id) != Some(&true) {
+                        preparing.remove(&id);
+                        return;
+                    }
+                    preparing.insert(id.clone(), false);
+                }
+                match me.fed.store.copy(&id).await {
+                    Ok(stored) => next = stored.filter(|c| c.state == CopyState::Preparing),
+                    Err(e) => tracing::error!("cannot read {id} again: {e}; the scheduler's next run prepares it"),
+                }
+            }
         });
     }
 
