@@ -59,53 +59,45 @@ pub fn decode_bin20(s: &str) -> Option<Bin20> {
     (n == 20).then_some(Bin20(out))
 }
 
-/// A 20-byte id as a JSON string of 20 binary characters, quotes included: one character
-/// U+0000–U+00FF per byte (UTF-8 on the wire, so bytes 0x80–0xFF take two bytes), `"` and `\`
-/// escaped, control characters and DEL as `\u00XX`. Built on the stack: no allocation.
-#[derive(Clone, Copy)]
-pub struct Bin20Json {
-    // At most 6 bytes per byte (`\u00XX`) and the quotes.
-    buf: [u8; 122],
-    len: usize,
-}
-
-impl Bin20Json {
-    pub fn new(b: &Bin20) -> Self {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut buf = [0u8; 122];
-        buf[0] = b'"';
-        let mut n = 1;
-        for &byte in &b.0 {
-            match byte {
-                b'"' | b'\\' => {
-                    buf[n] = b'\\';
-                    buf[n + 1] = byte;
-                    n += 2;
-                }
-                0..=0x1f | 0x7f => {
-                    buf[n..n + 6].copy_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
-                    n += 6;
-                }
-                0x20..=0x7e => {
-                    buf[n] = byte;
-                    n += 1;
-                }
-                _ => {
-                    // U+0080..U+00FF in UTF-8.
-                    buf[n] = 0xc0 | (byte >> 6);
-                    buf[n + 1] = 0x80 | (byte & 0x3f);
-                    n += 2;
-                }
-            }
-        }
-        buf[n] = b'"';
-        Bin20Json { buf, len: n + 1 }
+/// Each byte's JSON text: its length, then its bytes (at most 6), zero-padded to 8 so that
+/// every byte is one table load and one fixed-size copy, without a branch on random ids.
+const BIN20_JSON_TABLE: [[u8; 8]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0u8; 8]; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = match b {
+            b'"' | b'\\' => [2, b'\\', b, 0, 0, 0, 0, 0],
+            0..=0x1f | 0x7f => [6, b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize], 0],
+            0x20..=0x7e => [1, b, 0, 0, 0, 0, 0, 0],
+            // U+0080..U+00FF in UTF-8.
+            _ => [2, 0xc0 | (b >> 6), 0x80 | (b & 0x3f), 0, 0, 0, 0, 0],
+        };
+        i += 1;
     }
+    t
+};
 
-    /// The JSON text's bytes: ASCII and whole two-byte sequences, so always UTF-8.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
+/// Appends a 20-byte id as a JSON string of 20 binary characters, quotes included: one
+/// character U+0000–U+00FF per byte (UTF-8 on the wire, so bytes 0x80–0xFF take two bytes), `"`
+/// and `\` escaped, control characters and DEL as `\u00XX` — ASCII and whole two-byte
+/// sequences, so always UTF-8. Written straight into `out`, not built elsewhere and copied.
+pub fn push_bin20_json(out: &mut Vec<u8>, b: &Bin20) {
+    // At most 6 bytes per byte and the quotes, plus the slack of the last 7-byte copy.
+    const ROOM: usize = 2 + 20 * 6 + 7;
+    let start = out.len();
+    out.resize(start + ROOM, 0);
+    let buf = &mut out[start..];
+    buf[0] = b'"';
+    let mut n = 1;
+    for &byte in &b.0 {
+        let e = &BIN20_JSON_TABLE[usize::from(byte)];
+        buf[n..n + 7].copy_from_slice(&e[1..]);
+        n += usize::from(e[0]);
     }
+    buf[n] = b'"';
+    out.truncate(start + n + 1);
 }
 
 /// The announce `event`.
@@ -418,7 +410,7 @@ fn push_kv_bin(out: &mut Vec<u8>, key: &str, b: &Bin20) {
     out.extend_from_slice(b",\"");
     out.extend_from_slice(key.as_bytes());
     out.extend_from_slice(b"\":");
-    out.extend_from_slice(Bin20Json::new(b).as_bytes());
+    push_bin20_json(out, b);
 }
 
 impl Reply {
@@ -471,7 +463,7 @@ impl Reply {
                     if i > 0 {
                         out.push(b',');
                     }
-                    out.extend_from_slice(Bin20Json::new(ih).as_bytes());
+                    push_bin20_json(out, ih);
                     let _ = write!(
                         out,
                         ":{{\"complete\":{},\"incomplete\":{},\"downloaded\":{}}}",

@@ -5,7 +5,9 @@ fn bin(b: u8) -> Bin20 {
 }
 
 fn js_bin(b: &Bin20) -> String {
-    String::from_utf8(Bin20Json::new(b).as_bytes().to_vec()).unwrap()
+    let mut out = Vec::new();
+    push_bin20_json(&mut out, b);
+    String::from_utf8(out).unwrap()
 }
 
 /// The binary string as a Rust string (serde_json escapes it when serialising).
@@ -230,6 +232,21 @@ fn bin20_json_escapes_quotes_backslashes_control_characters_and_del() {
     let mut b = [b'a'; 20];
     b[..7].copy_from_slice(&[b'"', b'\\', 0, 0x1f, 0x7f, 0x80, 0xff]);
     let expected = "\"\\\"\\\\\\u0000\\u001f\\u007f\u{80}\u{ff}aaaaaaaaaaaaa\"";
-    assert_eq!(Bin20Json::new(&Bin20(b)).as_bytes(), expected.as_bytes());
     assert_eq!(js_bin(&Bin20(b)), expected);
+    // Appended after what is there, nothing of the room it reserved left behind.
+    let mut out = b"{\"x\":".to_vec();
+    push_bin20_json(&mut out, &Bin20(b));
+    assert_eq!(out, [b"{\"x\":".as_slice(), expected.as_bytes()].concat());
+}
+
+#[test]
+fn bin20_json_reads_back_as_the_same_byte_for_every_byte_value() {
+    for byte in 0..=255u8 {
+        let mut b = [byte; 20];
+        b[19] = b'z';
+        let text = js_bin(&Bin20(b));
+        let back: String = serde_json::from_str(&text).expect("a JSON string");
+        let bytes: Vec<u8> = back.chars().map(|c| u8::try_from(u32::from(c)).expect("U+0000..U+00FF")).collect();
+        assert_eq!(bytes, b, "byte {byte:#04x}: {text}");
+    }
 }
