@@ -128,7 +128,9 @@ fn inner_the_page_plays_and_a_second_viewer_gets_it_over_webrtc() {
     let video = videos.iter().find(|v| v["name"] == "clip.mp4").unwrap();
     let other_video = videos.iter().find(|v| v["name"] == "other.mp4").unwrap();
     let watch = video["watchUrl"].as_str().unwrap();
-    assert_eq!(watch, format!("http://{}/videos/watch/{}", node.control, video["infoHash"].as_str().unwrap()));
+    // The info-hash address until the publisher gives the video its UUID (then that one; the
+    // older address redirects): the page is the same.
+    assert!(watch.starts_with(&format!("http://{}/videos/watch/", node.control)), "{watch}");
     let got = browser("play-and-share", json!({ "watchUrl": watch }));
     let size = bytes.len() as u64;
     let sha = sha256_hex(&bytes);

@@ -196,7 +196,7 @@ fn open_fds(pid: u32) -> usize {
 #[test]
 fn silent_and_idle_connections_are_closed_on_time() {
     let bytes = pseudo_random(100_000, 9);
-    let (node, _d) = node_with_http("header_timeout_secs = 1\nkeepalive_timeout_secs = 2\n", &[("v.mp4", &bytes)], &[]);
+    let (node, _d) = node_with_http("header_timeout_secs = 1\nkeepalive_timeout_secs = 3\n", &[("v.mp4", &bytes)], &[]);
     let path = file_path(&node.videos()[0]);
     // Never a byte: closed after the first-request limit (it stayed for 444 s before).
     let mut silent = connect(node.data);
@@ -213,13 +213,17 @@ fn silent_and_idle_connections_are_closed_on_time() {
     kept.write_all(&request_bytes("GET", &path, &[("Range", "bytes=0-9")])).unwrap();
     assert_eq!(read_response(&mut reader, false).unwrap().status, 206);
     std::thread::sleep(Duration::from_millis(1500));
+    // Timed from before the request: the server's keep-alive clock starts later, once it has
+    // answered.
+    let asked = Instant::now();
     kept.write_all(&request_bytes("GET", &path, &[("Range", "bytes=10-19")])).unwrap();
     let second = read_response(&mut reader, false).unwrap();
     assert_eq!(second.status, 206);
     assert!(second.body == bytes[10..20]);
-    let (took, rest) = wait_closed(&mut kept, Duration::from_secs(10)).expect("an idle kept-alive connection is closed");
+    let (_, rest) = wait_closed(&mut kept, Duration::from_secs(10)).expect("an idle kept-alive connection is closed");
     assert!(rest.is_empty());
-    assert!(took >= Duration::from_millis(1800), "closed after {took:?} of keep-alive");
+    let took = asked.elapsed();
+    assert!(took >= Duration::from_millis(2900), "closed after {took:?} of keep-alive");
 }
 
 #[test]
@@ -378,7 +382,10 @@ fn a_file_truncated_under_downloads_never_sends_zeros_and_is_withdrawn_at_once()
         }
         // Withdrawn at once, not at the next periodic check (5 s): well before it, even on a
         // loaded machine.
-        assert!(start.elapsed() < Duration::from_secs(4), "still not withdrawn after {broken} broken answers");
+        // (Only until it is withdrawn: the forty requests after it may take their time.)
+        if clean_after.is_none() {
+            assert!(start.elapsed() < Duration::from_secs(4), "still not withdrawn after {broken} broken answers");
+        }
     }
     assert!(clean_after.is_some());
 }

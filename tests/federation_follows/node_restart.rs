@@ -70,6 +70,9 @@ fn a_data_node_deletes_the_copies_removed_while_it_was_away() {
     // Back: told which copies are kept (none), it deletes theirs.
     let node = start_node();
     eventually(super::WAIT, "the removed copies deleted by the node", || files_under(&cache).is_empty().then_some(()));
-    assert_eq!(get(data, &format!("/static/redundancy/{}", web.name), &[]).unwrap().status, 404);
+    // (The files go first, then the catalog is told: served until it is.)
+    eventually(super::WAIT, "the removed copy no longer served", || {
+        (get(data, &format!("/static/redundancy/{}", web.name), &[]).ok()?.status == 404).then_some(())
+    });
     drop(node);
 }

@@ -60,7 +60,13 @@ fn both_planes_answer_health_and_metrics_that_move_with_traffic() {
     let bad = get(node.data, "/tracker/announce?nothing=1", &[]).unwrap();
     assert!(String::from_utf8_lossy(&bad.body).contains("failure reason"));
 
-    let after = scrape_data(node.data, "/metrics");
+    // Bytes are counted once the write returns, which the client may see first: scraped until
+    // they are in (the responses were counted before they were sent).
+    let sendfile_bytes = |m: &Scrape| m.get("vidseed_data_sent_bytes_total", &[("path", "sendfile")]);
+    let after = eventually(Duration::from_secs(10), "the bytes sent counted", || {
+        let m = scrape_data(node.data, "/metrics");
+        (sendfile_bytes(&m) - sendfile_bytes(&before) >= 3.0 * content.len() as f64).then_some(m)
+    });
     let delta = |name: &str, labels: &[(&str, &str)]| after.get(name, labels) - before.get(name, labels);
     assert_eq!(delta(GET_2XX.0, GET_2XX.1), 4.0);
     assert_eq!(delta("vidseed_data_webseed_responses_total", &[("method", "HEAD"), ("class", "2xx")]), 1.0);

@@ -3,6 +3,7 @@
 //! have their types, unknown videos get a 404 page, and the API's video objects carry `watchUrl`.
 //! (The page playing in a real browser: tests/browser.rs.)
 
+use std::time::Duration;
 
 use crate::common::*;
 
@@ -10,9 +11,13 @@ use crate::common::*;
 fn index_watch_page_and_assets() {
     let bytes = pseudo_random(700_000, 61);
     let node = Node::start(&[("films/a <b>.mp4", &bytes)], &[]);
-    let v = &node.videos()[0];
+    // The watch page lives at the video's UUID (given by the publisher, in the background,
+    // once the file is served); the older info-hash address redirects there.
+    let v = eventually(Duration::from_secs(30), "the video's UUID watch URL", || {
+        node.videos().pop().filter(|v| v["watchUrl"].as_str().is_some_and(|w| !w.ends_with(v["infoHash"].as_str().unwrap_or("-"))))
+    });
+    let v = &v;
     let ih = v["infoHash"].as_str().unwrap();
-    // The watch page lives at the video's UUID; the older info-hash address redirects there.
     let watch_url = v["watchUrl"].as_str().unwrap();
     let watch_path = watch_url.strip_prefix(&format!("http://{}", node.control)).unwrap().to_owned();
     let uuid = watch_path.strip_prefix("/videos/watch/").unwrap();

@@ -242,10 +242,11 @@ fn slow_heads_idle_connections_and_oversized_heads_are_closed() {
     assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(8), "closed after {took:?}");
     // A kept-alive connection quiet after a response: closed after the keep-alive limit.
     let mut idle = connect(node.data);
+    // Timed from before the request: the server's clock starts later, once it has answered.
+    let quiet = Instant::now();
     idle.write_all(&request_bytes("GET", &path, &[("Range", "bytes=0-0")])).unwrap();
     let mut reader = BufReader::new(idle.try_clone().unwrap());
     assert_eq!(read_response(&mut reader, false).unwrap().status, 206);
-    let quiet = Instant::now();
     idle.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     assert_eq!(reader.read(&mut buf).unwrap_or(0), 0);
     assert!(quiet.elapsed() >= Duration::from_millis(1900), "kept {:?}", quiet.elapsed());

@@ -242,7 +242,7 @@ impl RedundancyEngine {
         store.clear_failed_reports(&copy.id).await?;
         store.set_copy_state(&copy.id, CopyState::Preparing, None, None, now).await?;
         tracing::info!("trying {} again", copy.id);
-        self.spawn_prepare(CopyRecord { state: CopyState::Preparing, attempts, retry_at_ms: None, ..copy.clone() });
+        self.spawn_prepare(&copy.id);
         Ok(())
     }
 
@@ -527,7 +527,7 @@ impl RedundancyEngine {
                 }
                 None => {
                     if store.insert_copy(c).await? {
-                        self.spawn_prepare(c.clone());
+                        self.spawn_prepare(&c.id);
                     }
                 }
             }

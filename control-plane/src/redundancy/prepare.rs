@@ -18,39 +18,35 @@ use crate::library::timestamp_ms;
 use crate::store::{CopyFileKind, CopyRecord, CopyState, RemoteVideoRecord};
 
 impl RedundancyEngine {
-    /// Prepares a copy's order in the background, once at a time per copy. Asked for again
-    /// while that runs, the copy is looked at once more after it: if the store still says
-    /// "preparing" (it was re-added or tried again after this preparation wrote its outcome),
-    /// it is prepared again, instead of waiting for the scheduler's next run.
-    pub(super) fn spawn_prepare(self: &Arc<Self>, copy: CopyRecord) {
+    /// Prepares a copy's order in the background, once at a time per copy, from what the store
+    /// holds when the preparation starts: only a copy still "preparing" is prepared, so a stale
+    /// list (the scheduler's) cannot order a copy twice. Asked for again while a preparation
+    /// runs, the copy is looked at once more after it (re-added or tried again meanwhile, it is
+    /// prepared again instead of waiting for the scheduler's next run).
+    pub(super) fn spawn_prepare(self: &Arc<Self>, id: &str) {
         {
             let mut preparing = self.preparing.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(again) = preparing.get_mut(&copy.id) {
+            if let Some(again) = preparing.get_mut(id) {
                 *again = true;
                 return;
             }
-            preparing.insert(copy.id.clone(), false);
+            preparing.insert(id.to_owned(), false);
         }
         let me = Arc::clone(self);
+        let id = id.to_owned();
         tokio::spawn(async move {
-            let id = copy.id.clone();
-            let mut next = Some(copy);
             loop {
-                if let Some(copy) = next.take() {
-                    me.prepare(copy).await;
-                }
-                {
-                    let mut preparing = me.preparing.lock().unwrap_or_else(|p| p.into_inner());
-                    if preparing.get(&id) != Some(&true) {
-                        preparing.remove(&id);
-                        return;
-                    }
-                    preparing.insert(id.clone(), false);
-                }
                 match me.fed.store.copy(&id).await {
-                    Ok(stored) => next = stored.filter(|c| c.state == CopyState::Preparing),
-                    Err(e) => tracing::error!("cannot read {id} again: {e}; the scheduler's next run prepares it"),
+                    Ok(Some(copy)) if copy.state == CopyState::Preparing => me.prepare(copy).await,
+                    Ok(_) => {}
+                    Err(e) => tracing::error!("cannot read {id} to prepare it: {e}; the scheduler's next run does"),
                 }
+                let mut preparing = me.preparing.lock().unwrap_or_else(|p| p.into_inner());
+                if preparing.get(&id) != Some(&true) {
+                    preparing.remove(&id);
+                    return;
+                }
+                preparing.insert(id.clone(), false);
             }
         });
     }

@@ -79,7 +79,7 @@ impl RedundancyEngine {
         let reports = store.copy_reports().await?;
         for c in &copies {
             match c.state {
-                CopyState::Preparing => self.spawn_prepare(c.clone()),
+                CopyState::Preparing => self.spawn_prepare(&c.id),
                 CopyState::Ordered if c.announced_at_ms.is_none() => {
                     if let Some(r) = reports.iter().find(|r| r.copy_id == c.id && r.state == "serving") {
                         if let Err(e) = self.announce(c, &r.node).await {
@@ -171,7 +171,7 @@ impl RedundancyEngine {
         for c in self.new_copies(&video, f, strategy, Some(expires_ms)) {
             if store.insert_copy(&c).await? {
                 tracing::info!("{strategy} keeps a copy of {video_url}: {}", c.id);
-                self.spawn_prepare(c);
+                self.spawn_prepare(&c.id);
             }
         }
         Ok(())
