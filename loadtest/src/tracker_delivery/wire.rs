@@ -12,7 +12,7 @@
 //! peer id, the offer id, the time stamp) without parsing the JSON into values: every id the
 //! generator sends is 20 ASCII characters, so it comes back as exactly that.
 
-use vidseed_data_plane::tracker::protocol::{Bin20, Bin20Json};
+use vidseed_data_plane::tracker::protocol::{push_bin20_json, Bin20};
 
 /// Digits of a time stamp in an SDP (`ts:` + 20 digits, microseconds).
 pub const TS_DIGITS: usize = 20;
@@ -71,7 +71,7 @@ pub fn pong(payload: &[u8]) -> Vec<u8> {
 }
 
 fn push_json_bin(out: &mut Vec<u8>, b: &[u8; 20]) {
-    out.extend_from_slice(Bin20Json::new(&Bin20(*b)).as_bytes());
+    push_bin20_json(out, &Bin20(*b));
 }
 
 /// A peer's announce frame and the places patched before each send.

@@ -6,7 +6,7 @@
 use std::io::Write as _;
 
 use serde::Deserialize;
-use vidseed_data_plane::tracker::protocol::{self, Bin20, Bin20Json};
+use vidseed_data_plane::tracker::protocol::{self, push_bin20_json, Bin20};
 use vidseed_loadtest::rng::Rng;
 
 /// The fake SDP of offers and answers: 47 bytes, as in aquatic's load test.
@@ -14,7 +14,7 @@ const FAKE_SDP: &str = "abcdefg-abcdefg-abcdefg-abcdefg-abcdefg-abcdefg";
 
 /// Appends `b` as a JSON string of 20 characters U+0000–U+00FF, one per byte.
 fn push_bin20(out: &mut Vec<u8>, b: &[u8; 20]) {
-    out.extend_from_slice(Bin20Json::new(&Bin20(*b)).as_bytes());
+    push_bin20_json(out, &Bin20(*b));
 }
 
 /// 20 characters U+0000–U+00FF back to 20 bytes.
