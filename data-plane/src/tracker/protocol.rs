@@ -406,7 +406,8 @@ impl From<ParseError> for Reply {
     }
 }
 
-fn push_kv_bin(out: &mut Vec<u8>, key: &str, b: &Bin20) {
+/// Appends `,"key":` and the id as JSON text ([`push_bin20_json`]): a field after the first.
+pub fn push_kv_bin(out: &mut Vec<u8>, key: &str, b: &Bin20) {
     out.extend_from_slice(b",\"");
     out.extend_from_slice(key.as_bytes());
     out.extend_from_slice(b"\":");

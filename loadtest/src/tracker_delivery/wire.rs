@@ -70,10 +70,6 @@ pub fn pong(payload: &[u8]) -> Vec<u8> {
     f
 }
 
-fn push_json_bin(out: &mut Vec<u8>, b: &[u8; 20]) {
-    push_bin20_json(out, &Bin20(*b));
-}
-
 /// A peer's announce frame and the places patched before each send.
 pub struct AnnounceFrame {
     pub frame: Vec<u8>,
@@ -89,9 +85,9 @@ impl AnnounceFrame {
     pub fn new(info_hash: &[u8; 20], peer_id: &[u8; 20], offers: usize) -> Self {
         let mut p = Vec::with_capacity(160 + offers * 110);
         p.extend_from_slice(b"{\"action\":\"announce\",\"info_hash\":");
-        push_json_bin(&mut p, info_hash);
+        push_bin20_json(&mut p, &Bin20(*info_hash));
         p.extend_from_slice(b",\"peer_id\":");
-        push_json_bin(&mut p, peer_id);
+        push_bin20_json(&mut p, &Bin20(*peer_id));
         p.extend_from_slice(format!(",\"numwant\":{offers},\"uploaded\":0,\"downloaded\":0,\"left\":50,\"event\":\"started\"").as_bytes());
         let (mut offer_ids, mut stamps) = (Vec::new(), Vec::new());
         if offers > 0 {
@@ -141,9 +137,9 @@ impl AnswerFrame {
     pub fn new(info_hash: &[u8; 20], peer_id: &[u8; 20]) -> Self {
         let mut p = Vec::with_capacity(200);
         p.extend_from_slice(b"{\"action\":\"announce\",\"info_hash\":");
-        push_json_bin(&mut p, info_hash);
+        push_bin20_json(&mut p, &Bin20(*info_hash));
         p.extend_from_slice(b",\"peer_id\":");
-        push_json_bin(&mut p, peer_id);
+        push_bin20_json(&mut p, &Bin20(*peer_id));
         p.extend_from_slice(b",\"to_peer_id\":\"");
         let to_peer = p.len();
         p.extend_from_slice(&[b'0'; 20]);

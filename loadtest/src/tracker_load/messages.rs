@@ -6,27 +6,15 @@
 use std::io::Write as _;
 
 use serde::Deserialize;
-use vidseed_data_plane::tracker::protocol::{self, push_bin20_json, Bin20};
+use vidseed_data_plane::tracker::protocol::{self, push_bin20_json, push_kv_bin, Bin20};
 use vidseed_loadtest::rng::Rng;
 
 /// The fake SDP of offers and answers: 47 bytes, as in aquatic's load test.
 const FAKE_SDP: &str = "abcdefg-abcdefg-abcdefg-abcdefg-abcdefg-abcdefg";
 
-/// Appends `b` as a JSON string of 20 characters U+0000–U+00FF, one per byte.
-fn push_bin20(out: &mut Vec<u8>, b: &[u8; 20]) {
-    push_bin20_json(out, &Bin20(*b));
-}
-
 /// 20 characters U+0000–U+00FF back to 20 bytes.
 fn decode_bin20(s: &str) -> Option<[u8; 20]> {
     protocol::decode_bin20(s).map(|b| b.0)
-}
-
-fn push_kv_bin(out: &mut Vec<u8>, key: &str, b: &[u8; 20]) {
-    out.extend_from_slice(b",\"");
-    out.extend_from_slice(key.as_bytes());
-    out.extend_from_slice(b"\":");
-    push_bin20(out, b);
 }
 
 fn push_num(out: &mut Vec<u8>, key: &str, n: u64) {
@@ -45,8 +33,8 @@ pub fn build_announce(
     offers: usize,
 ) {
     out.extend_from_slice(b"{\"action\":\"announce\"");
-    push_kv_bin(out, "info_hash", info_hash);
-    push_kv_bin(out, "peer_id", peer_id);
+    push_kv_bin(out, "info_hash", &Bin20(*info_hash));
+    push_kv_bin(out, "peer_id", &Bin20(*peer_id));
     if offers > 0 {
         push_num(out, "numwant", offers as u64);
     }
@@ -67,7 +55,7 @@ pub fn build_announce(
             out.extend_from_slice(b"{\"offer\":{\"type\":\"offer\",\"sdp\":\"");
             out.extend_from_slice(FAKE_SDP.as_bytes());
             out.extend_from_slice(b"\"},\"offer_id\":");
-            push_bin20(out, &rng.bytes20());
+            push_bin20_json(out, &Bin20(rng.bytes20()));
             out.push(b'}');
         }
         out.push(b']');
@@ -78,10 +66,10 @@ pub fn build_announce(
 /// The answer to an offer, as the browser client sends it: no `left`, `event` or `numwant`.
 pub fn build_answer(out: &mut Vec<u8>, peer_id: &[u8; 20], offer: &OfferRef) {
     out.extend_from_slice(b"{\"action\":\"announce\"");
-    push_kv_bin(out, "info_hash", &offer.info_hash);
-    push_kv_bin(out, "peer_id", peer_id);
-    push_kv_bin(out, "to_peer_id", &offer.peer_id);
-    push_kv_bin(out, "offer_id", &offer.offer_id);
+    push_kv_bin(out, "info_hash", &Bin20(offer.info_hash));
+    push_kv_bin(out, "peer_id", &Bin20(*peer_id));
+    push_kv_bin(out, "to_peer_id", &Bin20(offer.peer_id));
+    push_kv_bin(out, "offer_id", &Bin20(offer.offer_id));
     out.extend_from_slice(b",\"answer\":{\"type\":\"answer\",\"sdp\":\"");
     out.extend_from_slice(FAKE_SDP.as_bytes());
     out.extend_from_slice(b"\"}}");
@@ -93,7 +81,7 @@ pub fn build_scrape(out: &mut Vec<u8>, hashes: &[[u8; 20]]) {
         if i > 0 {
             out.push(b',');
         }
-        push_bin20(out, h);
+        push_bin20_json(out, &Bin20(*h));
     }
     out.extend_from_slice(b"]}");
 }
@@ -210,7 +198,7 @@ mod tests {
     fn binary_strings_round_trip_every_byte() {
         for id in all_bytes_ids() {
             let mut out = Vec::new();
-            push_bin20(&mut out, &id);
+            push_bin20_json(&mut out, &Bin20(id));
             let s: String = serde_json::from_slice(&out).expect("valid JSON string");
             assert_eq!(s.chars().count(), 20);
             assert_eq!(decode_bin20(&s), Some(id));
@@ -309,7 +297,7 @@ mod tests {
         let ids = all_bytes_ids();
         let bin = |b: &[u8; 20]| {
             let mut o = Vec::new();
-            push_bin20(&mut o, b);
+            push_bin20_json(&mut o, &Bin20(*b));
             String::from_utf8(o).unwrap()
         };
         let ih = bin(&ids[0]);
