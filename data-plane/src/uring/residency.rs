@@ -48,9 +48,9 @@ impl Residency {
         self.check(b.as_ptr() as usize, b.len(), now, &mut region_in_memory, &mut || in_memory(b))
     }
 
-    /// The table: whether the `len` bytes at `addr` are in memory, asking `region` (about the
-    /// region starting at an address: `Some(all in memory)`, `None` when it cannot tell) when the table has no fresh
-    /// answer, and `exact` (the body itself) when a region is not wholly in memory.
+    /// The table: whether the `len` bytes at `addr` are in memory. `region` is asked about a
+    /// region (by its start) when the table has no fresh answer: `Some(all in memory)`, or `None`
+    /// when it cannot tell; `exact` (the body itself) when a region is not wholly in memory.
     pub fn check(
         &mut self,
         addr: usize,
@@ -100,7 +100,7 @@ fn region_in_memory(addr: usize) -> Option<bool> {
 /// Whether every page of `b` is in memory (`mincore`, one call per 256 KiB). A page that is
 /// not gets read-ahead asked for (`MADV_WILLNEED`) on the whole range, and `false` comes back:
 /// the send then goes to the kernel's I/O workers instead of faulting on the ring's thread.
-pub fn in_memory(b: &[u8]) -> bool {
+fn in_memory(b: &[u8]) -> bool {
     const WINDOW: usize = 64;
     if b.is_empty() {
         return true;
