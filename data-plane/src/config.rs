@@ -77,6 +77,11 @@ pub struct HttpLimits {
     /// which waits for room inside the kernel (measured ahead of `sendfile` at 1 MiB, behind it
     /// at 256 KiB); 0: no upper bound.
     pub sendfile_max: usize,
+    /// With `io = "uring"`: how bodies shorter than `sendfile_min`, pages in memory, leave:
+    /// `copy` (the ring's `sendmsg`), `sendfile`, or `auto` (the default: each worker measures
+    /// its own CPU time per response both ways and keeps the cheaper, measuring again every
+    /// 20 s of such traffic). With `sendfile_min = 0` every body is copied.
+    pub small_bodies: crate::uring::small_send::SmallBodies,
 }
 
 /// The data plane's I/O backend for plain HTTP connections.
@@ -116,6 +121,7 @@ impl Default for HttpLimits {
             zero_copy_min: 0,
             sendfile_min: crate::sendfile::DEFAULT_RING_SENDFILE_MIN,
             sendfile_max: crate::sendfile::DEFAULT_RING_SENDFILE_MAX,
+            small_bodies: crate::uring::small_send::SmallBodies::Auto,
         }
     }
 }
@@ -283,6 +289,11 @@ sendfile_min = 131072
 # ... and bodies of this many bytes or more by the ring's sendmsg again (it waits for the
 # socket inside the kernel; measured ahead at 1 MiB). 0: no upper bound.
 sendfile_max = 524288
+# With io = "uring": how bodies shorter than sendfile_min, pages in memory, leave: "copy" (the
+# ring's sendmsg), "sendfile", or "auto": each worker measures its own CPU time per response
+# both ways and keeps the cheaper (which one depends on the host), measuring again every 20 s
+# of such traffic. With sendfile_min = 0 every body is copied.
+small_bodies = "auto"
 
 [tracker]
 # Track any info-hash, not only those of published videos.

@@ -114,6 +114,7 @@ impl DataPlane {
                             (min, 0) => min..usize::MAX,
                             (min, max) => min..max,
                         },
+                        small_bodies: config.http.small_bodies,
                         shutdown_grace: config.shutdown_grace,
                         stop: Arc::clone(&stop_uring),
                         hand_off: tx,

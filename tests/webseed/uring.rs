@@ -150,6 +150,8 @@ fn middle_sized_bodies_go_by_sendfile_and_the_rest_by_sendmsg() {
         assert!(r.body == bytes[..len], "{len}");
     }
     let last = metrics_once(&node, |t| by(t, "write") - by(&after, "write") >= 1_064_960.0);
+    // 16 KiB is copied too: `small_bodies = "auto"` copies until a worker has served enough small
+    // bodies to measure both ways (a few requests never are).
     assert_eq!(by(&last, "sendfile"), by(&after, "sendfile"), "16 KiB and 1 MiB stay on sendmsg");
     assert!(by(&last, "write") - by(&after, "write") >= 1_064_960.0);
 }
@@ -189,6 +191,93 @@ fn sendfile_serves_every_shape_of_response_and_waits_for_slow_readers() {
     a_slow_reader_gets_the_whole_file(&node, &path, &bytes);
     let text = metrics_once(&node, |t| sent_by(t, "sendfile") >= SIZE as f64);
     assert!(sent_by(&text, "sendfile") >= SIZE as f64, "{text}");
+}
+
+#[test]
+fn small_bodies_by_sendfile_when_configured() {
+    let bytes = pseudo_random(SIZE, 15);
+    let (node, path, _dir) = uring_node(&bytes, Some("[http]\nio = \"uring\"\nsmall_bodies = \"sendfile\"\n"));
+    let before = metrics(&node);
+    let ranges = [(0usize, 16_383usize), (SIZE - 100, SIZE - 1), (12_345, 12_345), (70_000, 70_000 + 131_071 - 1)];
+    for (a, b) in ranges {
+        let r = get(node.data, &path, &[("Range", &format!("bytes={a}-{b}"))]).unwrap();
+        assert_eq!(r.status, 206);
+        assert_eq!(r.header("content-range"), Some(format!("bytes {a}-{b}/{SIZE}").as_str()));
+        assert!(r.body == bytes[a..=b], "{a}-{b}");
+    }
+    // Pipelined small ranges, answered in order; a HEAD and a 404 between them.
+    let mut s = connect(node.data);
+    let mut reader = BufReader::new(s.try_clone().unwrap());
+    let mut batch = Vec::new();
+    for i in 0..20usize {
+        batch.extend(request_bytes("GET", &path, &[("Range", &format!("bytes={}-{}", i * 1000, i * 1000 + 999))]));
+    }
+    batch.extend(request_bytes("HEAD", &path, &[]));
+    batch.extend(request_bytes("GET", "/static/web-videos/none.mp4", &[]));
+    s.write_all(&batch).unwrap();
+    for i in 0..20usize {
+        let r = read_response(&mut reader, false).unwrap();
+        assert!(r.body == bytes[i * 1000..i * 1000 + 1000], "range {i}");
+    }
+    let r = read_response(&mut reader, true).unwrap();
+    assert_eq!(r.header("content-length"), Some(SIZE.to_string().as_str()));
+    assert_eq!(read_response(&mut reader, false).unwrap().status, 404);
+    let want: f64 = ranges.iter().map(|(a, b)| (b - a + 1) as f64).sum::<f64>() + 20_000.0;
+    let after = metrics_once(&node, |t| sent_by(t, "sendfile") - sent_by(&before, "sendfile") >= want);
+    assert_eq!(sent_by(&after, "sendfile") - sent_by(&before, "sendfile"), want, "every small body by sendfile, the heads apart");
+}
+
+#[test]
+fn auto_measures_small_bodies_both_ways_under_load_and_every_byte_is_right() {
+    // `small_bodies = "auto"` (the default): a worker busy with small bodies measures sendfile
+    // in its trial (its second epoch), so under load some small bodies leave by sendfile;
+    // whichever way, every body is the file's bytes.
+    let bytes = pseudo_random(SIZE, 16);
+    let (node, path, _) = uring_node(&bytes, Some("[http]\nio = \"uring\"\nmax_connections_per_ip = 0\n"));
+    let before = sent_by(&metrics(&node), "sendfile");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..4u64)
+        .map(|t| {
+            let (stop, path, bytes, port) = (stop.clone(), path.clone(), bytes.clone(), node.data);
+            std::thread::spawn(move || {
+                let mut s = connect(port);
+                let mut reader = BufReader::with_capacity(256 * 1024, s.try_clone().unwrap());
+                let mut rng = t * 7919 + 1;
+                let mut served = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let mut batch = Vec::new();
+                    let mut want = Vec::new();
+                    for _ in 0..128 {
+                        rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        let a = (rng >> 33) as usize % (SIZE - 600);
+                        let len = 1 + (rng >> 20) as usize % 512;
+                        batch.extend(request_bytes("GET", &path, &[("Range", &format!("bytes={a}-{}", a + len - 1))]));
+                        want.push((a, len));
+                    }
+                    s.write_all(&batch).unwrap();
+                    for (a, len) in want {
+                        let r = read_response(&mut reader, false).unwrap();
+                        assert_eq!(r.status, 206);
+                        assert!(r.body == bytes[a..a + len], "{a}+{len}");
+                        served += 1;
+                    }
+                }
+                served
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut moved = false;
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        if sent_by(&metrics(&node), "sendfile") > before {
+            moved = true;
+            break;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let served: u64 = clients.into_iter().map(|c| c.join().unwrap()).sum();
+    assert!(moved, "no small body left by sendfile after {served} requests under load");
 }
 
 /// A client reading a large file far slower than the socket buffers take it, while another

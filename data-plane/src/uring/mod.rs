@@ -2,11 +2,13 @@
 //! per worker thread, beside the epoll workers, which keep the tracker, operations, HTTP/2 and
 //! anything else this path hands them. `probe` decides at start whether the kernel (or a
 //! seccomp profile: Docker's default refuses io_uring) lets us; `http1` is the pure protocol
-//! part, `residency` the cold-page guard's memory, `worker` the ring loop.
+//! part, `residency` the cold-page guard's memory, `small_send` the choice of how small bodies
+//! leave, `worker` the ring loop.
 
 pub mod buffers;
 pub mod http1;
 pub mod residency;
+pub mod small_send;
 pub mod worker;
 
 use io_uring::{opcode, IoUring, Probe};

@@ -33,6 +33,7 @@ use vidseed_conn_guard::{ConnBudget, PerIp, Places, Sample, Timeouts, Verdict, W
 use super::buffers::BufRing;
 use super::http1::{self, Parsed};
 use super::residency::Residency;
+use super::small_send::{SmallBodies, SmallSend, Way};
 use crate::catalog::CatalogStore;
 use crate::counters::{Sent, WorkerCounters};
 use crate::ops::Ops;
@@ -70,6 +71,8 @@ pub struct Shared {
     pub min_zero_copy: usize,
     /// Bodies of these sizes, all in memory, leave by `sendfile`; an empty range: none.
     pub sendfile: std::ops::Range<usize>,
+    /// How in-memory bodies shorter than `sendfile.start` leave (`[http] small_bodies`).
+    pub small_bodies: SmallBodies,
     /// Deferred task running (see [`super::Support`]).
     pub defer_taskrun: bool,
     pub shutdown_grace: Duration,
@@ -187,6 +190,7 @@ impl Conn {
 pub fn run(listener: std::net::TcpListener, shared: Shared) -> std::io::Result<()> {
     let ring = super::ring(RING_ENTRIES, RING_ENTRIES * 8, shared.defer_taskrun)?;
     let buffers = BufRing::new(&ring, RECV_BUFFERS, RECV_BUFFER_SIZE, 0)?;
+    let shared_small = shared.small_bodies;
     let mut w = Worker {
         ring,
         buffers,
@@ -201,6 +205,7 @@ pub fn run(listener: std::net::TcpListener, shared: Shared) -> std::io::Result<(
         listener,
         pending: Vec::with_capacity(256),
         residency: Residency::default(),
+        small: SmallSend::new(shared_small),
     };
     w.arm_accept();
     let tick = w.shared.timeouts.tick().min(Duration::from_millis(250));
@@ -228,6 +233,13 @@ pub fn run(listener: std::net::TcpListener, shared: Shared) -> std::io::Result<(
             }
         }
         let now = Instant::now();
+        if w.small.due(now) {
+            let kept = w.small.kept();
+            w.small.epoch_over(now, thread_cpu());
+            if w.small.kept() != kept {
+                tracing::debug!("io_uring worker {}: small bodies now leave by {:?} (measured cheaper here)", w.shared.index, w.small.kept());
+            }
+        }
         if w.accepting && w.accept_again_at.is_some_and(|t| now >= t) {
             w.accept_again_at = None;
             w.arm_accept();
@@ -269,6 +281,8 @@ struct Worker {
     pending: Vec<squeue::Entry>,
     /// Which parts of the mapped files were seen in memory lately.
     residency: Residency,
+    /// How small bodies leave, and the measures that choose it.
+    small: SmallSend,
 }
 
 impl Worker {
@@ -552,7 +566,10 @@ impl Worker {
                 c.cold = !chunks.iter().all(|b| self.residency.in_memory(b, started));
                 // A body in memory cannot block `sendfile` on the disk; a cold one goes to the
                 // ring's I/O workers instead.
-                c.by_sendfile = !c.zero_copy && !c.cold && self.shared.sendfile.contains(&(body_len as usize));
+                let in_memory = !c.zero_copy && !c.cold;
+                let small = in_memory && parts.status.is_success() && body_len > 0 && (body_len as usize) < self.shared.sendfile.start;
+                c.by_sendfile = in_memory && (self.shared.sendfile.contains(&(body_len as usize)) || (small && self.small.way() == Way::Sendfile));
+                self.small.responded(small);
                 self.start_send(slot, chunks);
             }
         }
@@ -773,6 +790,17 @@ impl Worker {
 }
 
 /// Answers a connection it will not serve with a 503 saying why, then drops it.
+/// The calling thread's CPU time so far (zero if the clock cannot be read).
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid timespec for the call to fill.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
+}
+
 fn refuse(stream: &std::net::TcpStream, reason: &str) {
     let _ = stream.set_nonblocking(true);
     let _ = std::io::Write::write(&mut &*stream, vidseed_conn_guard::refusal(reason).as_bytes());
