@@ -70,8 +70,8 @@ pub struct HttpLimits {
     pub zero_copy_min: usize,
     /// With `io = "uring"`: bodies of at least this many bytes whose pages are all in memory leave
     /// by `sendfile(2)` from the worker's thread (the page cache's pages go to the socket
-    /// uncopied), waiting for room through the ring; smaller bodies, and bodies that would read
-    /// the disk, by the ring's copying `sendmsg`. 0: never.
+    /// uncopied), waiting for room through the ring; bodies that would read the disk by the
+    /// ring's copying `sendmsg`, smaller ones as `small_bodies` says. 0: never.
     pub sendfile_min: usize,
     /// With `io = "uring"`: bodies of this many bytes or more go back to the ring's `sendmsg`,
     /// which waits for room inside the kernel (measured ahead of `sendfile` at 1 MiB, behind it
@@ -284,7 +284,7 @@ io = "uring"
 # file's mapping; 0: never (the kernel copies them, cheaper over loopback).
 zero_copy_min = 0
 # With io = "uring": bodies of at least this many bytes, their pages in memory, leave by
-# sendfile (no copy of the page cache's pages); smaller ones by the ring's sendmsg. 0: never.
+# sendfile (no copy of the page cache's pages); smaller ones as small_bodies says. 0: never.
 sendfile_min = 131072
 # ... and bodies of this many bytes or more by the ring's sendmsg again (it waits for the
 # socket inside the kernel; measured ahead at 1 MiB). 0: no upper bound.
