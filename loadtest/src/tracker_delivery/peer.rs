@@ -75,6 +75,8 @@ pub async fn read_all(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut local = Counts::default();
+    // Relay latencies since the last hand-over (see `Counts::add_relays`).
+    let mut relays: Vec<(bool, u64)> = Vec::new();
     let mut parity = false;
     let mut chunk = vec![0u8; 64 * 1024];
     // A message in fragments is gathered here.
@@ -115,7 +117,7 @@ pub async fn read_all(
                         Message::Offer(ids, stamp) => {
                             local.offers += 1;
                             if let Some(t) = stamp {
-                                local.offer_relay.add(now.saturating_sub(t));
+                                relays.push((true, now.saturating_sub(t)));
                             }
                             parity = !parity;
                             if let (true, Some(ids)) = (parity, ids) {
@@ -128,7 +130,7 @@ pub async fn read_all(
                         Message::Answer(stamp) => {
                             local.answers += 1;
                             if let Some(t) = stamp {
-                                local.answer_relay.add(now.saturating_sub(t));
+                                relays.push((false, now.saturating_sub(t)));
                             }
                         }
                         Message::Failure => local.failures += 1,
@@ -140,10 +142,11 @@ pub async fn read_all(
             }
             buf.drain(..frame.len);
         }
-        // Hand the plain counts over before waiting, so the run sees its progress; the
-        // histograms go when the reader stops.
+        // Hand the counts and latencies over before waiting, so the run sees its progress.
         if local.messages() + local.answers_sent > 0 {
-            counts.lock().unwrap_or_else(|e| e.into_inner()).take_scalars(&mut local);
+            let mut group = counts.lock().unwrap_or_else(|e| e.into_inner());
+            group.take_scalars(&mut local);
+            group.add_relays(&mut relays);
         }
         tokio::select! {
             n = reader.read(&mut chunk) => match n {
@@ -156,7 +159,9 @@ pub async fn read_all(
             _ = stop.changed() => break,
         }
     }
-    counts.lock().unwrap_or_else(|e| e.into_inner()).merge(&local);
+    let mut group = counts.lock().unwrap_or_else(|e| e.into_inner());
+    group.add_relays(&mut relays);
+    group.merge(&local);
 }
 
 /// Sends announces for `peers` at `rate` per second together (round robin), from `start` until

@@ -131,6 +131,19 @@ impl Counts {
         self.broken += take(&mut from.broken);
     }
 
+    /// Adds relay latencies gathered by a reader (`true`: an offer's, `false`: an answer's) to
+    /// the histograms, emptying `relays`. A reader hands them over with its counts: its group's
+    /// histograms stay in the cache, where one per reader (a thousand of them) would not.
+    pub fn add_relays(&mut self, relays: &mut Vec<(bool, u64)>) {
+        for (offer, micros) in relays.drain(..) {
+            if offer {
+                self.offer_relay.add(micros);
+            } else {
+                self.answer_relay.add(micros);
+            }
+        }
+    }
+
     /// What was counted after `earlier`.
     pub fn since(&self, earlier: &Counts) -> Counts {
         Counts {
@@ -189,5 +202,17 @@ mod tests {
         reader.offer_relay.add(7);
         c.take_scalars(&mut reader);
         assert_eq!((c.offers, reader.offers, reader.offer_relay.count(), c.offer_relay.count()), (4, 0, 1, 0), "histograms stay with the reader");
+    }
+
+    #[test]
+    fn relays_go_to_their_own_histogram_and_leave_the_reader() {
+        let mut group = Counts::default();
+        let mut relays = vec![(true, 100), (false, 3), (true, 200), (true, 300)];
+        group.add_relays(&mut relays);
+        assert!(relays.is_empty());
+        assert_eq!((group.offer_relay.count(), group.answer_relay.count()), (3, 1));
+        assert_eq!(group.answer_relay.quantile(1.0), Some(3));
+        let max = group.offer_relay.quantile(1.0).unwrap();
+        assert!((288..=300).contains(&max), "{max}");
     }
 }

@@ -219,38 +219,62 @@ pub enum Message {
     Other,
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    memchr::memmem::find(hay, needle)
+/// A pattern searched in every message, its searcher built once (building one per search cost
+/// the generator more than the search itself).
+struct Pattern {
+    text: &'static [u8],
+    finder: std::sync::LazyLock<memchr::memmem::Finder<'static>>,
+}
+
+macro_rules! pattern {
+    ($name:ident, $text:expr) => {
+        static $name: Pattern = Pattern { text: $text, finder: std::sync::LazyLock::new(|| memchr::memmem::Finder::new($text)) };
+    };
+}
+
+pattern!(FAILURE, b"\"failure reason\"");
+pattern!(OFFER, b"\"offer\":");
+pattern!(ANSWER, b"\"answer\":");
+pattern!(ANNOUNCE, b"\"action\":\"announce\"");
+pattern!(SCRAPE, b"\"action\":\"scrape\"");
+pattern!(PEER_ID, b"\"peer_id\":\"");
+pattern!(OFFER_ID, b"\"offer_id\":\"");
+pattern!(SDP, SDP_PREFIX);
+
+impl Pattern {
+    fn in_(&self, hay: &[u8]) -> Option<usize> {
+        self.finder.find(hay)
+    }
 }
 
 /// The 20 ASCII characters after `pattern` (`"key":"`), when that is what the string holds.
-fn ascii20(msg: &[u8], pattern: &[u8]) -> Option<[u8; 20]> {
-    let at = find(msg, pattern)? + pattern.len();
+fn ascii20(msg: &[u8], pattern: &Pattern) -> Option<[u8; 20]> {
+    let at = pattern.in_(msg)? + pattern.text.len();
     let v = msg.get(at..at + 21)?;
     (v[20] == b'"' && v[..20].iter().all(|b| b.is_ascii_alphanumeric())).then(|| v[..20].try_into().ok()).flatten()
 }
 
 fn stamp_of(msg: &[u8]) -> Option<u64> {
-    let at = find(msg, SDP_PREFIX)? + SDP_PREFIX.len();
+    let at = SDP.in_(msg)? + SDP.text.len();
     get_digits(msg, at, TS_DIGITS)
 }
 
 /// Recognises a tracker message.
 pub fn read_message(msg: &[u8]) -> Message {
-    if find(msg, b"\"failure reason\"").is_some() {
+    if FAILURE.in_(msg).is_some() {
         return Message::Failure;
     }
-    if find(msg, b"\"offer\":").is_some() {
-        let ids = ascii20(msg, b"\"peer_id\":\"").zip(ascii20(msg, b"\"offer_id\":\"")).map(|(from, offer_id)| OfferIds { from, offer_id });
+    if OFFER.in_(msg).is_some() {
+        let ids = ascii20(msg, &PEER_ID).zip(ascii20(msg, &OFFER_ID)).map(|(from, offer_id)| OfferIds { from, offer_id });
         return Message::Offer(ids, stamp_of(msg));
     }
-    if find(msg, b"\"answer\":").is_some() {
+    if ANSWER.in_(msg).is_some() {
         return Message::Answer(stamp_of(msg));
     }
-    if find(msg, b"\"action\":\"announce\"").is_some() {
+    if ANNOUNCE.in_(msg).is_some() {
         return Message::Announced;
     }
-    if find(msg, b"\"action\":\"scrape\"").is_some() {
+    if SCRAPE.in_(msg).is_some() {
         return Message::Scrape;
     }
     Message::Other
