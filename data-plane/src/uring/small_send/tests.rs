@@ -32,10 +32,20 @@ impl Sim {
         s.epoch_over(self.now, self.cpu);
     }
 
-    /// Starts the first epoch (the worker's first turn).
-    fn start(&mut self, s: &mut SmallSend) {
-        assert!(s.due(self.now));
-        s.epoch_over(self.now, self.cpu);
+    /// A whole trial's epochs, each with `small` small bodies; returns the way then kept.
+    fn trial(&mut self, s: &mut SmallSend, small: u64) -> Way {
+        for _ in 0..TRIAL.len() {
+            self.epoch(s, small, 0);
+        }
+        s.way()
+    }
+
+    /// An `auto` chooser and its worker, the first epoch started (the worker's first turn).
+    fn started(copy_ns: u64, sendfile_ns: u64) -> (SmallSend, Sim) {
+        let (mut s, sim) = (SmallSend::new(SmallBodies::Auto), Sim::new(copy_ns, sendfile_ns));
+        assert!(s.due(sim.now));
+        s.epoch_over(sim.now, sim.cpu);
+        (s, sim)
     }
 }
 
@@ -55,9 +65,7 @@ fn fixed_modes_never_measure_and_never_change() {
 
 #[test]
 fn a_trial_runs_copy_sendfile_sendfile_copy_and_keeps_the_cheaper() {
-    let mut s = SmallSend::new(SmallBodies::Auto);
-    let mut sim = Sim::new(10_000, 7_500);
-    sim.start(&mut s);
+    let (mut s, mut sim) = Sim::started(10_000, 7_500);
     let mut seen = Vec::new();
     for _ in 0..4 {
         seen.push(s.way());
@@ -74,36 +82,23 @@ fn a_trial_runs_copy_sendfile_sendfile_copy_and_keeps_the_cheaper() {
         assert_eq!(s.way(), Way::Sendfile, "kept between trials");
         sim.epoch(&mut s, 5000, 0);
     }
-    for _ in 0..4 {
-        sim.epoch(&mut s, 5000, 0);
-    }
+    assert_eq!(sim.trial(&mut s, 5000), Way::Copy);
     assert_eq!(s.decisions, 2);
-    assert_eq!(s.way(), Way::Copy);
 }
 
 #[test]
 fn copy_is_kept_where_it_is_cheaper() {
-    let mut s = SmallSend::new(SmallBodies::Auto);
-    let mut sim = Sim::new(7_000, 9_000);
-    sim.start(&mut s);
-    for _ in 0..4 {
-        sim.epoch(&mut s, 2000, 0);
-    }
+    let (mut s, mut sim) = Sim::started(7_000, 9_000);
+    assert_eq!(sim.trial(&mut s, 2000), Way::Copy);
     assert_eq!(s.decisions, 1);
-    assert_eq!(s.way(), Way::Copy);
 }
 
 #[test]
 fn a_difference_inside_the_margin_changes_nothing() {
-    let mut s = SmallSend::new(SmallBodies::Auto);
     // Sendfile 2 % cheaper: under the 3 % margin, copy stays.
-    let mut sim = Sim::new(10_000, 9_800);
-    sim.start(&mut s);
-    for _ in 0..4 {
-        sim.epoch(&mut s, 2000, 0);
-    }
+    let (mut s, mut sim) = Sim::started(10_000, 9_800);
+    assert_eq!(sim.trial(&mut s, 2000), Way::Copy);
     assert_eq!(s.decisions, 1);
-    assert_eq!(s.way(), Way::Copy);
     // 5 % cheaper: taken.
     sim.sendfile_ns = 9_500;
     for _ in 0..KEEP_EPOCHS + 4 {
@@ -115,9 +110,7 @@ fn a_difference_inside_the_margin_changes_nothing() {
 
 #[test]
 fn quiet_epochs_and_large_ranges_decide_nothing() {
-    let mut s = SmallSend::new(SmallBodies::Auto);
-    let mut sim = Sim::new(10_000, 5_000);
-    sim.start(&mut s);
+    let (mut s, mut sim) = Sim::started(10_000, 5_000);
     // A quiet worker, then one busy with large ranges only: the trial does not move on.
     for _ in 0..20 {
         sim.epoch(&mut s, MIN_SMALL - 1, 0);
@@ -125,10 +118,8 @@ fn quiet_epochs_and_large_ranges_decide_nothing() {
     }
     assert_eq!(s.way(), Way::Copy, "still the trial's first epoch");
     assert_eq!(s.decisions, 0);
-    for _ in 0..4 {
-        sim.epoch(&mut s, MIN_SMALL, 0);
-    }
-    assert_eq!((s.decisions, s.way()), (1, Way::Sendfile));
+    assert_eq!(sim.trial(&mut s, MIN_SMALL), Way::Sendfile);
+    assert_eq!(s.decisions, 1);
     // Nor do they count down the time kept.
     for _ in 0..10 * KEEP_EPOCHS {
         sim.epoch(&mut s, 10, 0);
@@ -143,11 +134,9 @@ fn quiet_epochs_and_large_ranges_decide_nothing() {
 
 #[test]
 fn the_measure_is_per_response_so_a_busier_epoch_does_not_look_dearer() {
-    let mut s = SmallSend::new(SmallBodies::Auto);
     // Sendfile is cheaper per response but its epochs carry twice the traffic (a load rising
     // during the trial): per response it still wins.
-    let mut sim = Sim::new(10_000, 8_000);
-    sim.start(&mut s);
+    let (mut s, mut sim) = Sim::started(10_000, 8_000);
     for small in [2000, 4000, 4000, 2000] {
         sim.epoch(&mut s, small, 0);
     }
