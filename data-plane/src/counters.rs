@@ -67,6 +67,8 @@ pub struct WorkerCounters {
     /// Request durations: a count per bucket (not cumulative; the last is `+Inf`) and the sum.
     duration_buckets: [AtomicU64; 13],
     duration_ns: AtomicU64,
+    /// 1 while this io_uring worker sends small bodies by `sendfile` (`[http] small_bodies`).
+    small_by_sendfile: AtomicU64,
 }
 
 /// Adds `n` to a counter only its worker's thread writes (a worker is a current-thread runtime
@@ -104,6 +106,11 @@ impl WorkerCounters {
     pub fn sent(&self, path: Sent, n: u64) {
         add(&self.sent[path as usize], n);
     }
+
+    /// Records the way this worker's small bodies leave now (`true`: `sendfile`).
+    pub fn small_bodies_by_sendfile(&self, yes: bool) {
+        self.small_by_sendfile.store(u64::from(yes), Ordering::Relaxed);
+    }
 }
 
 /// Sums over the workers, as a scrape sees them.
@@ -116,6 +123,8 @@ pub struct ServeSnapshot {
     /// Requests per duration bucket (not cumulative), above every bound last.
     pub duration_buckets: [u64; 13],
     pub duration_sum_secs: f64,
+    /// io_uring workers sending small bodies by `sendfile` now.
+    pub small_by_sendfile: u64,
 }
 
 impl ServeSnapshot {
@@ -140,6 +149,7 @@ impl ServeSnapshot {
                 *b += load(v);
             }
             ns = ns.wrapping_add(load(&c.duration_ns));
+            s.small_by_sendfile += load(&c.small_by_sendfile);
         }
         s.duration_sum_secs = ns as f64 / 1e9;
         s

@@ -153,6 +153,7 @@ fn middle_sized_bodies_go_by_sendfile_and_the_rest_by_sendmsg() {
     // 16 KiB is copied too: `small_bodies = "auto"` copies until a worker has served enough small
     // bodies to measure both ways (a few requests never are).
     assert_eq!(by(&last, "sendfile"), by(&after, "sendfile"), "16 KiB and 1 MiB stay on sendmsg");
+    assert_eq!(sample(&last, "vidseed_data_small_bodies_sendfile"), 0.0, "no worker has chosen sendfile: {last}");
     assert!(by(&last, "write") - by(&after, "write") >= 1_064_960.0);
 }
 
@@ -225,6 +226,8 @@ fn small_bodies_by_sendfile_when_configured() {
     let want: f64 = ranges.iter().map(|(a, b)| (b - a + 1) as f64).sum::<f64>() + 20_000.0;
     let after = metrics_once(&node, |t| sent_by(t, "sendfile") - sent_by(&before, "sendfile") >= want);
     assert_eq!(sent_by(&after, "sendfile") - sent_by(&before, "sendfile"), want, "every small body by sendfile, the heads apart");
+    // Both ring workers (test nodes run two) say so.
+    assert_eq!(sample(&after, "vidseed_data_small_bodies_sendfile"), 2.0, "{after}");
 }
 
 #[test]

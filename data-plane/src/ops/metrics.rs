@@ -70,6 +70,11 @@ pub fn render(s: &Snapshot) -> String {
     );
     let sent = SEND_PATHS.iter().zip(s.serve.sent).map(|(p, n)| (label("path", p), n)).collect();
     e.counters("sent_bytes", "Bytes written to client sockets by path: sendfile (zero-copy), write (from memory), tls (encrypted).", sent);
+    e.gauge(
+        "small_bodies_sendfile",
+        "io_uring workers whose small bodies (below [http] sendfile_min) leave by sendfile now; the others copy them ([http] small_bodies).",
+        s.serve.small_by_sendfile as f64,
+    );
 
     // Connections.
     e.gauge("open_connections", "Client connections open now (WebSockets included).", s.open_connections as f64);
@@ -134,6 +139,7 @@ mod tests {
         s.serve.sent = [10, 20, 30, 40];
         s.serve.refused = [1, 2, 3];
         s.serve.duration_buckets[0] = 7;
+        s.serve.small_by_sendfile = 2;
         s.tracker.peers = 5;
         s.tracker.seeders = 2;
         s.tracker.errors.announce_limited = 4;
@@ -149,6 +155,7 @@ mod tests {
             "vidseed_data_sent_bytes_total{path=\"tls\"} 30",
             "vidseed_data_sent_bytes_total{path=\"zerocopy\"} 40",
             "vidseed_data_refused_connections_total{reason=\"node_full\"} 2",
+            "vidseed_data_small_bodies_sendfile 2",
             "vidseed_data_open_connections 3",
             "vidseed_data_webseed_request_duration_seconds_bucket{le=\"+Inf\"} 7",
             "vidseed_data_tracker_peers{kind=\"leecher\"} 3",

@@ -208,6 +208,7 @@ pub fn run(listener: std::net::TcpListener, shared: Shared) -> std::io::Result<(
         small: SmallSend::new(shared_small),
     };
     w.arm_accept();
+    w.shared.counters[w.shared.index].small_bodies_by_sendfile(w.small.kept() == Way::Sendfile);
     let tick = w.shared.timeouts.tick().min(Duration::from_millis(250));
     let mut last_tick = Instant::now();
     let mut stopping: Option<Instant> = None;
@@ -237,6 +238,7 @@ pub fn run(listener: std::net::TcpListener, shared: Shared) -> std::io::Result<(
             let kept = w.small.kept();
             w.small.epoch_over(now, thread_cpu());
             if w.small.kept() != kept {
+                w.shared.counters[w.shared.index].small_bodies_by_sendfile(w.small.kept() == Way::Sendfile);
                 tracing::debug!("io_uring worker {}: small bodies now leave by {:?} (measured cheaper here)", w.shared.index, w.small.kept());
             }
         }
