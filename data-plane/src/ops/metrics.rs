@@ -72,7 +72,7 @@ pub fn render(s: &Snapshot) -> String {
     e.counters("sent_bytes", "Bytes written to client sockets by path: sendfile (zero-copy), write (from memory), tls (encrypted).", sent);
     e.gauge(
         "small_bodies_sendfile",
-        "io_uring workers whose small bodies (below [http] sendfile_min) leave by sendfile now; the others copy them ([http] small_bodies).",
+        "io_uring workers whose small bodies (below [http] sendfile_min) leave by sendfile now, a trial's sendfile epochs included; the others copy them ([http] small_bodies).",
         s.serve.small_by_sendfile as f64,
     );
 

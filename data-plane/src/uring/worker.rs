@@ -190,7 +190,8 @@ impl Conn {
 pub fn run(listener: std::net::TcpListener, shared: Shared) -> std::io::Result<()> {
     let ring = super::ring(RING_ENTRIES, RING_ENTRIES * 8, shared.defer_taskrun)?;
     let buffers = BufRing::new(&ring, RECV_BUFFERS, RECV_BUFFER_SIZE, 0)?;
-    let shared_small = shared.small_bodies;
+    // With no sendfile at all (`sendfile_min = 0`), every body is copied.
+    let shared_small = if shared.sendfile.start == 0 { SmallBodies::Copy } else { shared.small_bodies };
     let mut w = Worker {
         ring,
         buffers,
@@ -206,9 +207,11 @@ pub fn run(listener: std::net::TcpListener, shared: Shared) -> std::io::Result<(
         pending: Vec::with_capacity(256),
         residency: Residency::default(),
         small: SmallSend::new(shared_small),
+        small_reported: false,
+        finished: Vec::new(),
     };
     w.arm_accept();
-    w.shared.counters[w.shared.index].small_bodies_by_sendfile(w.small.kept() == Way::Sendfile);
+    w.report_small_way();
     let tick = w.shared.timeouts.tick().min(Duration::from_millis(250));
     let mut last_tick = Instant::now();
     let mut stopping: Option<Instant> = None;
@@ -222,6 +225,17 @@ pub fn run(listener: std::net::TcpListener, shared: Shared) -> std::io::Result<(
             Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY)) => {}
             Err(e) => return Err(e),
         }
+        // An epoch ends here, after the submission that ran the previous turn's sends: a copy
+        // counts in the epoch whose response asked for it.
+        let turn = Instant::now();
+        if w.small.due(turn) {
+            let kept = w.small.kept();
+            w.small.epoch_over(turn, thread_cpu());
+            if w.small.kept() != kept {
+                tracing::debug!("io_uring worker {}: small bodies now leave by {:?} (measured cheaper here)", w.shared.index, w.small.kept());
+            }
+            w.report_small_way();
+        }
         completions.clear();
         completions.extend(w.ring.completion().map(|c| (c.user_data(), c.result(), c.flags())));
         for (n, &(data, result, flags)) in completions.iter().enumerate() {
@@ -234,14 +248,6 @@ pub fn run(listener: std::net::TcpListener, shared: Shared) -> std::io::Result<(
             }
         }
         let now = Instant::now();
-        if w.small.due(now) {
-            let kept = w.small.kept();
-            w.small.epoch_over(now, thread_cpu());
-            if w.small.kept() != kept {
-                w.shared.counters[w.shared.index].small_bodies_by_sendfile(w.small.kept() == Way::Sendfile);
-                tracing::debug!("io_uring worker {}: small bodies now leave by {:?} (measured cheaper here)", w.shared.index, w.small.kept());
-            }
-        }
         if w.accepting && w.accept_again_at.is_some_and(|t| now >= t) {
             w.accept_again_at = None;
             w.arm_accept();
@@ -285,6 +291,10 @@ struct Worker {
     residency: Residency,
     /// How small bodies leave, and the measures that choose it.
     small: SmallSend,
+    /// Whether the metric says this worker's small bodies leave by `sendfile`.
+    small_reported: bool,
+    /// Responses `send_direct` sent whole, to finish (slot, generation).
+    finished: Vec<(usize, u32)>,
 }
 
 impl Worker {
@@ -327,7 +337,19 @@ impl Worker {
         }
     }
 
+    /// Handles one completion, then finishes the responses `send_direct` sent whole meanwhile.
     fn complete(&mut self, data: u64, result: i32, flags: u32) {
+        self.complete_one(data, result, flags);
+        // A loop, not recursion: finishing a response serves the next pipelined request, whose
+        // body may again leave whole at once (hundreds of small ones may wait in a buffer).
+        while let Some((slot, generation)) = self.finished.pop() {
+            if self.conns[slot].as_deref().is_some_and(|c| c.generation == generation && c.phase == Phase::Writing) {
+                self.response_done(slot);
+            }
+        }
+    }
+
+    fn complete_one(&mut self, data: u64, result: i32, flags: u32) {
         if data == 0 {
             return; // a cancel's own completion
         }
@@ -454,6 +476,15 @@ impl Worker {
         self.recv(slot);
     }
 
+    /// Tells the metric the way small bodies leave now (a trial's epochs included).
+    fn report_small_way(&mut self) {
+        let by_sendfile = self.small.way() == Way::Sendfile;
+        if by_sendfile != self.small_reported {
+            self.small_reported = by_sendfile;
+            self.shared.counters[self.shared.index].small_bodies_by_sendfile(by_sendfile);
+        }
+    }
+
     fn conn(&mut self, slot: usize) -> &mut Conn {
         self.conns[slot].as_deref_mut().expect("a live slot")
     }
@@ -569,7 +600,10 @@ impl Worker {
                 // A body in memory cannot block `sendfile` on the disk; a cold one goes to the
                 // ring's I/O workers instead.
                 let in_memory = !c.zero_copy && !c.cold;
-                let small = in_memory && parts.status.is_success() && body_len > 0 && (body_len as usize) < self.shared.sendfile.start;
+                // Below `sendfile_min`, and below `sendfile_max` too when an odd configuration
+                // puts the minimum above it (bodies from the maximum up are the ring's).
+                let small_below = self.shared.sendfile.start.min(self.shared.sendfile.end);
+                let small = in_memory && parts.status.is_success() && body_len > 0 && (body_len as usize) < small_below;
                 c.by_sendfile = in_memory && (self.shared.sendfile.contains(&(body_len as usize)) || (small && self.small.way() == Way::Sendfile));
                 self.small.responded(small);
                 self.start_send(slot, chunks);
@@ -684,7 +718,9 @@ impl Worker {
         match result {
             Ok(()) => {
                 c.sample.write_blocked = false;
-                self.response_done(slot);
+                // Finished by `complete` once this call chain has returned.
+                let generation = c.generation;
+                self.finished.push((slot, generation));
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 c.sample.write_blocked = true;
@@ -791,7 +827,6 @@ impl Worker {
     }
 }
 
-/// Answers a connection it will not serve with a 503 saying why, then drops it.
 /// The calling thread's CPU time so far (zero if the clock cannot be read).
 fn thread_cpu() -> Duration {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -803,6 +838,7 @@ fn thread_cpu() -> Duration {
     Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
 }
 
+/// Answers a connection it will not serve with a 503 saying why, then drops it.
 fn refuse(stream: &std::net::TcpStream, reason: &str) {
     let _ = stream.set_nonblocking(true);
     let _ = std::io::Write::write(&mut &*stream, vidseed_conn_guard::refusal(reason).as_bytes());

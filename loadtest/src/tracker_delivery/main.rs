@@ -215,7 +215,7 @@ async fn measure(args: Args) -> Result<Printed> {
     // what it cannot send in time delivers it late rather than not at all.
     let drain_s = last_message.saturating_duration_since(end).as_secs_f64();
     let (cpu1, own1) = (args.server_pid.and_then(cpu_seconds_of), own_cpu_seconds());
-    // The readers hand over their histograms as they stop.
+    // The readers hand over their last counts and latencies as they stop.
     let _ = stop_tx.send(true);
     for r in readers {
         let _ = r.await;
