@@ -114,7 +114,10 @@ impl DataPlane {
                             (min, 0) => min..usize::MAX,
                             (min, max) => min..max,
                         },
-                        small_bodies: config.http.small_bodies,
+                        small_bodies: match config.http.sendfile_min {
+                            0 => crate::uring::small_send::SmallBodies::Copy,
+                            _ => config.http.small_bodies,
+                        },
                         shutdown_grace: config.shutdown_grace,
                         stop: Arc::clone(&stop_uring),
                         hand_off: tx,

@@ -62,8 +62,8 @@ pub struct SmallSend {
     small: u64,
     /// The trial so far, per way (copy, sendfile): CPU time and responses.
     spent: [(Duration, u64); 2],
-    /// Decisions taken (trials ended), for the worker's log and tests.
-    pub decisions: u64,
+    /// Trials ended (what the tests look at).
+    decisions: u64,
 }
 
 impl SmallSend {

@@ -71,7 +71,8 @@ pub struct Shared {
     pub min_zero_copy: usize,
     /// Bodies of these sizes, all in memory, leave by `sendfile`; an empty range: none.
     pub sendfile: std::ops::Range<usize>,
-    /// How in-memory bodies shorter than `sendfile.start` leave (`[http] small_bodies`).
+    /// How in-memory bodies shorter than `sendfile.start` leave (`[http] small_bodies`; copy
+    /// where nothing goes by `sendfile`, `sendfile_min = 0`).
     pub small_bodies: SmallBodies,
     /// Deferred task running (see [`super::Support`]).
     pub defer_taskrun: bool,
@@ -190,8 +191,7 @@ impl Conn {
 pub fn run(listener: std::net::TcpListener, shared: Shared) -> std::io::Result<()> {
     let ring = super::ring(RING_ENTRIES, RING_ENTRIES * 8, shared.defer_taskrun)?;
     let buffers = BufRing::new(&ring, RECV_BUFFERS, RECV_BUFFER_SIZE, 0)?;
-    // With no sendfile at all (`sendfile_min = 0`), every body is copied.
-    let shared_small = if shared.sendfile.start == 0 { SmallBodies::Copy } else { shared.small_bodies };
+    let small = SmallSend::new(shared.small_bodies);
     let mut w = Worker {
         ring,
         buffers,
@@ -206,8 +206,7 @@ pub fn run(listener: std::net::TcpListener, shared: Shared) -> std::io::Result<(
         listener,
         pending: Vec::with_capacity(256),
         residency: Residency::default(),
-        small: SmallSend::new(shared_small),
-        small_reported: false,
+        small,
         finished: Vec::new(),
     };
     w.arm_accept();
@@ -225,16 +224,11 @@ pub fn run(listener: std::net::TcpListener, shared: Shared) -> std::io::Result<(
             Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY)) => {}
             Err(e) => return Err(e),
         }
-        // An epoch ends here, after the submission that ran the previous turn's sends: a copy
-        // counts in the epoch whose response asked for it.
-        let turn = Instant::now();
-        if w.small.due(turn) {
-            let kept = w.small.kept();
-            w.small.epoch_over(turn, thread_cpu());
-            if w.small.kept() != kept {
-                tracing::debug!("io_uring worker {}: small bodies now leave by {:?} (measured cheaper here)", w.shared.index, w.small.kept());
-            }
-            w.report_small_way();
+        // The turn's one clock read. A small-body epoch ends here, after the submission that ran
+        // the previous turn's sends: a copy counts in the epoch whose response asked for it.
+        let now = Instant::now();
+        if w.small.due(now) {
+            w.end_epoch(now);
         }
         completions.clear();
         completions.extend(w.ring.completion().map(|c| (c.user_data(), c.result(), c.flags())));
@@ -247,7 +241,6 @@ pub fn run(listener: std::net::TcpListener, shared: Shared) -> std::io::Result<(
                 w.ring.submit()?;
             }
         }
-        let now = Instant::now();
         if w.accepting && w.accept_again_at.is_some_and(|t| now >= t) {
             w.accept_again_at = None;
             w.arm_accept();
@@ -291,8 +284,6 @@ struct Worker {
     residency: Residency,
     /// How small bodies leave, and the measures that choose it.
     small: SmallSend,
-    /// Whether the metric says this worker's small bodies leave by `sendfile`.
-    small_reported: bool,
     /// Responses `send_direct` sent whole, to finish (slot, generation).
     finished: Vec<(usize, u32)>,
 }
@@ -476,13 +467,19 @@ impl Worker {
         self.recv(slot);
     }
 
-    /// Tells the metric the way small bodies leave now (a trial's epochs included).
-    fn report_small_way(&mut self) {
-        let by_sendfile = self.small.way() == Way::Sendfile;
-        if by_sendfile != self.small_reported {
-            self.small_reported = by_sendfile;
-            self.shared.counters[self.shared.index].small_bodies_by_sendfile(by_sendfile);
+    /// Ends a small-body epoch (`SmallSend`) with the thread's CPU time.
+    fn end_epoch(&mut self, now: Instant) {
+        let kept = self.small.kept();
+        self.small.epoch_over(now, thread_cpu());
+        if self.small.kept() != kept {
+            tracing::debug!("io_uring worker {}: small bodies now leave by {:?} (measured cheaper here)", self.shared.index, self.small.kept());
         }
+        self.report_small_way();
+    }
+
+    /// Tells the metric the way small bodies leave now (a trial's epochs included).
+    fn report_small_way(&self) {
+        self.shared.counters[self.shared.index].small_bodies_by_sendfile(self.small.way() == Way::Sendfile);
     }
 
     fn conn(&mut self, slot: usize) -> &mut Conn {
