@@ -75,7 +75,7 @@ pub async fn read_all(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut local = Counts::default();
-    // Relay latencies since the last hand-over (see `Counts::add_relays`).
+    // Relay latencies since the last hand-over (see `Counts::hand_over`).
     let mut relays: Vec<(bool, u64)> = Vec::new();
     let mut parity = false;
     let mut chunk = vec![0u8; 64 * 1024];
@@ -144,9 +144,7 @@ pub async fn read_all(
         }
         // Hand the counts and latencies over before waiting, so the run sees its progress.
         if local.messages() + local.answers_sent > 0 {
-            let mut group = counts.lock().unwrap_or_else(|e| e.into_inner());
-            group.take_scalars(&mut local);
-            group.add_relays(&mut relays);
+            counts.lock().unwrap_or_else(|e| e.into_inner()).hand_over(&mut local, &mut relays);
         }
         tokio::select! {
             n = reader.read(&mut chunk) => match n {
@@ -159,9 +157,7 @@ pub async fn read_all(
             _ = stop.changed() => break,
         }
     }
-    let mut group = counts.lock().unwrap_or_else(|e| e.into_inner());
-    group.add_relays(&mut relays);
-    group.merge(&local);
+    counts.lock().unwrap_or_else(|e| e.into_inner()).hand_over(&mut local, &mut relays);
 }
 
 /// Sends announces for `peers` at `rate` per second together (round robin), from `start` until

@@ -131,10 +131,12 @@ impl Counts {
         self.broken += take(&mut from.broken);
     }
 
-    /// Adds relay latencies gathered by a reader (`true`: an offer's, `false`: an answer's) to
-    /// the histograms, emptying `relays`. A reader hands them over with its counts: its group's
-    /// histograms stay in the cache, where one per reader (a thousand of them) would not.
-    pub fn add_relays(&mut self, relays: &mut Vec<(bool, u64)>) {
+    /// Takes what a reader counted since it last did: its plain counts (`from`'s become zero)
+    /// and its relay latencies (`true`: an offer's, `false`: an answer's; `relays` is emptied).
+    /// A reader's latencies go to its group's histograms, which stay in the cache, where one
+    /// per reader (a thousand of them) would not.
+    pub fn hand_over(&mut self, from: &mut Counts, relays: &mut Vec<(bool, u64)>) {
+        self.take_scalars(from);
         for (offer, micros) in relays.drain(..) {
             if offer {
                 self.offer_relay.add(micros);
@@ -207,9 +209,11 @@ mod tests {
     #[test]
     fn relays_go_to_their_own_histogram_and_leave_the_reader() {
         let mut group = Counts::default();
+        let mut reader = Counts { offers: 3, answers: 1, ..Counts::default() };
         let mut relays = vec![(true, 100), (false, 3), (true, 200), (true, 300)];
-        group.add_relays(&mut relays);
+        group.hand_over(&mut reader, &mut relays);
         assert!(relays.is_empty());
+        assert_eq!((group.offers, group.answers, reader.offers, reader.answers), (3, 1, 0, 0));
         assert_eq!((group.offer_relay.count(), group.answer_relay.count()), (3, 1));
         assert_eq!(group.answer_relay.quantile(1.0), Some(3));
         let max = group.offer_relay.quantile(1.0).unwrap();

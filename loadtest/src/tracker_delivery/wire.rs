@@ -12,6 +12,9 @@
 //! peer id, the offer id, the time stamp) without parsing the JSON into values: every id the
 //! generator sends is 20 ASCII characters, so it comes back as exactly that.
 
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 use vidseed_data_plane::tracker::protocol::{push_bin20_json, Bin20};
 
 /// Digits of a time stamp in an SDP (`ts:` + 20 digits, microseconds).
@@ -221,60 +224,50 @@ pub enum Message {
 
 /// A pattern searched in every message, its searcher built once (building one per search cost
 /// the generator more than the search itself).
-struct Pattern {
-    text: &'static [u8],
-    finder: std::sync::LazyLock<memchr::memmem::Finder<'static>>,
-}
+type Pattern = LazyLock<Finder<'static>>;
 
-macro_rules! pattern {
-    ($name:ident, $text:expr) => {
-        static $name: Pattern = Pattern { text: $text, finder: std::sync::LazyLock::new(|| memchr::memmem::Finder::new($text)) };
-    };
-}
+static FAILURE: Pattern = LazyLock::new(|| Finder::new(b"\"failure reason\""));
+static OFFER: Pattern = LazyLock::new(|| Finder::new(b"\"offer\":"));
+static ANSWER: Pattern = LazyLock::new(|| Finder::new(b"\"answer\":"));
+static ANNOUNCE: Pattern = LazyLock::new(|| Finder::new(b"\"action\":\"announce\""));
+static SCRAPE: Pattern = LazyLock::new(|| Finder::new(b"\"action\":\"scrape\""));
+static PEER_ID: Pattern = LazyLock::new(|| Finder::new(b"\"peer_id\":\""));
+static OFFER_ID: Pattern = LazyLock::new(|| Finder::new(b"\"offer_id\":\""));
+static SDP: Pattern = LazyLock::new(|| Finder::new(SDP_PREFIX));
 
-pattern!(FAILURE, b"\"failure reason\"");
-pattern!(OFFER, b"\"offer\":");
-pattern!(ANSWER, b"\"answer\":");
-pattern!(ANNOUNCE, b"\"action\":\"announce\"");
-pattern!(SCRAPE, b"\"action\":\"scrape\"");
-pattern!(PEER_ID, b"\"peer_id\":\"");
-pattern!(OFFER_ID, b"\"offer_id\":\"");
-pattern!(SDP, SDP_PREFIX);
-
-impl Pattern {
-    fn in_(&self, hay: &[u8]) -> Option<usize> {
-        self.finder.find(hay)
-    }
+/// Where `pattern` ends in `msg`, if it is there.
+fn after(msg: &[u8], pattern: &Pattern) -> Option<usize> {
+    Some(pattern.find(msg)? + pattern.needle().len())
 }
 
 /// The 20 ASCII characters after `pattern` (`"key":"`), when that is what the string holds.
 fn ascii20(msg: &[u8], pattern: &Pattern) -> Option<[u8; 20]> {
-    let at = pattern.in_(msg)? + pattern.text.len();
+    let at = after(msg, pattern)?;
     let v = msg.get(at..at + 21)?;
     (v[20] == b'"' && v[..20].iter().all(|b| b.is_ascii_alphanumeric())).then(|| v[..20].try_into().ok()).flatten()
 }
 
 fn stamp_of(msg: &[u8]) -> Option<u64> {
-    let at = SDP.in_(msg)? + SDP.text.len();
+    let at = after(msg, &SDP)?;
     get_digits(msg, at, TS_DIGITS)
 }
 
 /// Recognises a tracker message.
 pub fn read_message(msg: &[u8]) -> Message {
-    if FAILURE.in_(msg).is_some() {
+    if FAILURE.find(msg).is_some() {
         return Message::Failure;
     }
-    if OFFER.in_(msg).is_some() {
+    if OFFER.find(msg).is_some() {
         let ids = ascii20(msg, &PEER_ID).zip(ascii20(msg, &OFFER_ID)).map(|(from, offer_id)| OfferIds { from, offer_id });
         return Message::Offer(ids, stamp_of(msg));
     }
-    if ANSWER.in_(msg).is_some() {
+    if ANSWER.find(msg).is_some() {
         return Message::Answer(stamp_of(msg));
     }
-    if ANNOUNCE.in_(msg).is_some() {
+    if ANNOUNCE.find(msg).is_some() {
         return Message::Announced;
     }
-    if SCRAPE.in_(msg).is_some() {
+    if SCRAPE.find(msg).is_some() {
         return Message::Scrape;
     }
     Message::Other
