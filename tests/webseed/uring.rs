@@ -252,9 +252,9 @@ fn hundreds_of_pipelined_small_bodies_by_sendfile_are_served_in_order() {
         n += 1;
     }
     assert!(n >= 300, "{n} requests");
-    std::thread::sleep(Duration::from_millis(200));
+    // Written before any of the large body is read: they are all in the server's buffer when it
+    // is done.
     s.write_all(&batch).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
     let mut reader = BufReader::with_capacity(1 << 20, s.try_clone().unwrap());
     let r = read_response(&mut reader, false).unwrap();
     assert!(r.body == bytes, "the large body first");
@@ -306,18 +306,10 @@ fn auto_measures_small_bodies_both_ways_under_load_and_every_byte_is_right() {
             })
         })
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut moved = false;
-    while Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-        if sent_by(&metrics(&node), "sendfile") > before {
-            moved = true;
-            break;
-        }
-    }
+    eventually(Duration::from_secs(60), "a small body sent by sendfile under load", || (sent_by(&metrics(&node), "sendfile") > before).then_some(()));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let served: u64 = clients.into_iter().map(|c| c.join().unwrap()).sum();
-    assert!(moved, "no small body left by sendfile after {served} requests under load");
+    assert!(served >= vidseed_data_plane::uring::small_send::MIN_SMALL, "{served} requests: at least an epoch's worth");
 }
 
 /// A client reading a large file far slower than the socket buffers take it, while another
