@@ -394,6 +394,12 @@ mod tests {
         let c = FileConfig::parse("[http]\nkeepalive_timeout_secs = 5\nmax_connections_per_ip = 3\n").unwrap();
         assert_eq!((c.http.keepalive_timeout, c.http.max_connections_per_ip), (Duration::from_secs(5), 3));
         assert!(FileConfig::parse("[http]\nkeepalive = 5\n").unwrap_err().contains("keepalive"));
+        use crate::uring::small_send::SmallBodies;
+        for (text, want) in [("copy", SmallBodies::Copy), ("sendfile", SmallBodies::Sendfile), ("auto", SmallBodies::Auto)] {
+            assert_eq!(FileConfig::parse(&format!("[http]\nsmall_bodies = \"{text}\"\n")).unwrap().http.small_bodies, want);
+        }
+        let bad = FileConfig::parse("[http]\nsmall_bodies = \"splice\"\n").unwrap_err();
+        assert!(bad.contains("splice") && bad.contains("sendfile"), "{bad}");
     }
 
     #[test]
